@@ -1,0 +1,1 @@
+"""Console scripts: seqrec-train, seqrec-eval, seqrec-predict."""

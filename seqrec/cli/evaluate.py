@@ -1,0 +1,35 @@
+"""seqrec-eval: score a checkpoint on a labelled manifest.
+
+seqrec-eval ckpt_path=outputs/kws_synthetic/.../checkpoints/best.ckpt manifest=data/kws_synthetic/test.jsonl
+"""
+
+import json
+
+import hydra
+from omegaconf import DictConfig
+
+from seqrec.config import conf_dir, register_resolvers
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path=conf_dir(), config_name="eval")
+def main(cfg: DictConfig) -> None:
+    import torch
+
+    import seqrec
+    from seqrec.evaluate import evaluate_classifier, write_json
+
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    model = seqrec.load(cfg.ckpt_path, device=cfg.device)
+    results = evaluate_classifier(model, cfg.manifest, batch_size=cfg.batch_size)
+    payload = {"checkpoint": str(cfg.ckpt_path), "manifest": str(cfg.manifest), **results}
+    if cfg.output:
+        write_json(cfg.output, payload)
+    headline = {k: v for k, v in payload.items() if "acc_class/" not in k}
+    print(json.dumps(headline, indent=2))
+
+
+if __name__ == "__main__":
+    main()

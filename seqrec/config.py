@@ -1,0 +1,25 @@
+"""Where the configs live, and the OmegaConf resolvers they use."""
+
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from seqrec.modules.decoder import rnn_out_dim
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def register_resolvers() -> None:
+    """``${len:${data.labels}}`` and ``${rnn_out_dim:hidden,bidirectional,proj_size}``."""
+    if not OmegaConf.has_resolver("len"):
+        OmegaConf.register_new_resolver("len", lambda seq: len(seq))
+    if not OmegaConf.has_resolver("rnn_out_dim"):
+        OmegaConf.register_new_resolver("rnn_out_dim", rnn_out_dim)
+
+
+def conf_dir() -> str:
+    if not (CONF_DIR / "train.yaml").is_file():
+        raise FileNotFoundError(
+            f"seqrec configs not found at {CONF_DIR}; install seqrec from its repository with `pip install -e .`"
+        )
+    return str(CONF_DIR)

@@ -1,0 +1,97 @@
+"""eSpeak NG speech synthesis through the C library shipped by the espeakng-loader wheel.
+
+The library keeps global state, so use one :class:`ESpeak` per process.
+"""
+
+import ctypes
+from pathlib import Path
+
+import numpy as np
+
+# constants from espeak-ng's speak_lib.h
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+_RATE, _PITCH, _RANGE = 1, 3, 4
+_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+)
+
+ENGLISH_ACCENTS = (
+    "en",
+    "en-us",
+    "en-gb-scotland",
+    "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd",
+    "en-gb-x-rp",
+    "en-029",
+    "en-us-nyc",
+)
+
+
+class ESpeakError(RuntimeError):
+    pass
+
+
+def _library():
+    try:
+        import espeakng_loader
+    except ImportError as e:  # pragma: no cover - a dependency of seqrec
+        raise ESpeakError(
+            "speech synthesis needs the espeakng-loader wheel: pip install espeakng-loader"
+        ) from e
+    return ctypes.CDLL(espeakng_loader.get_library_path()), espeakng_loader.get_data_path()
+
+
+def list_variants() -> list[str]:
+    """Voice variants shipped with espeak-ng (``m1``, ``f3``, ``klatt``, ...), sorted."""
+    _, data_path = _library()
+    return sorted(
+        p.name for p in (Path(data_path) / "voices" / "!v").iterdir() if " " not in p.name
+    )
+
+
+class ESpeak:
+    """Speak text to a float32 waveform at :attr:`sample_rate` (22050 Hz).
+
+    >>> tts = ESpeak()
+    >>> audio = tts.synthesize("yes", voice="en-us+f3", rate=170, pitch=50)
+    >>> tts.sample_rate, audio.dtype.name, audio.size > 0
+    (22050, 'float32', True)
+    """
+
+    def __init__(self) -> None:
+        self._lib, data_path = _library()
+        self.sample_rate = self._lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), 0
+        )
+        if self.sample_rate <= 0:
+            raise ESpeakError(f"espeak_Initialize failed with data at {data_path}")
+        self._chunks: list[np.ndarray] = []
+        self._callback = _CALLBACK(self._collect)  # keep a reference: C holds the pointer
+        self._lib.espeak_SetSynthCallback(self._callback)
+
+    def _collect(self, samples, count, _events) -> int:
+        if count > 0:
+            self._chunks.append(np.ctypeslib.as_array(samples, shape=(count,)).copy())
+        return 0
+
+    def synthesize(
+        self, text: str, voice: str = "en", rate: int = 175, pitch: int = 50, pitch_range: int = 50
+    ) -> np.ndarray:
+        """Speak ``text`` with ``voice`` ("accent+variant"), ``rate`` in words per minute,
+        ``pitch`` and ``pitch_range`` in 0-100."""
+        if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ESpeakError(f"unknown eSpeak voice {voice!r}")
+        for parameter, value in ((_RATE, rate), (_PITCH, pitch), (_RANGE, pitch_range)):
+            self._lib.espeak_SetParameter(parameter, int(value), 0)
+        self._chunks = []
+        encoded = text.encode("utf-8")
+        status = self._lib.espeak_Synth(
+            encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+        )
+        if status != 0:
+            raise ESpeakError(f"espeak_Synth failed ({status}) for {text!r} with voice {voice!r}")
+        if not self._chunks:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self._chunks).astype(np.float32) / 32768.0

@@ -1,0 +1,1 @@
+"""Everything that depends on Lightning lives in this package."""

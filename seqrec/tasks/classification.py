@@ -1,0 +1,135 @@
+"""SequenceClassificationTask: one LightningModule for voice commands and video actions.
+
+The model comes from its config (``model_config``, a plain dict with ``_target_``
+entries) so a checkpoint holds everything needed to rebuild it; see
+:func:`seqrec.inference.load`.
+"""
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
+
+from seqrec.tasks import metrics as names
+from seqrec.tasks.plots import save_confusion_matrix
+
+
+class SequenceClassificationTask(pl.LightningModule):
+    """Cross-entropy training of a :class:`~seqrec.modules.SequenceClassifier`.
+
+    Args:
+        model_config: config of the model, with ``_target_`` entries, as plain
+            containers.
+        labels: class names in index order.
+        input_spec: what the model takes, e.g. ``{"modality": "audio",
+            "sample_rate": 16000}``; stored in the checkpoint for inference.
+        optimizer: partial optimizer, called with parameter groups.
+        scheduler: partial scheduler, called with the optimizer and ``total_steps``;
+            stepped every optimizer step.
+        label_smoothing: cross-entropy label smoothing.
+        weight_decay: applied to weight matrices only, not to biases and norms.
+    """
+
+    monitor = names.VAL_ACC
+    monitor_mode = "max"
+
+    def __init__(
+        self,
+        model_config: dict[str, Any],
+        labels: Sequence[str],
+        input_spec: dict[str, Any],
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        label_smoothing: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.model: nn.Module = instantiate(model_config)
+        self.labels = list(labels)
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.weight_decay = weight_decay
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        n = len(self.labels)
+        self.train_acc = MulticlassAccuracy(n, average="micro")
+        self.val_acc = MulticlassAccuracy(n, average="micro")
+        self.val_acc_macro = MulticlassAccuracy(n, average="macro")
+        self.test_acc = MulticlassAccuracy(n, average="micro")
+        self.test_acc_macro = MulticlassAccuracy(n, average="macro")
+        self.test_acc_class = MulticlassAccuracy(n, average=None)
+        self.test_confusion = MulticlassConfusionMatrix(n)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.model(x, lengths)[0]
+
+    def _step(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self(batch.inputs, batch.lengths)  # (B, C)
+        return self.criterion(logits, batch.targets), logits
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        loss, logits = self._step(batch)
+        self.train_acc(logits, batch.targets)
+        self.log(names.TRAIN_LOSS, loss, prog_bar=True, batch_size=len(batch))
+        self.log(names.TRAIN_ACC, self.train_acc, prog_bar=True, batch_size=len(batch))
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        loss, logits = self._step(batch)
+        self.val_acc.update(logits, batch.targets)
+        self.val_acc_macro.update(logits, batch.targets)
+        self.log(names.VAL_LOSS, loss, sync_dist=True, batch_size=len(batch))
+        self.log(names.VAL_ACC, self.val_acc, prog_bar=True, batch_size=len(batch))
+        self.log(names.VAL_ACC_MACRO, self.val_acc_macro, batch_size=len(batch))
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        loss, logits = self._step(batch)
+        for metric in (
+            self.test_acc,
+            self.test_acc_macro,
+            self.test_acc_class,
+            self.test_confusion,
+        ):
+            metric.update(logits, batch.targets)
+        self.log(names.TEST_LOSS, loss, sync_dist=True, batch_size=len(batch))
+        self.log(names.TEST_ACC, self.test_acc, batch_size=len(batch))
+        self.log(names.TEST_ACC_MACRO, self.test_acc_macro, batch_size=len(batch))
+
+    def on_test_epoch_end(self) -> None:
+        per_class = self.test_acc_class.compute()
+        for label, accuracy in zip(self.labels, per_class.tolist(), strict=True):
+            self.log(names.TEST_CLASS_ACC_PREFIX + label, accuracy, sync_dist=False)
+        confusion = self.test_confusion.compute()
+        if self.trainer.is_global_zero and not self.trainer.sanity_checking:
+            save_confusion_matrix(
+                confusion.cpu(),
+                self.labels,
+                Path(self.trainer.default_root_dir) / "confusion_matrix.png",
+            )
+        self.test_acc_class.reset()
+        self.test_confusion.reset()
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        decay, no_decay = [], []
+        for param in self.model.parameters():
+            if param.requires_grad:
+                (decay if param.dim() >= 2 else no_decay).append(param)
+        groups = [
+            {"params": decay, "weight_decay": self.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+        optimizer = self.optimizer_factory(groups)
+        if self.scheduler_factory is None:
+            return {"optimizer": optimizer}
+        scheduler = self.scheduler_factory(
+            optimizer, total_steps=int(self.trainer.estimated_stepping_batches)
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

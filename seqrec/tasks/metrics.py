@@ -1,0 +1,11 @@
+"""Metric names, shared by the tasks that log them and the callbacks that monitor them."""
+
+TRAIN_LOSS = "train/loss"
+TRAIN_ACC = "train/acc"
+VAL_LOSS = "val/loss"
+VAL_ACC = "val/acc"
+VAL_ACC_MACRO = "val/acc_macro"
+TEST_LOSS = "test/loss"
+TEST_ACC = "test/acc"
+TEST_ACC_MACRO = "test/acc_macro"
+TEST_CLASS_ACC_PREFIX = "test/acc_class/"

@@ -1,0 +1,89 @@
+import pytest
+
+from seqrec.data.sampler import DurationBucketSampler
+
+DURATIONS = [0.5 + (i * 37 % 100) / 20 for i in range(203)]  # 0.5 .. 5.45 s
+
+
+def padded_seconds(batch):
+    return len(batch) * max(DURATIONS[i] for i in batch)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_every_utterance_once_and_batches_capped_by_padded_seconds(shuffle):
+    sampler = DurationBucketSampler(DURATIONS, max_batch_seconds=20.0, shuffle=shuffle, seed=3)
+    batches = list(sampler)
+    assert len(batches) == len(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(len(DURATIONS)))
+    assert all(padded_seconds(b) <= 20.0 for b in batches)
+
+
+def test_buckets_keep_similar_durations_together():
+    sampler = DurationBucketSampler(DURATIONS, max_batch_seconds=30.0, bucket_width=0.5)
+    for batch in sampler:
+        spread = max(DURATIONS[i] for i in batch) - min(DURATIONS[i] for i in batch)
+        assert spread < 1.0  # one bucket, or the seam between two
+
+
+def test_utterance_longer_than_cap_gets_its_own_batch():
+    sampler = DurationBucketSampler([1.0, 1.0, 9.0], max_batch_seconds=4.0, shuffle=False)
+    assert sorted(map(sorted, sampler)) == [[0, 1], [2]]
+
+
+def test_max_batch_size():
+    sampler = DurationBucketSampler(
+        [1.0] * 10, max_batch_seconds=100.0, max_batch_size=3, shuffle=False
+    )
+    assert [len(b) for b in sampler] == [3, 3, 3, 1]
+
+
+def test_epoch_changes_order_and_seed_makes_it_reproducible():
+    a = DurationBucketSampler(DURATIONS, 20.0, seed=1)
+    b = DurationBucketSampler(DURATIONS, 20.0, seed=1)
+    first = list(a)
+    assert first == list(b)
+    a.set_epoch(1)
+    assert list(a) != first
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+@pytest.mark.parametrize("replicas", [2, 3])
+def test_ranks_get_equal_counts_of_disjoint_batches(replicas, drop_last):
+    samplers = [
+        DurationBucketSampler(
+            DURATIONS, 20.0, seed=5, num_replicas=replicas, rank=r, drop_last=drop_last
+        )
+        for r in range(replicas)
+    ]
+    for epoch in (0, 1):
+        for s in samplers:
+            s.set_epoch(epoch)
+        shards = [list(s) for s in samplers]
+        assert len({len(shard) for shard in shards}) == 1
+        assert all(len(s) == len(shards[0]) for s in samplers)
+        single = DurationBucketSampler(DURATIONS, 20.0, seed=5)
+        single.set_epoch(epoch)
+        total = len(list(single))
+        seen = [i for shard in shards for b in shard for i in b]
+        if drop_last:  # nothing repeated, at most replicas-1 batches dropped
+            assert len(seen) == len(set(seen))
+            assert sum(len(shard) for shard in shards) > total - replicas
+        else:  # everything covered; only the padding batches repeat
+            assert set(seen) == set(range(len(DURATIONS)))
+            assert sum(len(shard) for shard in shards) - total < replicas
+        per_rank = [{i for b in shard for i in b} for shard in shards]
+        if drop_last:
+            assert all(
+                per_rank[a].isdisjoint(per_rank[b])
+                for a in range(replicas)
+                for b in range(a + 1, replicas)
+            )
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="max_batch_seconds"):
+        DurationBucketSampler([1.0], 0)
+    with pytest.raises(ValueError, match="rank 2"):
+        DurationBucketSampler([1.0], 1.0, num_replicas=2, rank=2)
+    with pytest.raises(ValueError, match="at least one"):
+        DurationBucketSampler([], 1.0)

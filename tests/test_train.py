@@ -1,0 +1,114 @@
+"""The task and the training entry point, on tiny data and tiny models."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import seqrec
+from seqrec.config import CONF_DIR
+from seqrec.tasks import metrics as names
+from seqrec.train import train
+from tests.conftest import make_config, tiny_model_overrides, tiny_synthetic_overrides
+
+
+def test_trained_run_writes_every_output(trained_run):
+    for path in ("checkpoints/best.ckpt", "checkpoints/last.ckpt", "config.yaml", "metrics.json",
+                 "logs/metrics.csv", "confusion_matrix.png"):  # fmt: skip
+        assert (trained_run / path).is_file(), path
+    assert list((trained_run / "tensorboard").glob("events.out.tfevents.*"))
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    for key in (
+        names.VAL_ACC,
+        names.VAL_LOSS,
+        names.TEST_ACC,
+        names.TEST_LOSS,
+        names.TEST_ACC_MACRO,
+    ):
+        assert 0.0 <= metrics[key] <= (1.0 if "acc" in key else 100.0), key
+    assert {f"{names.TEST_CLASS_ACC_PREFIX}{w}" for w in ("yes", "no", "up")} <= metrics.keys()
+    assert metrics["best_checkpoint"].endswith("best.ckpt")
+    assert "${" not in (trained_run / "config.yaml").read_text()  # resolved
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_both_cells_train_and_learn(tmp_path, synthetic_data_dir, cell):
+    """A few epochs on the tiny corpus: training loss must fall."""
+    cfg = make_config(tmp_path, ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir),
+                                 *tiny_model_overrides(), f"decoder.cell={cell}", "trainer.max_epochs=4"])  # fmt: skip
+    train(cfg)
+    rows = (tmp_path / "logs" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    column = header.index("train/loss")
+    losses = [float(r.split(",")[column]) for r in rows[1:] if r.split(",")[column]]
+    assert len(losses) >= 2 and losses[-1] < losses[0]
+    model = seqrec.load(tmp_path / "checkpoints" / "last.ckpt")
+    rnn = model.model.decoder.rnn
+    assert isinstance(rnn, torch.nn.GRU if cell == "gru" else torch.nn.LSTM)
+
+
+def test_fast_dev_run_writes_metrics_without_checkpoints(tmp_path, synthetic_data_dir):
+    cfg = make_config(tmp_path, ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir),
+                                 *tiny_model_overrides(), "+trainer.fast_dev_run=true"])  # fmt: skip
+    metrics = train(cfg)
+    assert (
+        names.TEST_ACC in metrics
+        and json.loads((tmp_path / "metrics.json").read_text())["best_checkpoint"] is None
+    )
+
+
+def test_config_interpolations_are_checked(tmp_path):
+    cfg = make_config(
+        tmp_path, ["experiment=kws_synthetic", "decoder.hidden=32", "decoder.bidirectional=false"]
+    )
+    assert cfg.decoder.out_dim == 32 and cfg.head.input_dim == 32 and cfg.head.num_classes == 35
+    cfg = make_config(tmp_path, ["experiment=kws_synthetic", "frontend=mfcc"])
+    assert cfg.encoder.input_dim == cfg.frontend.featurizer.n_mfcc == 40
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def cli_overrides(data_dir: Path) -> list[str]:
+    return [
+        *tiny_synthetic_overrides(data_dir),
+        *tiny_model_overrides(),
+        "+trainer.fast_dev_run=true",
+    ]
+
+
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_preset_through_the_cli(
+    tmp_path, experiment, synthetic_data_dir, speech_commands_root
+):
+    overrides = [f"experiment={experiment}", f"hydra.run.dir={tmp_path / 'run'}", *tiny_model_overrides(),
+                 "+trainer.fast_dev_run=true", f"paths.data_dir={tmp_path / 'data'}"]  # fmt: skip
+    if experiment == "kws_synthetic":
+        overrides[-1:] = tiny_synthetic_overrides(synthetic_data_dir)
+    elif experiment == "kws_speech_commands":
+        overrides.append(f"data.prepare.root={speech_commands_root}")
+    else:
+        pytest.fail(f"no test data for experiment {experiment}: add it here")
+    result = run_cli("seqrec.cli.train", *overrides, cwd=tmp_path)
+    assert "test metrics:" in result.stdout
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())[names.TEST_ACC] >= 0
+
+
+def test_multirun_sweep(tmp_path, synthetic_data_dir):
+    run_cli("seqrec.cli.train", "-m", "experiment=kws_synthetic", *cli_overrides(synthetic_data_dir),
+            "decoder.hidden=8,16", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)  # fmt: skip
+    for job, hidden in ((0, 8), (1, 16)):
+        config = (tmp_path / "sweep" / str(job) / "config.yaml").read_text()
+        assert f"hidden: {hidden}" in config
+        assert (tmp_path / "sweep" / str(job) / "metrics.json").is_file()
