@@ -30,6 +30,7 @@ def tiny_model_overrides() -> list[str]:
         "data.num_workers=0",
         "data.max_batch_seconds=8",
         "trainer.max_epochs=1",
+        "trainer.log_every_n_steps=1",
         "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false",
     ]

@@ -20,7 +20,7 @@ class LogMelSpectrogram(nn.Module):
     >>> fbank = LogMelSpectrogram(sample_rate=16000, n_mels=40)
     >>> feats, lengths = fbank(torch.randn(2, 16000), torch.tensor([16000, 8000]))
     >>> tuple(feats.shape), lengths.tolist()
-    ((2, 98, 40), [98, 48])
+    ((2, 97, 40), [97, 47])
     """
 
     def __init__(
@@ -72,7 +72,7 @@ class MFCC(LogMelSpectrogram):
 
     >>> mfcc = MFCC(n_mfcc=13, n_mels=40)
     >>> tuple(mfcc(torch.randn(1, 16000), torch.tensor([16000]))[0].shape)
-    (1, 98, 13)
+    (1, 97, 13)
     """
 
     def __init__(
@@ -92,8 +92,8 @@ class MFCC(LogMelSpectrogram):
 class SpecAugment(nn.Module):
     """Frequency and time masking (Park et al. 2019), in training mode only.
 
-    Time masks fall inside each utterance's real frames; their width is capped at a
-    fraction of its length so short utterances are never wiped out.
+    Time masks fall inside each utterance's real frames; each is at most
+    ``floor(time_width x length)`` frames wide, so short utterances are never wiped out.
     """
 
     def __init__(
@@ -118,7 +118,7 @@ class SpecAugment(nn.Module):
             width = torch.randint(0, self.freq_width + 1, (batch, 1), device=x.device)
             start = (torch.rand(batch, 1, device=x.device) * (dims - width + 1)).long()
             keep &= ~((freq >= start) & (freq < start + width)).unsqueeze(1)
-        max_width = (lengths.float() * self.time_width).clamp(min=1).unsqueeze(1)
+        max_width = torch.floor(lengths.float() * self.time_width).unsqueeze(1)
         for _ in range(self.time_masks):
             width = (torch.rand(batch, 1, device=x.device) * (max_width + 1)).long()
             room = (lengths.unsqueeze(1) - width + 1).clamp(min=1)
@@ -141,7 +141,7 @@ class AudioFrontend(nn.Module):
     >>> frontend = AudioFrontend(LogMelSpectrogram(n_mels=40))
     >>> feats, lengths = frontend(torch.randn(3, 16000), torch.tensor([16000, 12000, 400]))
     >>> tuple(feats.shape), lengths.tolist()
-    ((3, 98, 40), [98, 73, 1])
+    ((3, 97, 40), [97, 72, 1])
     """
 
     def __init__(

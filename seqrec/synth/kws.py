@@ -78,6 +78,14 @@ class SyntheticCommands:
     seed: int = 0
     num_workers: int = 2
 
+    def __post_init__(self) -> None:
+        # accept OmegaConf containers as well as plain Python ones
+        self.words = tuple(self.words)
+        self.clips_per_voice = {split: int(self.clips_per_voice[split]) for split in SPLITS}
+        self.accents = tuple(self.accents)
+        self.rate, self.pitch = tuple(self.rate), tuple(self.pitch)
+        self.pitch_range, self.snr_db = tuple(self.pitch_range), tuple(self.snr_db)
+
     def settings(self) -> dict:
         settings = asdict(self)
         for key in ("root", "num_workers"):
