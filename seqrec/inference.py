@@ -1,8 +1,7 @@
-"""Load a trained model from its checkpoint alone and run it.
+"""Load a trained model from its checkpoint alone and run it::
 
->>> model = seqrec.load("outputs/.../checkpoints/best.ckpt")  # doctest: +SKIP
->>> model.classify(["yes.wav"])[0].label  # doctest: +SKIP
-'yes'
+    model = seqrec.load("outputs/kws_synthetic/<run>/checkpoints/best.ckpt")
+    model.classify(["yes.wav", waveform])  # [Prediction(label='yes', score=0.98, ...), ...]
 """
 
 import pickle
