@@ -1,0 +1,89 @@
+"""Waveform augmentation for training, applied per utterance in the data workers:
+speed perturbation, time shift, and additive noise at a random SNR."""
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torchaudio
+
+from seqrec.data.audio import load_audio
+
+
+class WaveformAugment:
+    """Randomly perturb a mono waveform (S,).
+
+    Args:
+        sample_rate: rate of the waveforms.
+        speeds: speed factors to draw from (1.0 = unchanged); speed changes length.
+        speed_prob: probability of speed perturbation.
+        shift_seconds: maximum time shift either way; the vacated part is zero.
+        noise_prob: probability of adding noise.
+        snr_db: range of signal-to-noise ratios (dB) to draw from.
+        noise_dir: folder of background-noise recordings (``*.wav``, searched
+            recursively), read on first use; when absent or empty only white
+            noise is used.
+        white_noise_fraction: share of noise draws that use white noise even when
+            noise files exist.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        speeds: Sequence[float] = (0.9, 1.0, 1.1),
+        speed_prob: float = 0.5,
+        shift_seconds: float = 0.1,
+        noise_prob: float = 0.8,
+        snr_db: Sequence[float] = (5.0, 30.0),
+        noise_dir: str | None = None,
+        white_noise_fraction: float = 0.3,
+    ) -> None:
+        self.sample_rate = sample_rate
+        self.speeds = list(speeds)
+        self.speed_prob = speed_prob
+        self.shift = round(shift_seconds * sample_rate)
+        self.noise_prob = noise_prob
+        self.snr_db = tuple(snr_db)
+        self.noise_dir = Path(noise_dir) if noise_dir else None
+        self.white_noise_fraction = white_noise_fraction
+        # loaded lazily, once per worker: the folder may be generated after construction
+        self._noises: list[torch.Tensor] | None = None
+        self._resamplers: dict[float, torchaudio.transforms.Resample] = {}
+
+    def _speed(self, waveform: torch.Tensor, factor: float) -> torch.Tensor:
+        if factor not in self._resamplers:
+            self._resamplers[factor] = torchaudio.transforms.Resample(round(self.sample_rate * factor), self.sample_rate)
+        return self._resamplers[factor](waveform)
+
+    def _noise(self, length: int) -> torch.Tensor:
+        if self._noises is None:
+            files = sorted(self.noise_dir.rglob("*.wav")) if self.noise_dir and self.noise_dir.is_dir() else []
+            self._noises = [load_audio(path, self.sample_rate) for path in files]
+        if not self._noises or random.random() < self.white_noise_fraction:
+            return torch.randn(length)
+        noise = random.choice(self._noises)
+        if noise.numel() < length:
+            noise = noise.repeat(length // noise.numel() + 1)
+        start = random.randint(0, noise.numel() - length)
+        return noise[start : start + length]
+
+    def __call__(self, waveform: torch.Tensor) -> torch.Tensor:
+        if self.speeds and random.random() < self.speed_prob:
+            factor = random.choice(self.speeds)
+            if factor != 1.0:
+                waveform = self._speed(waveform, factor)
+        if self.shift > 0:
+            shift = random.randint(-self.shift, self.shift)
+            waveform = torch.roll(waveform, shift)
+            if shift > 0:
+                waveform[:shift] = 0
+            elif shift < 0:
+                waveform[shift:] = 0
+        if random.random() < self.noise_prob:
+            noise = self._noise(waveform.numel())
+            snr = random.uniform(*self.snr_db)
+            signal_power = waveform.pow(2).mean().clamp(min=1e-10)
+            noise_power = noise.pow(2).mean().clamp(min=1e-10)
+            waveform = waveform + noise * torch.sqrt(signal_power / (noise_power * 10 ** (snr / 10)))
+        return waveform

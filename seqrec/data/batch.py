@@ -1,0 +1,45 @@
+"""Named batch structures and the collate functions that pad them."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from seqrec.data.audio import AudioSample
+
+
+@dataclass
+class AudioBatch:
+    audio: torch.Tensor  # (B, S) zero-padded waveforms
+    lengths: torch.Tensor  # (B,) int64 sample counts
+    targets: torch.Tensor  # (B,) int64 class indices
+    ids: list[str]
+
+    @property
+    def inputs(self) -> torch.Tensor:
+        return self.audio
+
+    def __len__(self) -> int:
+        return self.audio.shape[0]
+
+
+def pad_sequences(sequences: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack (T_i, ...) tensors into (B, max T, ...) with zeros after each end."""
+    lengths = torch.tensor([s.shape[0] for s in sequences], dtype=torch.int64)
+    padded = sequences[0].new_zeros((len(sequences), int(lengths.max()), *sequences[0].shape[1:]))
+    for i, s in enumerate(sequences):
+        padded[i, : s.shape[0]] = s
+    return padded, lengths
+
+
+def collate_audio(samples: Sequence[AudioSample]) -> AudioBatch:
+    """Pad waveforms to the longest in the batch and keep their lengths.
+
+    >>> from seqrec.data.audio import AudioSample
+    >>> batch = collate_audio([AudioSample(torch.ones(3), 0, "a"), AudioSample(torch.ones(5), 2, "b")])
+    >>> tuple(batch.audio.shape), batch.lengths.tolist(), batch.targets.tolist()
+    ((2, 5), [3, 5], [0, 2])
+    """
+    audio, lengths = pad_sequences([s.waveform for s in samples])
+    targets = torch.tensor([s.target for s in samples], dtype=torch.int64)
+    return AudioBatch(audio, lengths, targets, [s.id for s in samples])

@@ -1,0 +1,105 @@
+"""A batch sampler that buckets by duration, caps batches by padded seconds, and
+shards the batches of each epoch across distributed ranks."""
+
+import math
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch.utils.data import Sampler
+
+
+class DurationBucketSampler(Sampler[list[int]]):
+    """Batches of utterances of similar duration, each holding at most
+    ``max_batch_seconds`` of padded audio (batch size x longest duration).
+
+    Each epoch the utterances are shuffled, sorted by duration within buckets of
+    ``bucket_width`` seconds, cut into batches, and the batch order is shuffled.
+    With ``num_replicas`` > 1 every rank gets the same number of batches: the list is
+    padded by repeating its first batches (or cut, with ``drop_last``) and rank r takes
+    batches r, r + R, r + 2R, ...
+
+    An utterance longer than ``max_batch_seconds`` gets a batch of its own.
+
+    >>> sampler = DurationBucketSampler([1.0] * 10, max_batch_seconds=4.0, shuffle=False)
+    >>> [len(b) for b in sampler]
+    [4, 4, 2]
+    """
+
+    def __init__(
+        self,
+        durations: Sequence[float],
+        max_batch_seconds: float,
+        max_batch_size: int | None = None,
+        bucket_width: float = 0.5,
+        shuffle: bool = True,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        if max_batch_seconds <= 0:
+            raise ValueError(f"max_batch_seconds must be positive, got {max_batch_seconds}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} is outside [0, {num_replicas})")
+        if len(durations) == 0:
+            raise ValueError("DurationBucketSampler needs at least one utterance")
+        self.durations = torch.as_tensor(durations, dtype=torch.float64)
+        self.max_batch_seconds = max_batch_seconds
+        self.max_batch_size = max_batch_size
+        self.bucket_width = bucket_width
+        self.shuffle = shuffle
+        self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.drop_last = drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _all_batches(self) -> list[list[int]]:
+        """Every batch of this epoch, before sharding; identical on every rank."""
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        n = len(self.durations)
+        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
+        buckets = torch.floor(self.durations[order] / self.bucket_width)
+        # stable sort keeps the random order within a bucket
+        order = order[torch.sort(buckets, stable=True).indices].tolist()
+
+        batches: list[list[int]] = []
+        batch: list[int] = []
+        longest = 0.0
+        for index in order:
+            duration = float(self.durations[index])
+            longest_if_added = max(longest, duration)
+            too_long = (len(batch) + 1) * longest_if_added > self.max_batch_seconds
+            too_many = self.max_batch_size is not None and len(batch) >= self.max_batch_size
+            if batch and (too_long or too_many):
+                batches.append(batch)
+                batch, longest_if_added = [], duration
+            batch.append(index)
+            longest = longest_if_added
+        if batch:
+            batches.append(batch)
+
+        if self.shuffle:
+            permutation = torch.randperm(len(batches), generator=generator).tolist()
+            batches = [batches[i] for i in permutation]
+        return batches
+
+    def _shard(self, batches: list[list[int]]) -> list[list[int]]:
+        if self.num_replicas == 1:
+            return batches
+        if self.drop_last:
+            batches = batches[: len(batches) - len(batches) % self.num_replicas]
+        else:
+            total = math.ceil(len(batches) / self.num_replicas) * self.num_replicas
+            repeats = math.ceil(total / len(batches))
+            batches = (batches * repeats)[:total]
+        return batches[self.rank :: self.num_replicas]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self._shard(self._all_batches())
+
+    def __len__(self) -> int:
+        return len(self._shard(self._all_batches()))
