@@ -1,11 +1,12 @@
 """Named batch structures and the collate functions that pad them."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
-from seqrec.data.audio import AudioSample
+from seqrec.data.audio import AudioSample, SkippedSample
+from seqrec.data.manifest import Problem
 
 
 @dataclass
@@ -14,6 +15,7 @@ class AudioBatch:
     lengths: torch.Tensor  # (B,) int64 sample counts
     targets: torch.Tensor  # (B,) int64 class indices
     ids: list[str]
+    skipped: list[Problem] = field(default_factory=list)  # samples left out of this batch
 
     @property
     def inputs(self) -> torch.Tensor:
@@ -32,14 +34,22 @@ def pad_sequences(sequences: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torc
     return padded, lengths
 
 
-def collate_audio(samples: Sequence[AudioSample]) -> AudioBatch:
+def collate_audio(samples: Sequence[AudioSample | SkippedSample]) -> AudioBatch:
     """Pad waveforms to the longest in the batch and keep their lengths.
+
+    Skipped samples are left out and listed in ``batch.skipped``; a batch may end up
+    empty (zero rows).
 
     >>> from seqrec.data.audio import AudioSample
     >>> batch = collate_audio([AudioSample(torch.ones(3), 0, "a"), AudioSample(torch.ones(5), 2, "b")])
     >>> tuple(batch.audio.shape), batch.lengths.tolist(), batch.targets.tolist()
     ((2, 5), [3, 5], [0, 2])
     """
+    skipped = [s.problem for s in samples if isinstance(s, SkippedSample)]
+    samples = [s for s in samples if not isinstance(s, SkippedSample)]
+    if not samples:
+        empty = torch.zeros(0, dtype=torch.int64)
+        return AudioBatch(torch.zeros(0, 0), empty, empty, [], skipped)
     audio, lengths = pad_sequences([s.waveform for s in samples])
     targets = torch.tensor([s.target for s in samples], dtype=torch.int64)
-    return AudioBatch(audio, lengths, targets, [s.id for s in samples])
+    return AudioBatch(audio, lengths, targets, [s.id for s in samples], skipped)

@@ -1,0 +1,175 @@
+"""Check manifests and the media they point to, reporting every problem at once.
+
+The logic behind ``seqrec-validate``; each problem names the manifest, the line and
+the reason.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from seqrec.data.audio import EMPTY_AUDIO, UNREADABLE_AUDIO
+from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem, scan_manifest
+
+DURATION_MISMATCH = "duration_mismatch"
+UNSUPPORTED_FORMAT = "unsupported_format"
+UNREADABLE_VIDEO = "unreadable_video"
+EMPTY_VIDEO = "empty_video"
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    duration: float  # seconds
+    sample_rate: float  # audio: samples per second; video: frames per second
+    channels: int  # audio channels; 3 for video
+
+
+@dataclass
+class ValidationRules:
+    """What the data must satisfy beyond being well formed.
+
+    Args:
+        labels: allowed labels (None: any).
+        charset: characters allowed in ``text`` (None: any).
+        sample_rates: allowed audio sample rates (None: any; seqrec resamples).
+        channels: allowed channel counts (None: any; seqrec downmixes).
+        duration_tolerance: seconds by which a manifest duration may disagree with
+            the file.
+        max_duration: longest allowed entry, in seconds.
+        video: entries are ``video_filepath`` rather than ``audio_filepath``.
+        decode: decode every file completely (catches corruption after the header).
+    """
+
+    labels: Sequence[str] | None = None
+    charset: str | None = None
+    sample_rates: Sequence[int] | None = None
+    channels: Sequence[int] | None = None
+    duration_tolerance: float = 0.05
+    max_duration: float | None = None
+    video: bool = False
+    decode: bool = True
+
+
+def probe_audio(path: Path, decode: bool = True) -> MediaInfo:
+    """Duration, rate and channels of an audio file; raises ManifestError on failure."""
+    try:
+        info = sf.info(str(path))
+        if info.frames == 0:
+            raise ManifestError(f"{path}: no audio samples (empty file)", EMPTY_AUDIO)
+        if decode:
+            with sf.SoundFile(str(path)) as f:
+                for block in f.blocks(blocksize=1 << 16, dtype="float32"):
+                    if not np.isfinite(block).all():
+                        raise ManifestError(
+                            f"{path}: audio contains NaN or infinite samples", UNREADABLE_AUDIO
+                        )
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise ManifestError(f"{path}: cannot decode audio ({e})", UNREADABLE_AUDIO) from None
+    return MediaInfo(info.frames / info.samplerate, info.samplerate, info.channels)
+
+
+def probe_video(path: Path, decode: bool = True) -> MediaInfo:
+    """Duration and frame rate of a video file via PyAV; raises ManifestError on failure."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise ManifestError(f"{path}: no video stream", UNREADABLE_VIDEO)
+            stream = container.streams.video[0]
+            rate = float(stream.average_rate or 0)
+            frames = 0
+            if decode:
+                for _ in container.decode(stream):
+                    frames += 1
+                if frames == 0:
+                    raise ManifestError(f"{path}: no decodable video frames", EMPTY_VIDEO)
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / av.time_base
+            else:
+                duration = frames / rate if rate else 0.0
+    except av.error.FFmpegError as e:
+        raise ManifestError(f"{path}: cannot decode video ({e})", UNREADABLE_VIDEO) from None
+    return MediaInfo(duration, rate, 3)
+
+
+def check_entry(entry: ManifestEntry, rules: ValidationRules) -> list[Problem]:
+    """Media and content checks for one parsed entry."""
+    problems = []
+
+    def problem(reason: str, message: str) -> None:
+        problems.append(Problem(entry.source, reason, message))
+
+    if rules.charset is not None and entry.text is not None:
+        outside = sorted(set(entry.text) - set(rules.charset))
+        if outside:
+            problem(BAD_TEXT, f"text has characters outside the tokenizer: {''.join(outside)!r}")
+    try:
+        info = (probe_video if rules.video else probe_audio)(entry.path, rules.decode)
+    except ManifestError as e:
+        problem(e.reason, str(e))
+        return problems
+    end = entry.offset + entry.duration
+    if entry.offset == 0 and abs(info.duration - entry.duration) > rules.duration_tolerance:
+        problem(
+            DURATION_MISMATCH,
+            f"duration {entry.duration:.3f}s disagrees with the file ({info.duration:.3f}s)",
+        )
+    elif end > info.duration + rules.duration_tolerance:
+        problem(
+            DURATION_MISMATCH,
+            f"offset + duration = {end:.3f}s runs past the end of the file ({info.duration:.3f}s)",
+        )
+    if (
+        not rules.video
+        and rules.sample_rates is not None
+        and int(info.sample_rate) not in rules.sample_rates
+    ):
+        problem(
+            UNSUPPORTED_FORMAT,
+            f"sample rate {int(info.sample_rate)} Hz is not one of {list(rules.sample_rates)}",
+        )
+    if not rules.video and rules.channels is not None and info.channels not in rules.channels:
+        problem(
+            UNSUPPORTED_FORMAT,
+            f"{info.channels} channels; expected {' or '.join(map(str, rules.channels))}",
+        )
+    return problems
+
+
+def validate_manifests(
+    manifests: Iterable[str | Path], rules: ValidationRules
+) -> tuple[int, list[Problem]]:
+    """Check every line of every manifest. Returns (lines checked, problems)."""
+    target_key = (
+        "text" if rules.charset is not None else ("label" if rules.labels is not None else None)
+    )
+    path_key = "video_filepath" if rules.video else "audio_filepath"
+    checked, problems = 0, []
+    for manifest in manifests:
+        try:
+            scan = scan_manifest(
+                manifest, path_key, target_key, rules.labels, max_duration=rules.max_duration
+            )
+        except ManifestError as e:
+            problems.append(Problem(str(manifest), e.reason, str(e).removeprefix(f"{manifest}: ")))
+            continue
+        problems.extend(scan.problems)
+        checked += len(scan.entries) + len(scan.problems)
+        for entry in tqdm(
+            scan.entries, desc=f"checking {Path(manifest).name}", unit="file", leave=False
+        ):
+            problems.extend(check_entry(entry, rules))
+    problems.sort(key=lambda p: _line_order(p.source))
+    return checked, problems
+
+
+def _line_order(source: str) -> tuple[str, int]:
+    path, _, line = source.rpartition(":")
+    return (path, int(line)) if line.isdigit() else (source, 0)
