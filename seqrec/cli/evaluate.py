@@ -23,7 +23,9 @@ def main(cfg: DictConfig) -> None:
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     model = seqrec.load(cfg.ckpt_path, device=cfg.device)
-    results = evaluate_classifier(model, cfg.manifest, batch_size=cfg.batch_size)
+    results = evaluate_classifier(
+        model, cfg.manifest, batch_size=cfg.batch_size, on_error=cfg.on_error
+    )
     payload = {"checkpoint": str(cfg.ckpt_path), "manifest": str(cfg.manifest), **results}
     if cfg.output:
         write_json(cfg.output, payload)

@@ -21,18 +21,23 @@ def main(cfg: DictConfig) -> None:
 
     import seqrec
     from seqrec.data.manifest import read_manifest
+    from seqrec.evaluate import load_segments
 
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
-    inputs = [str(p) for p in cfg.inputs or []]
+    model = seqrec.load(cfg.ckpt_path, device=cfg.device)
+    inputs: list = [str(p) for p in cfg.inputs or []]
+    names = list(inputs)
     if cfg.manifest:
-        inputs += [
-            str(e.path) for e in read_manifest(cfg.manifest, "audio_filepath", target_key=None)
-        ]
+        entries = read_manifest(cfg.manifest, "audio_filepath", target_key=None)
+        waveforms, _ = load_segments(entries, model.sample_rate, "raise", [])
+        inputs += waveforms  # the segments the manifest names (offset, duration)
+        names += [e.id for e in entries]
     if not inputs:
         raise SystemExit("seqrec-predict: nothing to do; give inputs=[...] or manifest=...")
-    model = seqrec.load(cfg.ckpt_path, device=cfg.device)
     predictions = model.classify(inputs, top_k=cfg.top_k, batch_size=cfg.batch_size)
+    for prediction, name in zip(predictions, names, strict=True):
+        prediction.input = name
     output = Path(cfg.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", encoding="utf-8") as f:

@@ -20,6 +20,9 @@ class DurationBucketSampler(Sampler[list[int]]):
 
     An utterance longer than ``max_batch_seconds`` gets a batch of its own.
 
+    :meth:`resume` restarts in the middle of an epoch: the next iteration skips the
+    batches already trained on, while ``len()`` stays the length of the whole epoch.
+
     >>> sampler = DurationBucketSampler([1.0] * 10, max_batch_seconds=4.0, shuffle=False)
     >>> [len(b) for b in sampler]
     [4, 4, 2]
@@ -53,9 +56,17 @@ class DurationBucketSampler(Sampler[list[int]]):
         self.rank = rank
         self.drop_last = drop_last
         self.epoch = 0
+        self._skip = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def resume(self, epoch: int, batches_done: int) -> None:
+        """Continue ``epoch`` after its first ``batches_done`` batches (on this rank)."""
+        self.epoch = epoch
+        if batches_done >= len(self):  # the epoch was finished: start the next one
+            self.epoch, batches_done = epoch + 1, 0
+        self._skip = batches_done
 
     def _all_batches(self) -> list[list[int]]:
         """Every batch of this epoch, before sharding; identical on every rank."""
@@ -99,7 +110,9 @@ class DurationBucketSampler(Sampler[list[int]]):
         return batches[self.rank :: self.num_replicas]
 
     def __iter__(self) -> Iterator[list[int]]:
-        yield from self._shard(self._all_batches())
+        batches = self._shard(self._all_batches())
+        skip, self._skip = self._skip, 0
+        yield from batches[skip:]
 
     def __len__(self) -> int:
         return len(self._shard(self._all_batches()))
