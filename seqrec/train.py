@@ -3,6 +3,7 @@ and directly by tests."""
 
 import json
 import logging
+import warnings
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,14 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-from seqrec.tasks.callbacks import SamplerEpochCallback
+from seqrec.inference import CheckpointError, read_checkpoint
+from seqrec.tasks.callbacks import (
+    NONFINITE_STEPS,
+    NonFiniteGuard,
+    SamplerEpochCallback,
+    SkippedSampleReport,
+)
+from seqrec.tasks.checkpointing import AtomicCheckpointIO, LastCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +30,26 @@ log = logging.getLogger(__name__)
 def _plain(value: Any) -> Any:
     """Tensors and numpy scalars to Python numbers, for JSON."""
     return value.item() if hasattr(value, "item") else value
+
+
+def resolve_resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> str | None:
+    """``ckpt_path=last`` means this run directory's ``checkpoints/last.ckpt``.
+
+    The checkpoint is opened safely first (``weights_only``), so a file carrying a
+    pickled payload is refused with a clear error before Lightning touches it.
+    """
+    if ckpt_path is None:
+        return None
+    path = checkpoint_dir / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+    if not path.is_file():
+        hint = (
+            " (ckpt_path=last resumes the run in hydra.run.dir=<run directory>)"
+            if ckpt_path == "last"
+            else ""
+        )
+        raise CheckpointError(f"{path}: no checkpoint to resume from{hint}")
+    read_checkpoint(path)
+    return str(path)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -33,6 +61,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_dir = output_dir / "checkpoints"
+    resume_from = resolve_resume_checkpoint(cfg.get("ckpt_path"), checkpoint_dir)
     OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
@@ -49,34 +79,61 @@ def train(cfg: DictConfig) -> dict[str, float]:
     )
     log.info("model: %.3fM parameters", sum(p.numel() for p in task.parameters()) / 1e6)
 
-    checkpoint = ModelCheckpoint(
-        dirpath=output_dir / "checkpoints",
+    best = ModelCheckpoint(
+        dirpath=checkpoint_dir,
         filename="best",
         monitor=task.monitor,
         mode=task.monitor_mode,
-        save_last=True,
+        save_top_k=1,
         auto_insert_metric_name=False,
     )
-    callbacks = [checkpoint, LearningRateMonitor("step"), SamplerEpochCallback()]
+    nonfinite = NonFiniteGuard(cfg.nonfinite_max_consecutive)
+    skips = SkippedSampleReport()
+    callbacks = [
+        best,
+        LastCheckpoint(checkpoint_dir, cfg.checkpoint_every_n_steps),
+        LearningRateMonitor("step"),
+        SamplerEpochCallback(),
+        nonfinite,
+        skips,
+        *(instantiate(c) for c in (cfg.get("callbacks") or {}).values()),
+    ]
     loggers = [
         CSVLogger(output_dir, name="logs", version=""),
         TensorBoardLogger(output_dir, name="tensorboard", version="", default_hp_metric=False),
     ]
     trainer: pl.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers, default_root_dir=str(output_dir)
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers,
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=str(output_dir),
     )
-    trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    # The datamodule restores the sampler's place in the epoch, which this Lightning
+    # check does not know about.
+    warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+    trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
 
-    best = "best" if checkpoint.best_model_path else None
-    metrics: dict[str, float] = {}
+    evaluate_with = best.best_model_path or None
+    metrics: dict[str, Any] = {}
     for results in (
-        trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False),
-        trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False),
+        trainer.validate(
+            task, datamodule=datamodule, ckpt_path=evaluate_with, verbose=False, weights_only=True
+        ),
+        trainer.test(
+            task, datamodule=datamodule, ckpt_path=evaluate_with, verbose=False, weights_only=True
+        ),
     ):
         for result in results:
             metrics.update({key: _plain(value) for key, value in result.items()})
+    metrics[NONFINITE_STEPS] = nonfinite.skipped
     if trainer.is_global_zero:
-        summary = {"best_checkpoint": checkpoint.best_model_path or None, **metrics}
+        summary = {
+            "best_checkpoint": best.best_model_path or None,
+            "global_step": trainer.global_step,
+            **metrics,
+            "data/skipped": {"manifest": datamodule.manifest_skips(), "loading": skips.totals},
+        }
         (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         headline = {
             k: round(v, 4)
@@ -84,5 +141,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
             if k.startswith("test/") and "/acc_class/" not in k
         }
         print(f"test metrics: {json.dumps(headline)}")
+        skipped = sum(
+            n
+            for split in summary["data/skipped"].values()
+            for counts in split.values()
+            for n in counts.values()
+        )
+        if skipped:
+            print(f"skipped samples: {json.dumps(summary['data/skipped'])}")
         print(f"run directory: {output_dir}")
     return metrics

@@ -1,6 +1,17 @@
 """Callbacks that every seqrec training run uses."""
 
+import logging
+from collections import Counter
+from typing import Any
+
 import pytorch_lightning as pl
+import torch
+
+from seqrec.data.manifest import Problem
+
+log = logging.getLogger(__name__)
+
+NONFINITE_STEPS = "train/nonfinite_steps"
 
 
 class SamplerEpochCallback(pl.Callback):
@@ -16,3 +27,111 @@ class SamplerEpochCallback(pl.Callback):
         batch_sampler = getattr(loader, "batch_sampler", None)
         if hasattr(batch_sampler, "set_epoch"):
             batch_sampler.set_epoch(trainer.current_epoch)
+
+
+class NonFiniteGuard(pl.Callback):
+    """Skip optimizer steps whose loss or gradients are not finite.
+
+    After backward, if any gradient holds a NaN or an infinity, all gradients are
+    dropped, so the optimizer leaves every weight (and its own state) untouched. Each
+    skipped step is counted (``train/nonfinite_steps``); after ``max_consecutive``
+    skipped steps in a row the run stops with an error.
+    """
+
+    def __init__(self, max_consecutive: int = 20) -> None:
+        self.max_consecutive = max_consecutive
+        self.skipped = 0
+        self.consecutive = 0
+
+    def on_before_optimizer_step(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer
+    ) -> None:
+        params = [
+            p for group in optimizer.param_groups for p in group["params"] if p.grad is not None
+        ]
+        finite = (
+            torch.stack([torch.isfinite(p.grad).all() for p in params]).all()
+            if params
+            else torch.tensor(True)
+        )
+        if bool(finite):
+            self.consecutive = 0
+            return
+        for p in params:
+            p.grad = None
+        self.skipped += 1
+        self.consecutive += 1
+        log.warning(
+            "step %d: non-finite loss or gradients; the update was skipped", trainer.global_step
+        )
+        pl_module.log(NONFINITE_STEPS, float(self.skipped), reduce_fx="max")
+        if self.consecutive >= self.max_consecutive:
+            raise FloatingPointError(
+                f"stopping: {self.consecutive} optimizer steps in a row had a non-finite loss or gradients "
+                f"(last at step {trainer.global_step}). Lower the learning rate, check the data "
+                f"(seqrec-validate), or raise the limit with nonfinite_max_consecutive=..."
+            )
+
+    def state_dict(self) -> dict[str, int]:
+        return {"skipped": self.skipped}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.skipped = int(state.get("skipped", 0))
+
+
+class SkippedSampleReport(pl.Callback):
+    """Count samples the data pipeline skipped (``data.on_error=skip``), per split and
+    reason, and report them at the end of each epoch. Nothing is left out silently.
+
+    :attr:`totals` holds every distinct sample skipped in the run, per split.
+    """
+
+    def __init__(self) -> None:
+        self.epoch: dict[str, Counter] = {}
+        self.seen: dict[str, dict[str, Problem]] = {}
+
+    def _record(self, split: str, batch: Any) -> None:
+        for problem in getattr(batch, "skipped", ()):
+            self.epoch.setdefault(split, Counter())[problem.reason] += 1
+            if problem.source not in self.seen.setdefault(split, {}):
+                self.seen[split][problem.source] = problem
+                log.warning("%s: skipped sample: %s", split, problem)
+
+    def _report(self, split: str, trainer: pl.Trainer) -> None:
+        counts = self.epoch.pop(split, None)
+        if counts:
+            details = ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items()))
+            log.warning(
+                "epoch %d, %s: skipped %d samples (%s)",
+                trainer.current_epoch,
+                split,
+                sum(counts.values()),
+                details,
+            )
+
+    @property
+    def totals(self) -> dict[str, dict[str, int]]:
+        return {
+            split: dict(Counter(p.reason for p in problems.values()))
+            for split, problems in self.seen.items()
+        }
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._record("train", batch)
+
+    def on_validation_batch_start(
+        self, trainer, pl_module, batch, batch_idx, dataloader_idx=0
+    ) -> None:
+        self._record("val", batch)
+
+    def on_test_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
+        self._record("test", batch)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self._report("train", trainer)
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        self._report("val", trainer)
+
+    def on_test_epoch_end(self, trainer, pl_module) -> None:
+        self._report("test", trainer)

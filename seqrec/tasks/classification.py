@@ -72,7 +72,9 @@ class SequenceClassificationTask(pl.LightningModule):
         logits = self(batch.inputs, batch.lengths)  # (B, C)
         return self.criterion(logits, batch.targets), logits
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor | None:
+        if len(batch) == 0:  # every sample in the batch was skipped (data.on_error=skip)
+            return None
         loss, logits = self._step(batch)
         self.train_acc(logits, batch.targets)
         self.log(names.TRAIN_LOSS, loss, prog_bar=True, batch_size=len(batch))
@@ -80,6 +82,8 @@ class SequenceClassificationTask(pl.LightningModule):
         return loss
 
     def validation_step(self, batch, batch_idx: int) -> None:
+        if len(batch) == 0:
+            return
         loss, logits = self._step(batch)
         self.val_acc.update(logits, batch.targets)
         self.val_acc_macro.update(logits, batch.targets)
@@ -88,6 +92,8 @@ class SequenceClassificationTask(pl.LightningModule):
         self.log(names.VAL_ACC_MACRO, self.val_acc_macro, batch_size=len(batch))
 
     def test_step(self, batch, batch_idx: int) -> None:
+        if len(batch) == 0:
+            return
         loss, logits = self._step(batch)
         for metric in (
             self.test_acc,
