@@ -1,7 +1,7 @@
 """Load a trained model from its checkpoint alone and run it::
 
-    model = seqrec.load("outputs/kws_synthetic/<run>/checkpoints/best.ckpt")
-    model.classify(["yes.wav", waveform])  # [Prediction(label='yes', score=0.98, ...), ...]
+model = seqrec.load("outputs/kws_synthetic/<run>/checkpoints/best.ckpt")
+model.classify(["yes.wav", waveform])  # [Prediction(label='yes', score=0.98, ...), ...]
 """
 
 import pickle

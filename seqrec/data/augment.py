@@ -53,12 +53,18 @@ class WaveformAugment:
 
     def _speed(self, waveform: torch.Tensor, factor: float) -> torch.Tensor:
         if factor not in self._resamplers:
-            self._resamplers[factor] = torchaudio.transforms.Resample(round(self.sample_rate * factor), self.sample_rate)
+            self._resamplers[factor] = torchaudio.transforms.Resample(
+                round(self.sample_rate * factor), self.sample_rate
+            )
         return self._resamplers[factor](waveform)
 
     def _noise(self, length: int) -> torch.Tensor:
         if self._noises is None:
-            files = sorted(self.noise_dir.rglob("*.wav")) if self.noise_dir and self.noise_dir.is_dir() else []
+            files = (
+                sorted(self.noise_dir.rglob("*.wav"))
+                if self.noise_dir and self.noise_dir.is_dir()
+                else []
+            )
             self._noises = [load_audio(path, self.sample_rate) for path in files]
         if not self._noises or random.random() < self.white_noise_fraction:
             return torch.randn(length)
@@ -85,5 +91,7 @@ class WaveformAugment:
             snr = random.uniform(*self.snr_db)
             signal_power = waveform.pow(2).mean().clamp(min=1e-10)
             noise_power = noise.pow(2).mean().clamp(min=1e-10)
-            waveform = waveform + noise * torch.sqrt(signal_power / (noise_power * 10 ** (snr / 10)))
+            waveform = waveform + noise * torch.sqrt(
+                signal_power / (noise_power * 10 ** (snr / 10))
+            )
         return waveform

@@ -70,7 +70,9 @@ class SpeechCommandsPreparer:
             return out_dir
         for required in ("validation_list.txt", "testing_list.txt"):
             if not (root / required).is_file():
-                raise DatasetLayoutError(f"{root}: no {required}; is this the Speech Commands v2 folder?")
+                raise DatasetLayoutError(
+                    f"{root}: no {required}; is this the Speech Commands v2 folder?"
+                )
         out_dir.mkdir(parents=True, exist_ok=True)
         marker.unlink(missing_ok=True)
 
@@ -83,7 +85,9 @@ class SpeechCommandsPreparer:
                 n_unknown = min(len(others), round(self.unknown_share * len(known)))
                 unknown = [{**r, "label": UNKNOWN} for r in rng.sample(others, n_unknown)]
                 n_silence = round(self.silence_share * len(known))
-                rows[split] = known + unknown + self._silence_rows(root, out_dir, split, n_silence, rng)
+                rows[split] = (
+                    known + unknown + self._silence_rows(root, out_dir, split, n_silence, rng)
+                )
         for split in SPLITS:
             write_manifest(out_dir / f"{split}.jsonl", rows[split])
         marker.write_text(json.dumps(settings, indent=2))
@@ -111,10 +115,14 @@ class SpeechCommandsPreparer:
             )  # fmt: skip
         return rows
 
-    def _silence_rows(self, root: Path, out_dir: Path, split: str, count: int, rng: random.Random) -> list[dict]:
+    def _silence_rows(
+        self, root: Path, out_dir: Path, split: str, count: int, rng: random.Random
+    ) -> list[dict]:
         noise_files = sorted((root / "_background_noise_").glob("*.wav"))
         if not noise_files:
-            raise DatasetLayoutError(f"{root}: no _background_noise_/*.wav to cut {SILENCE} clips from")
+            raise DatasetLayoutError(
+                f"{root}: no _background_noise_/*.wav to cut {SILENCE} clips from"
+            )
         noises = []
         for source in noise_files:
             audio, rate = sf.read(str(source), dtype="float32", always_2d=True)
@@ -127,10 +135,19 @@ class SpeechCommandsPreparer:
             source, audio, rate = noises[i % len(noises)]
             lo, hi = (round(b * len(audio)) for b in bounds)
             if hi - lo < rate:
-                raise DatasetLayoutError(f"{source}: too short to cut 1 s {SILENCE} clips from each split")
+                raise DatasetLayoutError(
+                    f"{source}: too short to cut 1 s {SILENCE} clips from each split"
+                )
             start = rng.randint(lo, hi - rate)
             clip = audio[start : start + rate] * rng.uniform(0.0, 1.0)
             path = folder / f"{source.stem}_{i:05d}.wav"
             sf.write(path, np.asarray(clip), rate, subtype="PCM_16")
-            rows.append({"audio_filepath": str(path.resolve()), "duration": 1.0, "label": SILENCE, "id": f"{SILENCE}/{split}/{path.name}"})
+            rows.append(
+                {
+                    "audio_filepath": str(path.resolve()),
+                    "duration": 1.0,
+                    "label": SILENCE,
+                    "id": f"{SILENCE}/{split}/{path.name}",
+                }
+            )
         return rows
