@@ -58,7 +58,7 @@ def test_dataset_error_names_manifest_line_and_file(tmp_path):
 
 
 def test_collate_pads_with_zeros_and_keeps_lengths():
-    from seqrec.data.audio import AudioSample
+    from seqrec.data.batch import AudioSample
 
     samples = [AudioSample(torch.ones(5), 1, "a"), AudioSample(torch.full((2,), 2.0), 0, "b")]
     batch = collate_audio(samples)

@@ -7,8 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqrec.data.audio import AudioSample
-from seqrec.data.batch import collate_audio
+from seqrec.data.batch import AudioSample, collate_audio
 from seqrec.data.manifest import ManifestError, parse_line
 from seqrec.decoding import ctc_greedy_decode
 

@@ -173,7 +173,7 @@ def test_ten_minute_recording_without_max_duration_gets_its_own_batch(tmp_path):
 def interrupt_overrides(data_dir: Path) -> list[str]:
     """Tiny and free of randomness, so an interrupted run must match an uninterrupted one."""
     return ["experiment=kws_synthetic", *tiny_synthetic_overrides(data_dir), *tiny_model_overrides(),
-            "trainer.max_epochs=4", "checkpoint_every_n_steps=2", "data.augment=null", "frontend.spec_augment=null",
+            "trainer.max_epochs=4", "checkpoint_every_n_steps=2", "data.dataset.augment=null", "frontend.spec_augment=null",
             "frontend.dither=0", "decoder.dropout=0", "head.dropout=0"]  # fmt: skip
 
 

@@ -40,7 +40,7 @@ def test_both_cells_train_and_learn(tmp_path, synthetic_data_dir, cell):
     """Ten short epochs on the tiny corpus: the training loss must fall."""
     cfg = make_config(tmp_path, ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir),
                                  *tiny_model_overrides(), f"decoder.cell={cell}", "trainer.max_epochs=10",
-                                 "data.augment.noise_prob=0", "frontend.spec_augment=null",
+                                 "data.dataset.augment.noise_prob=0", "frontend.spec_augment=null",
                                  "task.optimizer.lr=0.02", "task.label_smoothing=0"])  # fmt: skip
     train(cfg)
     with (tmp_path / "logs" / "metrics.csv").open() as f:

@@ -1,7 +1,6 @@
 """Reading audio with soundfile, and the manifest-backed audio dataset."""
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import torch
 import torchaudio
 from torch.utils.data import Dataset
 
+from seqrec.data.batch import AudioSample, SkippedSample, collate_audio
 from seqrec.data.manifest import (
     MISSING_FILE,
     TOO_LONG,
@@ -72,22 +72,8 @@ def load_audio(
     return waveform
 
 
-@dataclass
-class AudioSample:
-    waveform: torch.Tensor  # (S,)
-    target: int
-    id: str
-
-
-@dataclass
-class SkippedSample:
-    """Stands in for a sample that failed to load when ``on_error="skip"``."""
-
-    problem: Problem
-
-
 class AudioClassificationDataset(Dataset):
-    """Waveforms and label indices from a manifest.
+    """Waveforms and label indices from a manifest; batches with :func:`collate_audio`.
 
     Every line is checked when the dataset is built (JSON, fields, file exists, label
     in the label set). Files are decoded when an item is read.
@@ -96,7 +82,8 @@ class AudioClassificationDataset(Dataset):
         manifest: the ``.jsonl`` file.
         labels: the label set; its order defines class indices.
         sample_rate: waveforms are resampled to this rate.
-        transform: applied to each waveform (training augmentation).
+        train: whether this is the training split; only then is ``augment`` applied.
+        augment: waveform augmentation for training.
         on_error: ``"raise"`` stops at the first bad line or file with a message
             naming the manifest line and the problem; ``"skip"`` leaves it out and
             records it: bad lines in :attr:`problems`, files that fail to decode as
@@ -110,7 +97,8 @@ class AudioClassificationDataset(Dataset):
         manifest: str | Path,
         labels: Sequence[str],
         sample_rate: int,
-        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        train: bool = False,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         on_error: str = "raise",
         max_duration: float | None = None,
     ) -> None:
@@ -129,8 +117,10 @@ class AudioClassificationDataset(Dataset):
             raise ManifestError(f"{manifest}: no usable entries ({len(scan.problems)} skipped)")
         self.entries: list[ManifestEntry] = scan.entries
         self.sample_rate = sample_rate
-        self.transform = transform
+        self.transform = augment if train else None
         self.on_error = on_error
+
+    collate_fn = staticmethod(collate_audio)
 
     @property
     def durations(self) -> list[float]:

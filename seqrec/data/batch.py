@@ -5,8 +5,28 @@ from dataclasses import dataclass, field
 
 import torch
 
-from seqrec.data.audio import AudioSample, SkippedSample
 from seqrec.data.manifest import Problem
+
+
+@dataclass
+class AudioSample:
+    waveform: torch.Tensor  # (S,)
+    target: int
+    id: str
+
+
+@dataclass
+class VideoSample:
+    clips: list[torch.Tensor]  # num_clips x (T, 3, H, W)
+    target: int
+    id: str
+
+
+@dataclass
+class SkippedSample:
+    """Stands in for a sample that failed to load when ``on_error="skip"``."""
+
+    problem: Problem
 
 
 @dataclass
@@ -40,7 +60,6 @@ def collate_audio(samples: Sequence[AudioSample | SkippedSample]) -> AudioBatch:
     Skipped samples are left out and listed in ``batch.skipped``; a batch may end up
     empty (zero rows).
 
-    >>> from seqrec.data.audio import AudioSample
     >>> batch = collate_audio([AudioSample(torch.ones(3), 0, "a"), AudioSample(torch.ones(5), 2, "b")])
     >>> tuple(batch.audio.shape), batch.lengths.tolist(), batch.targets.tolist()
     ((2, 5), [3, 5], [0, 2])
@@ -53,3 +72,40 @@ def collate_audio(samples: Sequence[AudioSample | SkippedSample]) -> AudioBatch:
     audio, lengths = pad_sequences([s.waveform for s in samples])
     targets = torch.tensor([s.target for s in samples], dtype=torch.int64)
     return AudioBatch(audio, lengths, targets, [s.id for s in samples], skipped)
+
+
+@dataclass
+class VideoBatch:
+    frames: torch.Tensor  # (B * clips, T, 3, H, W), zero-padded in time
+    lengths: torch.Tensor  # (B * clips,) int64 frame counts
+    targets: torch.Tensor  # (B,) int64 class indices
+    ids: list[str]
+    clips: int = 1  # clips per video, consecutive rows; their scores are averaged
+    skipped: list[Problem] = field(default_factory=list)
+
+    @property
+    def inputs(self) -> torch.Tensor:
+        return self.frames
+
+    def __len__(self) -> int:
+        return self.targets.shape[0]
+
+
+def collate_video(samples: Sequence[VideoSample | SkippedSample]) -> VideoBatch:
+    """Stack the clips of each video (video-major) and pad them in time.
+
+    >>> sample = VideoSample([torch.zeros(4, 3, 8, 8), torch.zeros(2, 3, 8, 8)], 1, "v")
+    >>> batch = collate_video([sample])
+    >>> tuple(batch.frames.shape), batch.lengths.tolist(), batch.clips
+    ((2, 4, 3, 8, 8), [4, 2], 2)
+    """
+    skipped = [s.problem for s in samples if isinstance(s, SkippedSample)]
+    samples = [s for s in samples if not isinstance(s, SkippedSample)]
+    if not samples:
+        empty = torch.zeros(0, dtype=torch.int64)
+        return VideoBatch(torch.zeros(0, 0, 3, 1, 1), empty, empty, [], 1, skipped)
+    frames, lengths = pad_sequences([clip for s in samples for clip in s.clips])
+    targets = torch.tensor([s.target for s in samples], dtype=torch.int64)
+    return VideoBatch(
+        frames, lengths, targets, [s.id for s in samples], len(samples[0].clips), skipped
+    )

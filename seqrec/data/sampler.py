@@ -10,7 +10,8 @@ from torch.utils.data import Sampler
 
 class DurationBucketSampler(Sampler[list[int]]):
     """Batches of utterances of similar duration, each holding at most
-    ``max_batch_seconds`` of padded audio (batch size x longest duration).
+    ``max_batch_seconds`` of padded audio (batch size x longest duration) and at most
+    ``max_batch_size`` items; at least one of the two caps must be given.
 
     Each epoch the utterances are shuffled, sorted by duration within buckets of
     ``bucket_width`` seconds, cut into batches, and the batch order is shuffled.
@@ -31,7 +32,7 @@ class DurationBucketSampler(Sampler[list[int]]):
     def __init__(
         self,
         durations: Sequence[float],
-        max_batch_seconds: float,
+        max_batch_seconds: float | None,
         max_batch_size: int | None = None,
         bucket_width: float = 0.5,
         shuffle: bool = True,
@@ -40,7 +41,9 @@ class DurationBucketSampler(Sampler[list[int]]):
         rank: int = 0,
         drop_last: bool = False,
     ) -> None:
-        if max_batch_seconds <= 0:
+        if max_batch_seconds is None and max_batch_size is None:
+            raise ValueError("give max_batch_seconds, max_batch_size, or both")
+        if max_batch_seconds is not None and max_batch_seconds <= 0:
             raise ValueError(f"max_batch_seconds must be positive, got {max_batch_seconds}")
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank {rank} is outside [0, {num_replicas})")
@@ -83,7 +86,10 @@ class DurationBucketSampler(Sampler[list[int]]):
         for index in order:
             duration = float(self.durations[index])
             longest_if_added = max(longest, duration)
-            too_long = (len(batch) + 1) * longest_if_added > self.max_batch_seconds
+            too_long = (
+                self.max_batch_seconds is not None
+                and (len(batch) + 1) * longest_if_added > self.max_batch_seconds
+            )
             too_many = self.max_batch_size is not None and len(batch) >= self.max_batch_size
             if batch and (too_long or too_many):
                 batches.append(batch)

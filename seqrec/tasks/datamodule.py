@@ -1,5 +1,5 @@
-"""LightningDataModule for manifest-based audio classification: it wires the
-datasets, the bucketing sampler and the collate of ``seqrec.data`` into DataLoaders."""
+"""LightningDataModule for manifest-based classification (audio or video): it wires
+a dataset class, the bucketing sampler and the dataset's collate into DataLoaders."""
 
 import logging
 from collections import Counter
@@ -7,33 +7,33 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
-from seqrec.data.audio import AudioClassificationDataset
-from seqrec.data.augment import WaveformAugment
-from seqrec.data.batch import collate_audio
 from seqrec.data.sampler import DurationBucketSampler
 
 log = logging.getLogger(__name__)
 
 
-class AudioClassificationDataModule(pl.LightningDataModule):
-    """Train/val/test manifests of labelled audio.
+class ClassificationDataModule(pl.LightningDataModule):
+    """Train/val/test manifests of labelled audio or video.
 
     Args:
         train_manifest, val_manifest, test_manifest: JSONL manifests.
         labels: the label set; its order defines class indices.
-        sample_rate: every waveform is resampled to this rate.
-        max_batch_seconds: cap on padded audio seconds per batch.
-        max_batch_size: optional cap on utterances per batch.
+        dataset: a partial dataset class (``_partial_: true`` in config), called with
+            ``manifest``, ``labels``, ``train``, ``on_error`` and ``max_duration``;
+            e.g. :class:`~seqrec.data.audio.AudioClassificationDataset` or
+            :class:`~seqrec.data.video_dataset.VideoClassificationDataset`. Its
+            ``collate_fn`` makes the batches.
+        max_batch_seconds: cap on padded seconds per batch (None: no cap).
+        max_batch_size: optional cap on items per batch.
         num_workers: DataLoader worker processes.
-        augment: training-only waveform augmentation.
         prepare: called once (on rank 0) before anything is read, to generate or
             convert the data into the manifests above; it skips work already done.
         seed: seed of the sampler's shuffling.
-        on_error: ``"raise"`` (default) stops at a bad manifest line or audio file;
+        on_error: ``"raise"`` (default) stops at a bad manifest line or media file;
             ``"skip"`` leaves it out, counts it per reason and reports it.
-        max_duration: utterances longer than this (seconds) are skipped and counted.
+        max_duration: items longer than this (seconds) are skipped and counted.
 
     The training sampler's place in the epoch is part of the checkpoint
     (:meth:`state_dict`), so a run resumed mid-epoch trains on exactly the batches it
@@ -48,34 +48,32 @@ class AudioClassificationDataModule(pl.LightningDataModule):
         val_manifest: str,
         test_manifest: str,
         labels: Sequence[str],
-        sample_rate: int = 16000,
-        max_batch_seconds: float = 64.0,
+        dataset: Callable[..., Dataset],
+        max_batch_seconds: float | None = 64.0,
         max_batch_size: int | None = None,
         num_workers: int = 2,
-        augment: WaveformAugment | None = None,
         prepare: Callable[[], object] | None = None,
         seed: int = 0,
         on_error: str = "raise",
         max_duration: float | None = None,
     ) -> None:
         super().__init__()
-        self.manifests = {"train": train_manifest, "val": val_manifest, "test": test_manifest}
         bad = [label for label in labels if not isinstance(label, str)]
         if bad:
             raise TypeError(
                 f"labels must be strings, got {bad!r}; quote them in YAML (a bare no/yes/on/off is a boolean)"
             )
+        self.manifests = {"train": train_manifest, "val": val_manifest, "test": test_manifest}
         self.labels = list(labels)
-        self.sample_rate = sample_rate
+        self.dataset_factory = dataset
         self.max_batch_seconds = max_batch_seconds
         self.max_batch_size = max_batch_size
         self.num_workers = num_workers
-        self.augment = augment
         self.prepare = prepare
         self.seed = seed
         self.on_error = on_error
         self.max_duration = max_duration
-        self.datasets: dict[str, AudioClassificationDataset] = {}
+        self.datasets: dict[str, Dataset] = {}
         self._resume: dict[str, int] | None = None
 
     def prepare_data(self) -> None:
@@ -87,23 +85,23 @@ class AudioClassificationDataModule(pl.LightningDataModule):
             stage, ["train", "val", "test"]
         )
         for split in splits:
-            if split not in self.datasets:
-                self.datasets[split] = AudioClassificationDataset(
-                    Path(self.manifests[split]),
-                    self.labels,
-                    self.sample_rate,
-                    transform=self.augment if split == "train" else None,
-                    on_error=self.on_error,
-                    max_duration=self.max_duration,
-                )
-                problems = self.datasets[split].problems
-                if problems:
-                    counts = Counter(p.reason for p in problems)
-                    log.warning(
-                        "%s: skipped %d of %d lines (%s); first: %s",
-                        self.manifests[split], len(problems), len(problems) + len(self.datasets[split]),
-                        ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items())), problems[0],
-                    )  # fmt: skip
+            if split in self.datasets:
+                continue
+            dataset = self.dataset_factory(
+                manifest=Path(self.manifests[split]),
+                labels=self.labels,
+                train=split == "train",
+                on_error=self.on_error,
+                max_duration=self.max_duration,
+            )
+            self.datasets[split] = dataset
+            if dataset.problems:
+                counts = Counter(p.reason for p in dataset.problems)
+                log.warning(
+                    "%s: skipped %d of %d lines (%s); first: %s",
+                    self.manifests[split], len(dataset.problems), len(dataset.problems) + len(dataset),
+                    ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items())), dataset.problems[0],
+                )  # fmt: skip
 
     def state_dict(self) -> dict[str, int]:
         trainer = self.trainer
@@ -141,7 +139,7 @@ class AudioClassificationDataModule(pl.LightningDataModule):
         return DataLoader(
             dataset,
             batch_sampler=sampler,
-            collate_fn=collate_audio,
+            collate_fn=dataset.collate_fn,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0 and split == "train",
             pin_memory=bool(trainer and trainer.strategy.root_device.type == "cuda"),

@@ -1,0 +1,193 @@
+"""Reading frames from video files with PyAV: decoding, frame sampling by time, and
+clip transforms are separate steps.
+
+Time is in seconds throughout. A frame "at" time t is the frame on screen at t: the
+last frame whose timestamp is <= t.
+"""
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+import torchvision.transforms.v2.functional as TF
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class VideoError(RuntimeError):
+    """A video file that cannot be used; the message names the file and the problem."""
+
+    def __init__(self, message: str, reason: str = "unreadable_video") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    duration: float  # seconds
+    fps: float
+    width: int
+    height: int
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.is_file():
+        raise VideoError(f"{path}: file not found", "missing_file")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as e:
+        raise VideoError(f"{path}: cannot open video ({e})") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{path}: no video stream")
+    return container
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Duration, frame rate and size from the container, without decoding."""
+    path = Path(path)
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        if stream.duration is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        else:
+            duration = stream.frames / fps if fps and stream.frames else 0.0
+        return VideoInfo(duration, fps, stream.codec_context.width, stream.codec_context.height)
+
+
+def read_frames(
+    path: str | Path, times: Sequence[float], short_side: int | None = None
+) -> np.ndarray:
+    """Frames on screen at each of ``times`` (seconds, ascending), as (T, H, W, 3) uint8.
+
+    Seeks to the keyframe before the first time and decodes only up to the last one.
+    Frames are scaled on conversion so the shorter side is ``short_side`` pixels.
+    """
+    path = Path(path)
+    if list(times) != sorted(times):
+        raise ValueError("times must be ascending")
+    picked: list[np.ndarray | None] = [None] * len(times)
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        width, height = stream.codec_context.width, stream.codec_context.height
+        size = {}
+        if short_side:
+            scale = short_side / min(width, height)
+            size = {"width": max(1, round(width * scale)), "height": max(1, round(height * scale))}
+        try:
+            if times and times[0] > 0.5 and stream.time_base:
+                container.seek(int(times[0] / stream.time_base), stream=stream, backward=True)
+            i, previous, previous_array = 0, None, None
+            for frame in container.decode(stream):
+                t = frame.time if frame.time is not None else 0.0
+                while i < len(times) and times[i] < t - 1e-6:  # the previous frame was on screen
+                    if previous_array is None:  # convert each picked frame once
+                        previous_array = _to_array(
+                            previous if previous is not None else frame, size
+                        )
+                    picked[i] = previous_array
+                    i += 1
+                previous, previous_array = frame, None
+                if i == len(times):
+                    break
+            while i < len(times) and previous is not None:  # past the last frame: hold it
+                if previous_array is None:
+                    previous_array = _to_array(previous, size)
+                picked[i] = previous_array
+                i += 1
+        except av.error.FFmpegError as e:
+            raise VideoError(f"{path}: cannot decode video ({e})") from None
+    if any(p is None for p in picked):
+        raise VideoError(f"{path}: no decodable video frames", "empty_video")
+    return np.stack(picked)
+
+
+def _to_array(frame: av.VideoFrame, size: dict) -> np.ndarray:
+    return frame.to_ndarray(format="rgb24", **size)
+
+
+def clip_times(
+    duration: float,
+    num_frames: int,
+    start: float = 0.0,
+    end: float | None = None,
+    jitter: bool = False,
+) -> list[float]:
+    """``num_frames`` times in [start, end): the centre of each of ``num_frames`` equal
+    segments, or (``jitter``) a random time within each segment.
+
+    >>> clip_times(2.0, 4)
+    [0.25, 0.75, 1.25, 1.75]
+    """
+    end = duration if end is None else end
+    step = (end - start) / num_frames
+    offsets = [random.random() if jitter else 0.5 for _ in range(num_frames)]
+    return [start + (i + offset) * step for i, offset in enumerate(offsets)]
+
+
+def clip_windows(
+    duration: float, num_clips: int, clip_seconds: float | None
+) -> list[tuple[float, float]]:
+    """``num_clips`` windows of ``clip_seconds`` (whole video when None), evenly spread.
+
+    >>> clip_windows(10.0, 3, 2.0)
+    [(0.0, 2.0), (4.0, 6.0), (8.0, 10.0)]
+    """
+    length = duration if clip_seconds is None else min(clip_seconds, duration)
+    if num_clips == 1:
+        start = (duration - length) / 2
+        return [(start, start + length)]
+    starts = [k * (duration - length) / (num_clips - 1) for k in range(num_clips)]
+    return [(s, s + length) for s in starts]
+
+
+@dataclass
+class ClipTransform:
+    """uint8 frames (T, H, W, 3) -> normalised float (T, 3, size, size).
+
+    In training: one random resized crop, one colour jitter and (only when
+    ``flip``) one horizontal flip, shared by all frames of the clip. In evaluation:
+    a centre crop.
+    """
+
+    size: int = 112
+    train: bool = False
+    crop_scale: tuple[float, float] = (0.5, 1.0)
+    color_jitter: float = 0.3
+    flip: bool = False
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+
+    def __call__(self, frames: np.ndarray) -> torch.Tensor:
+        clip = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, 3, H, W) uint8
+        if self.train:
+            height, width = clip.shape[-2:]
+            area = height * width * random.uniform(*self.crop_scale)
+            ratio = math.exp(random.uniform(math.log(3 / 4), math.log(4 / 3)))
+            h = min(height, round(math.sqrt(area / ratio)))
+            w = min(width, round(math.sqrt(area * ratio)))
+            top, left = random.randint(0, height - h), random.randint(0, width - w)
+            clip = TF.resized_crop(clip, top, left, h, w, [self.size, self.size], antialias=True)
+            if self.color_jitter > 0:
+                j = self.color_jitter
+                clip = TF.adjust_brightness(clip, random.uniform(1 - j, 1 + j))
+                clip = TF.adjust_contrast(clip, random.uniform(1 - j, 1 + j))
+                clip = TF.adjust_saturation(clip, random.uniform(1 - j, 1 + j))
+            if self.flip and random.random() < 0.5:
+                clip = TF.horizontal_flip(clip)
+        else:
+            clip = TF.center_crop(
+                TF.resize(clip, self.size, antialias=True), [self.size, self.size]
+            )
+        clip = clip.float().div_(255)
+        return TF.normalize(clip, list(self.mean), list(self.std))
