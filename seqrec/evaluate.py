@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from seqrec.data.audio import ON_ERROR, AudioError, load_audio
 from seqrec.data.manifest import ManifestEntry, ManifestError, Problem, scan_manifest
+from seqrec.data.video import VideoError
 from seqrec.inference import Classifier
 
 
@@ -30,17 +31,59 @@ def load_segments(
     return waveforms, loaded
 
 
+def load_inputs(
+    model: Classifier, entries: list[ManifestEntry], on_error: str, skipped: list[Problem]
+) -> tuple[list[list[torch.Tensor]], list[ManifestEntry]]:
+    """What the model scores for each entry: its waveform segment, or its video clips
+    read as at evaluation. Failures raise, or (``on_error="skip"``) go to ``skipped``."""
+    if model.modality == "audio":
+        waveforms, loaded = load_segments(entries, model.sample_rate, on_error, skipped)
+        return [[w] for w in waveforms], loaded
+    items, loaded = [], []
+    for entry in entries:
+        try:
+            items.append(model.clip_reader(entry.path, entry.offset, entry.duration))
+        except VideoError as e:
+            if on_error != "skip":
+                raise VideoError(f"{entry.source}: {e}", e.reason) from None
+            skipped.append(Problem(entry.source, e.reason, str(e)))
+            continue
+        loaded.append(entry)
+    return items, loaded
+
+
+def shuffle_time(
+    items: list[list[torch.Tensor]], generator: torch.Generator
+) -> list[list[torch.Tensor]]:
+    """Each clip with its frames in a random order: the same frames, no temporal order."""
+    return [
+        [clip[torch.randperm(clip.shape[0], generator=generator)] for clip in clips]
+        for clips in items
+    ]
+
+
 def evaluate_classifier(
-    model: Classifier, manifest: str | Path, batch_size: int = 64, on_error: str = "raise"
+    model: Classifier,
+    manifest: str | Path,
+    batch_size: int = 64,
+    on_error: str = "raise",
+    shuffle_frames: bool = False,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Accuracy (micro and macro) and per-class accuracy of ``model`` on a labelled manifest.
 
     Every label must be one the model knows. With ``on_error="skip"`` bad lines and
-    unreadable audio are left out and counted under ``skipped``.
+    unreadable media are left out and counted under ``skipped``. ``shuffle_frames``
+    (video) puts each clip's frames in a random order first: a model that uses
+    temporal order should then fall towards chance.
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-    scan = scan_manifest(manifest, "audio_filepath", "label", model.labels)
+    if shuffle_frames and model.modality != "video":
+        raise ValueError("shuffle_frames applies to video models only")
+    generator = torch.Generator().manual_seed(seed)
+    path_key = "video_filepath" if model.modality == "video" else "audio_filepath"
+    scan = scan_manifest(manifest, path_key, "label", model.labels)
     if scan.problems and on_error == "raise":
         raise ManifestError(str(scan.problems[0]), scan.problems[0].reason)
     skipped = list(scan.problems)
@@ -50,12 +93,16 @@ def evaluate_classifier(
     per_class = MulticlassAccuracy(n, average=None)
     scored = 0
     for start in tqdm(range(0, len(scan.entries), batch_size), desc="evaluating", unit="batch"):
-        waveforms, entries = load_segments(
-            scan.entries[start : start + batch_size], model.sample_rate, on_error, skipped
+        items, entries = load_inputs(
+            model, scan.entries[start : start + batch_size], on_error, skipped
         )
         if not entries:
             continue
-        predictions = model.classify(waveforms, top_k=1, batch_size=batch_size)
+        if shuffle_frames:
+            items = shuffle_time(items, generator)
+        predictions = model.classify_clips(
+            items, [e.id for e in entries], top_k=1, batch_size=batch_size
+        )
         predicted = torch.tensor([index[p.label] for p in predictions])
         target = torch.tensor([index[e.label] for e in entries])
         for metric in (micro, macro, per_class):
@@ -63,17 +110,11 @@ def evaluate_classifier(
         scored += len(entries)
     if scored == 0:
         raise ManifestError(f"{manifest}: nothing to evaluate ({len(skipped)} entries skipped)")
-    results = {
-        "acc": micro.compute().item(),
-        "acc_macro": macro.compute().item(),
-        "num_examples": scored,
-    }
-    results["skipped"] = dict(Counter(p.reason for p in skipped))
+    results = {"acc": micro.compute().item(), "acc_macro": macro.compute().item(), "num_examples": scored,
+               "shuffle_frames": shuffle_frames, "skipped": dict(Counter(p.reason for p in skipped))}  # fmt: skip
+    per_class_acc = per_class.compute().tolist()
     results.update(
-        {
-            f"acc_class/{label}": v
-            for label, v in zip(model.labels, per_class.compute().tolist(), strict=True)
-        }
+        {f"acc_class/{label}": v for label, v in zip(model.labels, per_class_acc, strict=True)}
     )
     return results
 

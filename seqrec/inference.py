@@ -1,4 +1,4 @@
-"""Load a trained model from its checkpoint alone and run it::
+"""Load a trained model (audio or video) from its checkpoint alone and run it::
 
 model = seqrec.load("outputs/kws_synthetic/<run>/checkpoints/best.ckpt")
 model.classify(["yes.wav", waveform])  # [Prediction(label='yes', score=0.98, ...), ...]
@@ -17,8 +17,9 @@ from torch import nn
 
 from seqrec.data.audio import load_audio
 from seqrec.data.batch import pad_sequences
+from seqrec.data.video import ClipReader, ClipTransform
 
-AudioInput = str | Path | np.ndarray | torch.Tensor
+Input = str | Path | np.ndarray | torch.Tensor
 
 
 class CheckpointError(RuntimeError):
@@ -74,7 +75,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> "Classifier":
 
 
 class Classifier:
-    """A trained sequence classifier: audio in, labels out."""
+    """A trained sequence classifier: audio or video in, labels out."""
 
     def __init__(
         self, model: nn.Module, labels: Sequence[str], input_spec: dict[str, Any], device="cpu"
@@ -83,45 +84,91 @@ class Classifier:
         self.labels = list(labels)
         self.input_spec = dict(input_spec)
         self.device = torch.device(device)
+        self.modality = self.input_spec.get("modality", "audio")
+        if self.modality == "video":
+            spec = self.input_spec
+            self.clip_reader = ClipReader(
+                num_frames=spec["num_frames"],
+                frames_per_second=spec.get("frames_per_second"),
+                num_clips=spec.get("num_clips", 1),
+                clip_seconds=spec.get("clip_seconds"),
+                short_side=spec["short_side"],
+                transform=ClipTransform(size=spec["size"], train=False),
+            )
 
     @property
     def sample_rate(self) -> int:
         return int(self.input_spec["sample_rate"])
 
-    def _waveform(self, item: AudioInput) -> torch.Tensor:
+    def prepare(self, item: Input) -> list[torch.Tensor]:
+        """One input as the list of sequences the model scores (clips of a video)."""
+        if self.modality == "video":
+            if isinstance(item, str | Path):
+                return self.clip_reader(item)
+            clip = torch.as_tensor(item, dtype=torch.float32)
+            if clip.dim() != 4 or clip.shape[1] != 3:
+                raise ValueError(
+                    f"a video clip must be a (T, 3, H, W) tensor, got shape {tuple(clip.shape)}"
+                )
+            return [clip]
         if isinstance(item, str | Path):
-            return load_audio(item, self.sample_rate)
+            return [load_audio(item, self.sample_rate)]
         waveform = torch.as_tensor(item, dtype=torch.float32)
         if waveform.dim() != 1 or waveform.numel() == 0:
             raise ValueError(
                 f"a waveform must be a non-empty 1-D array at {self.sample_rate} Hz, got shape {tuple(waveform.shape)}"
             )
-        return waveform
+        return [waveform]
 
     @torch.inference_mode()
     def classify(
-        self, inputs: Sequence[AudioInput], top_k: int = 5, batch_size: int = 32
+        self, inputs: Sequence[Input], top_k: int = 5, batch_size: int = 32
     ) -> list[Prediction]:
-        """Label each input: a file path, or a mono waveform at :attr:`sample_rate`.
+        """Label each input.
 
-        Returns one :class:`Prediction` per input, in input order, with the best label,
-        its probability, and the ``top_k`` labels with theirs.
+        Audio models take file paths or mono waveforms at :attr:`sample_rate`; video
+        models take file paths (read as at evaluation, several clips averaged) or
+        normalised (T, 3, H, W) clips. Returns one :class:`Prediction` per input, in
+        input order: the best label, its probability, and the ``top_k`` labels.
         """
-        waveforms = [self._waveform(item) for item in inputs]
-        order = sorted(range(len(waveforms)), key=lambda i: waveforms[i].numel())  # less padding
-        predictions: list[Prediction | None] = [None] * len(waveforms)
+        names = [
+            str(item) if isinstance(item, str | Path) else f"input[{i}]"
+            for i, item in enumerate(inputs)
+        ]
+        return self.classify_clips(
+            [self.prepare(item) for item in inputs], names, top_k, batch_size
+        )
+
+    @torch.inference_mode()
+    def classify_clips(
+        self,
+        items: Sequence[Sequence[torch.Tensor]],
+        names: Sequence[str],
+        top_k: int = 5,
+        batch_size: int = 32,
+    ) -> list[Prediction]:
+        """Label inputs already prepared: for each, its clips (video) or its one waveform
+        (audio). The scores of an input's clips are averaged."""
+        order = sorted(range(len(items)), key=lambda i: items[i][0].shape[0])  # less padding
+        predictions: list[Prediction | None] = [None] * len(items)
         k = min(top_k, len(self.labels))
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            audio, lengths = pad_sequences([waveforms[i] for i in chunk])
-            logits, _ = self.model(audio.to(self.device), lengths.to(self.device))
-            probs = torch.softmax(logits.float(), dim=-1).cpu()
+            sequences = [clip for i in chunk for clip in items[i]]
+            padded, lengths = pad_sequences(sequences)
+            logits, _ = self.model(padded.to(self.device), lengths.to(self.device))
+            logits = logits.float().cpu()
+            owners = torch.tensor([row for row, i in enumerate(chunk) for _ in items[i]])
+            summed = torch.zeros(len(chunk), logits.shape[-1]).index_add_(0, owners, logits)
+            counts = torch.bincount(owners, minlength=len(chunk)).unsqueeze(1)
+            probs = torch.softmax(summed / counts, dim=-1)  # clip scores averaged per input
             scores, indices = probs.topk(k, dim=-1)
             for row, i in enumerate(chunk):
                 top = [
                     (self.labels[j], round(s, 6))
                     for s, j in zip(scores[row].tolist(), indices[row].tolist(), strict=True)
                 ]
-                name = str(inputs[i]) if isinstance(inputs[i], str | Path) else f"waveform[{i}]"
-                predictions[i] = Prediction(label=top[0][0], score=top[0][1], top_k=top, input=name)
+                predictions[i] = Prediction(
+                    label=top[0][0], score=top[0][1], top_k=top, input=names[i]
+                )
         return predictions

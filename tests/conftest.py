@@ -124,3 +124,97 @@ def speech_commands_root(tmp_path) -> Path:
         write_wav(root / "_background_noise_" / f"noise_{i}.wav", seconds=12.0, seed=100 + i)
     (root / "_background_noise_" / "README.md").write_text("not audio")
     return root
+
+
+def write_video(path: Path, levels: list[int], fps: int = 10, size: int = 32, gop: int = 5) -> Path:
+    """An H.264 video whose frame i is a flat grey image of brightness ``levels[i]``."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"crf": "10", "g": str(gop)})
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for level in levels:
+            image = np.full((size, size, 3), level, dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+TINY_ACTIONS = ["move_right", "move_left", "grow", "shrink"]
+
+
+def tiny_video_overrides(data_dir: Path) -> list[str]:
+    labels = "[" + ",".join(TINY_ACTIONS) + "]"
+    return [
+        f"paths.data_dir={data_dir}",
+        f"data.labels={labels}",
+        "data.prepare.clips_per_class={train: 2, val: 1, test: 1}",
+        "data.prepare.num_frames=12",
+        "data.prepare.size=32",
+        "data.dataset.num_frames=4",
+        "data.dataset.short_side=24",
+        "data.dataset.transform.size=16",
+        "frontend.backbone.channels=[8,16]",
+        "frontend.backbone.out_dim=16",
+        "decoder.hidden=16",
+        "data.num_workers=0",
+        "data.max_batch_size=8",
+        "trainer.max_epochs=1",
+        "trainer.log_every_n_steps=1",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+    ]
+
+
+@pytest.fixture(scope="session")
+def video_data_dir(tmp_path_factory) -> Path:
+    """Data dir holding a tiny ``video_synthetic`` corpus (all 10 classes rendered)."""
+    from hydra.utils import instantiate
+
+    data_dir = tmp_path_factory.mktemp("video_data")
+    cfg = make_config(
+        data_dir / "unused", ["experiment=video_synthetic", *tiny_video_overrides(data_dir)]
+    )
+    instantiate(cfg.data.prepare)()
+    return data_dir
+
+
+@pytest.fixture
+def ucf101_root(tmp_path) -> Path:
+    """A miniature UCF101 layout: 3 classes x 4 groups of tiny videos, split lists."""
+    root = tmp_path / "UCF101"
+    classes = ["ApplyEyeMakeup", "Archery", "YoYo"]
+    lists = root / "ucfTrainTestlist"
+    lists.mkdir(parents=True)
+    (lists / "classInd.txt").write_text(
+        "".join(f"{i} {c}\n" for i, c in enumerate(classes, start=1))
+    )
+    train, test = [], []
+    for i, name in enumerate(classes):
+        for group in (1, 2, 8, 9, 10):
+            relative = f"{name}/v_{name}_g{group:02d}_c01.avi"
+            write_video(root / "UCF-101" / relative, [40 * i + 10] * 6)
+            (test if group <= 2 else train).append(relative)
+    (lists / "trainlist01.txt").write_text(
+        "".join(f"{r} {classes.index(r.split('/')[0]) + 1}\n" for r in train)
+    )
+    (lists / "testlist01.txt").write_text("".join(f"{r}\n" for r in test))
+    return root
+
+
+@pytest.fixture
+def hmdb51_root(tmp_path) -> Path:
+    """A miniature HMDB51 layout: 2 classes of tiny videos with split-1 files."""
+    root = tmp_path / "HMDB51"
+    for c, label in enumerate(["brush_hair", "wave"]):
+        lines = []
+        for k in range(12):
+            name = f"{label}_clip{k}_f_cm_np1_fr_med_{k}.avi"
+            write_video(root / "hmdb51_org" / label / name, [30 * c + 20] * 5)
+            lines.append(f"{name} {0 if k == 11 else 2 if k % 3 == 0 else 1}")
+        split_file = root / "testTrainMulti_7030_splits" / f"{label}_test_split1.txt"
+        split_file.parent.mkdir(parents=True, exist_ok=True)
+        split_file.write_text("\n".join(lines) + "\n")
+    return root

@@ -13,7 +13,12 @@ import seqrec
 from seqrec.config import CONF_DIR
 from seqrec.tasks import metrics as names
 from seqrec.train import train
-from tests.conftest import make_config, tiny_model_overrides, tiny_synthetic_overrides
+from tests.conftest import (
+    make_config,
+    tiny_model_overrides,
+    tiny_synthetic_overrides,
+    tiny_video_overrides,
+)
 
 
 def test_trained_run_writes_every_output(trained_run):
@@ -90,18 +95,31 @@ def cli_overrides(data_dir: Path) -> list[str]:
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_every_experiment_preset_through_the_cli(
-    tmp_path, experiment, synthetic_data_dir, speech_commands_root
-):
-    overrides = [f"experiment={experiment}", f"hydra.run.dir={tmp_path / 'run'}", *tiny_model_overrides(),
-                 "trainer.fast_dev_run=true", f"paths.data_dir={tmp_path / 'data'}"]  # fmt: skip
+def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureRequest) -> list[str]:
+    """Tiny data and model for each preset, so its CLI run takes seconds."""
+    data_dir = f"paths.data_dir={tmp_path / 'data'}"
     if experiment == "kws_synthetic":
-        overrides[-1:] = tiny_synthetic_overrides(synthetic_data_dir)
-    elif experiment == "kws_speech_commands":
-        overrides.append(f"data.prepare.root={speech_commands_root}")
-    else:
-        pytest.fail(f"no test data for experiment {experiment}: add it here")
+        return [
+            *tiny_synthetic_overrides(request.getfixturevalue("synthetic_data_dir")),
+            *tiny_model_overrides(),
+        ]
+    if experiment == "kws_speech_commands":
+        root = request.getfixturevalue("speech_commands_root")
+        return [data_dir, f"data.prepare.root={root}", *tiny_model_overrides()]
+    if experiment == "video_synthetic":
+        return tiny_video_overrides(request.getfixturevalue("video_data_dir"))
+    if experiment in ("video_ucf101", "video_hmdb51"):
+        root = request.getfixturevalue(experiment.removeprefix("video_") + "_root")
+        return [data_dir, f"data.prepare.root={root}", "data.dataset.num_frames=2", "data.dataset.num_clips=2",
+                "data.dataset.clip_seconds=0.3", "data.dataset.short_side=32", "data.dataset.transform.size=32",
+                "data.max_batch_size=2", "data.num_workers=0", "trainer.enable_progress_bar=false"]  # fmt: skip
+    pytest.fail(f"no test data for experiment {experiment}: add it here")
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_preset_through_the_cli(tmp_path, experiment, request):
+    overrides = [f"experiment={experiment}", f"hydra.run.dir={tmp_path / 'run'}", "trainer.fast_dev_run=true",
+                 *preset_overrides(experiment, tmp_path, request)]  # fmt: skip
     result = run_cli("seqrec.cli.train", *overrides, cwd=tmp_path)
     assert "test metrics:" in result.stdout
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())[names.TEST_ACC] >= 0

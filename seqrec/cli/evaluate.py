@@ -1,6 +1,7 @@
 """seqrec-eval: score a checkpoint on a labelled manifest.
 
 seqrec-eval ckpt_path=outputs/kws_synthetic/.../checkpoints/best.ckpt manifest=data/kws_synthetic/test.jsonl
+    seqrec-eval ckpt_path=outputs/video_synthetic/.../best.ckpt manifest=data/video_synthetic/test.jsonl shuffle_frames=true
 """
 
 import json
@@ -24,7 +25,12 @@ def main(cfg: DictConfig) -> None:
         torch.set_num_threads(int(cfg.threads))
     model = seqrec.load(cfg.ckpt_path, device=cfg.device)
     results = evaluate_classifier(
-        model, cfg.manifest, batch_size=cfg.batch_size, on_error=cfg.on_error
+        model,
+        cfg.manifest,
+        cfg.batch_size,
+        on_error=cfg.on_error,
+        shuffle_frames=cfg.shuffle_frames,
+        seed=cfg.seed,
     )
     payload = {"checkpoint": str(cfg.ckpt_path), "manifest": str(cfg.manifest), **results}
     if cfg.output:

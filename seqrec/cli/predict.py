@@ -1,4 +1,4 @@
-"""seqrec-predict: label audio files with a checkpoint and write JSON Lines.
+"""seqrec-predict: label audio or video files with a checkpoint and write JSON Lines.
 
 seqrec-predict ckpt_path=best.ckpt 'inputs=[a.wav,b.wav]' output=predictions.jsonl
 seqrec-predict ckpt_path=best.ckpt manifest=data/kws_synthetic/test.jsonl
@@ -21,23 +21,22 @@ def main(cfg: DictConfig) -> None:
 
     import seqrec
     from seqrec.data.manifest import read_manifest
-    from seqrec.evaluate import load_segments
+    from seqrec.evaluate import load_inputs
 
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     model = seqrec.load(cfg.ckpt_path, device=cfg.device)
-    inputs: list = [str(p) for p in cfg.inputs or []]
-    names = list(inputs)
+    names = [str(p) for p in cfg.inputs or []]
+    items = [model.prepare(path) for path in names]
     if cfg.manifest:
-        entries = read_manifest(cfg.manifest, "audio_filepath", target_key=None)
-        waveforms, _ = load_segments(entries, model.sample_rate, "raise", [])
-        inputs += waveforms  # the segments the manifest names (offset, duration)
+        path_key = "video_filepath" if model.modality == "video" else "audio_filepath"
+        entries = read_manifest(cfg.manifest, path_key, target_key=None)
+        loaded, _ = load_inputs(model, entries, "raise", [])
+        items += loaded  # the segments the manifest names (offset, duration)
         names += [e.id for e in entries]
-    if not inputs:
+    if not items:
         raise SystemExit("seqrec-predict: nothing to do; give inputs=[...] or manifest=...")
-    predictions = model.classify(inputs, top_k=cfg.top_k, batch_size=cfg.batch_size)
-    for prediction, name in zip(predictions, names, strict=True):
-        prediction.input = name
+    predictions = model.classify_clips(items, names, top_k=cfg.top_k, batch_size=cfg.batch_size)
     output = Path(cfg.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", encoding="utf-8") as f:

@@ -8,7 +8,7 @@ last frame whose timestamp is <= t.
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -191,3 +191,48 @@ class ClipTransform:
             )
         clip = clip.float().div_(255)
         return TF.normalize(clip, list(self.mean), list(self.std))
+
+
+@dataclass
+class ClipReader:
+    """Read a video (or a segment of one) as ``num_clips`` clips of frames sampled by
+    time, transformed: a list of (T, 3, size, size) float tensors.
+
+    Args:
+        num_frames: frames per clip; with ``frames_per_second`` the most frames.
+        frames_per_second: when set, a clip gets ``round(seconds x fps)`` frames (at
+            least 1, at most ``num_frames``), so clip lengths differ.
+        num_clips: clips spread over the video (evaluation); training uses 1.
+        clip_seconds: length of each clip window (None: the whole video).
+        short_side: frames are decoded at this shorter side.
+        transform: crop, jitter and normalisation; its ``train`` flag also switches
+            frame sampling to random segments (temporal jitter).
+    """
+
+    num_frames: int = 8
+    frames_per_second: float | None = None
+    num_clips: int = 1
+    clip_seconds: float | None = None
+    short_side: int = 128
+    transform: ClipTransform = field(default_factory=ClipTransform)
+
+    def frame_count(self, seconds: float) -> int:
+        if self.frames_per_second is None:
+            return self.num_frames
+        return max(1, min(self.num_frames, round(seconds * self.frames_per_second)))
+
+    def __call__(
+        self, path: str | Path, start: float = 0.0, duration: float | None = None
+    ) -> list[torch.Tensor]:
+        if duration is None:
+            duration = probe_video(path).duration - start
+        if duration <= 0:
+            raise VideoError(f"{path}: no video after {start:.3f}s", "empty_video")
+        clips = []
+        for window_start, window_end in clip_windows(duration, self.num_clips, self.clip_seconds):
+            n = self.frame_count(window_end - window_start)
+            times = clip_times(duration, n, window_start, window_end, jitter=self.transform.train)
+            clips.append(
+                self.transform(read_frames(path, [start + t for t in times], self.short_side))
+            )
+        return clips

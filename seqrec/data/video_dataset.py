@@ -1,15 +1,15 @@
 """The manifest-backed video dataset."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-import torch
 from torch.utils.data import Dataset
 
 from seqrec.data.audio import ON_ERROR
 from seqrec.data.batch import SkippedSample, VideoSample, collate_video
 from seqrec.data.manifest import TOO_LONG, ManifestEntry, ManifestError, Problem, scan_manifest
-from seqrec.data.video import ClipTransform, VideoError, clip_times, clip_windows, read_frames
+from seqrec.data.video import ClipReader, ClipTransform, VideoError
 
 
 class VideoClassificationDataset(Dataset):
@@ -58,14 +58,15 @@ class VideoClassificationDataset(Dataset):
             raise ManifestError(f"{manifest}: no usable entries ({len(scan.problems)} skipped)")
         self.problems = scan.problems
         self.entries: list[ManifestEntry] = scan.entries
-        self.train = train
-        self.num_frames = num_frames
-        self.frames_per_second = frames_per_second
-        self.num_clips = 1 if train else num_clips
-        self.clip_seconds = clip_seconds
-        self.short_side = short_side
         base = transform or ClipTransform()
-        self.transform = ClipTransform(**{**base.__dict__, "train": train})
+        self.reader = ClipReader(
+            num_frames=num_frames,
+            frames_per_second=frames_per_second,
+            num_clips=1 if train else num_clips,
+            clip_seconds=clip_seconds,
+            short_side=short_side,
+            transform=replace(base, train=train),
+        )
         self.on_error = on_error
 
     collate_fn = staticmethod(collate_video)
@@ -77,25 +78,10 @@ class VideoClassificationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.entries)
 
-    def frame_count(self, seconds: float) -> int:
-        if self.frames_per_second is None:
-            return self.num_frames
-        return max(1, min(self.num_frames, round(seconds * self.frames_per_second)))
-
-    def load_clips(self, path: Path, start: float, duration: float) -> list[torch.Tensor]:
-        clips = []
-        for window_start, window_end in clip_windows(duration, self.num_clips, self.clip_seconds):
-            n = self.frame_count(window_end - window_start)
-            times = clip_times(duration, n, window_start, window_end, jitter=self.train)
-            clips.append(
-                self.transform(read_frames(path, [start + t for t in times], self.short_side))
-            )
-        return clips
-
     def __getitem__(self, index: int) -> VideoSample | SkippedSample:
         entry = self.entries[index]
         try:
-            clips = self.load_clips(entry.path, entry.offset, entry.duration)
+            clips = self.reader(entry.path, entry.offset, entry.duration)
         except VideoError as e:
             if self.on_error == "skip":
                 return SkippedSample(Problem(entry.source, e.reason, str(e)))

@@ -2,6 +2,7 @@
 
 from seqrec.modules.decoder import RecurrentDecoder
 from seqrec.modules.features import MFCC, AudioFrontend, LogMelSpectrogram, SpecAugment
+from seqrec.modules.frame_encoders import FrameEncoder, FramePooling, SmallCNN, torchvision_backbone
 from seqrec.modules.heads import ClassifierHead, MaskedPooling
 from seqrec.modules.models import SequenceClassifier
 from seqrec.modules.subsampling import ConvSubsampling
@@ -11,9 +12,13 @@ __all__ = [
     "AudioFrontend",
     "ClassifierHead",
     "ConvSubsampling",
+    "FrameEncoder",
+    "FramePooling",
     "LogMelSpectrogram",
     "MaskedPooling",
     "RecurrentDecoder",
     "SequenceClassifier",
+    "SmallCNN",
     "SpecAugment",
+    "torchvision_backbone",
 ]

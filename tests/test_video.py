@@ -1,0 +1,262 @@
+"""Video: frame sampling by time, clip transforms, batch invariance, dataset
+preparation, the video experiments and classification."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import seqrec
+from seqrec.data.action_datasets import DatasetLayoutError, HMDB51Preparer, UCF101Preparer
+from seqrec.data.batch import collate_video
+from seqrec.data.manifest import read_manifest
+from seqrec.data.video import ClipReader, ClipTransform, VideoError, probe_video, read_frames
+from seqrec.data.video_dataset import VideoClassificationDataset
+from seqrec.modules import (
+    ClassifierHead,
+    FrameEncoder,
+    RecurrentDecoder,
+    SequenceClassifier,
+    SmallCNN,
+)
+from seqrec.synth.video import ACTIONS, render_clip
+from seqrec.train import train
+from tests.conftest import (
+    TINY_ACTIONS,
+    make_config,
+    tiny_video_overrides,
+    write_manifest_lines,
+    write_video,
+)
+from tests.test_modules import check_batch_invariance
+
+LEVELS = [8 * i for i in range(30)]  # frame i is grey level 8i: 30 frames at 10 fps
+
+
+@pytest.fixture
+def counting_video(tmp_path):
+    return write_video(tmp_path / "count.mp4", LEVELS, fps=10, gop=5)
+
+
+def frame_index(frame: np.ndarray) -> int:
+    return round(float(frame.mean()) / 8)
+
+
+def test_frames_are_sampled_by_time(counting_video):
+    info = probe_video(counting_video)
+    assert (
+        info.duration == pytest.approx(3.0)
+        and info.fps == 10
+        and (info.width, info.height) == (32, 32)
+    )
+    times = [0.0, 0.05, 0.1, 0.34, 0.99, 1.75, 2.5, 2.99, 5.0]
+    frames = read_frames(counting_video, times)
+    # the frame on screen at t is the last one starting at or before t; past the end, the last frame
+    assert [frame_index(f) for f in frames] == [0, 0, 1, 3, 9, 17, 25, 29, 29]
+    late = read_frames(counting_video, [2.05, 2.6])  # seeks past the start first
+    assert [frame_index(f) for f in late] == [20, 26]
+    assert read_frames(counting_video, [1.0], short_side=16).shape == (1, 16, 16, 3)
+    with pytest.raises(ValueError, match="ascending"):
+        read_frames(counting_video, [1.0, 0.5])
+
+
+def test_clip_reader_samples_segments_and_fps(counting_video):
+    plain = ClipTransform(size=32, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    reader = ClipReader(num_frames=6, short_side=32, transform=plain)
+    (clip,) = reader(counting_video)
+    assert clip.shape == (6, 3, 32, 32)
+    assert [round(v * 255 / 8) for v in clip.mean(dim=(1, 2, 3)).tolist()] == [
+        2,
+        7,
+        12,
+        17,
+        22,
+        27,
+    ]  # centres
+    three = ClipReader(num_frames=2, num_clips=3, clip_seconds=1.0, short_side=32, transform=plain)(
+        counting_video
+    )
+    assert [[round(v * 255 / 8) for v in c.mean(dim=(1, 2, 3)).tolist()] for c in three] == [
+        [2, 7],
+        [12, 17],
+        [22, 27],
+    ]
+    by_fps = ClipReader(num_frames=16, frames_per_second=2.0, short_side=32, transform=plain)
+    assert by_fps(counting_video)[0].shape[0] == 6  # 3 s at 2 fps
+    assert by_fps(counting_video, start=2.0, duration=1.0)[0].shape[0] == 2
+
+
+def test_training_transform_shares_one_crop_and_flip_is_opt_in():
+    frames = np.stack(
+        [np.tile(np.arange(32, dtype=np.uint8)[None, :, None] * 8, (32, 1, 3))] * 4
+    )  # x gradient
+    train = ClipTransform(size=16, train=True, color_jitter=0.0, flip=False)
+    for _ in range(10):
+        clip = train(frames)
+        assert clip.shape == (4, 3, 16, 16)
+        assert all(torch.equal(clip[0], clip[t]) for t in range(4))  # same crop for every frame
+        assert (clip[0, 0, :, -1] > clip[0, 0, :, 0]).all()  # never flipped
+    flips = ClipTransform(size=16, train=True, color_jitter=0.0, flip=True)
+    assert any((flips(frames)[0, 0, :, -1] < flips(frames)[0, 0, :, 0]).all() for _ in range(30))
+
+
+def test_corrupt_and_empty_videos_name_the_file(tmp_path):
+    (tmp_path / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(64))
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    for name in ("corrupt.mp4", "empty.mp4", "missing.mp4"):
+        with pytest.raises(VideoError, match=name):
+            read_frames(tmp_path / name, [0.0])
+    write_video(tmp_path / "ok.mp4", [100] * 5)
+    manifest = write_manifest_lines(
+        tmp_path / "m.jsonl",
+        [{"video_filepath": "ok.mp4", "duration": 0.5, "label": "a"},
+         {"video_filepath": "corrupt.mp4", "duration": 0.5, "label": "a"}],
+    )  # fmt: skip
+    dataset = VideoClassificationDataset(
+        manifest, ["a"], num_frames=2, short_side=16, transform=ClipTransform(size=16)
+    )
+    assert dataset[0].clips[0].shape == (2, 3, 16, 16)
+    with pytest.raises(VideoError, match=r"m\.jsonl:2: .*corrupt\.mp4"):
+        dataset[1]
+
+
+def test_model_batch_invariance_across_clips_of_different_lengths():
+    torch.manual_seed(0)
+    model = SequenceClassifier(
+        frontend=FrameEncoder(SmallCNN(channels=(8, 16), out_dim=16)),
+        decoder=RecurrentDecoder(16, hidden=12, num_layers=1, cell="gru"),
+        head=ClassifierHead(24, num_classes=10),
+    )
+    clips = [torch.randn(t, 3, 16, 16) for t in (8, 5, 1, 3)]
+    logits, _ = check_batch_invariance(model, clips)
+    assert logits.shape == (4, 10)
+    batch = collate_video(
+        [type("S", (), {"clips": [c], "target": 0, "id": str(i)})() for i, c in enumerate(clips)]
+    )
+    assert batch.lengths.tolist() == [8, 5, 1, 3] and batch.frames.shape == (4, 8, 3, 16, 16)
+
+
+@pytest.mark.parametrize("action", list(ACTIONS))
+def test_synthetic_clips_differ_only_in_order(action):
+    """The class attribute is monotonic; reversed, a clip looks like its opposite class."""
+    frames = render_clip(action, 12, 32, np.random.default_rng(1))
+    assert frames.shape == (12, 32, 32, 3) and frames.dtype == np.uint8
+    assert not all(np.array_equal(frames[0], f) for f in frames[1:])
+
+
+def test_ucf101_preparation(ucf101_root, tmp_path):
+    out = UCF101Preparer(
+        root=str(ucf101_root), out_dir=str(tmp_path / "ucf"), split=1, val_groups=1
+    )()
+    labels = ["ApplyEyeMakeup", "Archery", "YoYo"]
+    splits = {
+        s: read_manifest(out / f"{s}.jsonl", "video_filepath", labels=labels)
+        for s in ("train", "val", "test")
+    }
+    groups = {s: {e.id.split("_g")[1][:2] for e in entries} for s, entries in splits.items()}
+    assert groups == {"train": {"08", "09"}, "val": {"10"}, "test": {"01", "02"}}
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [6, 3, 6]
+    assert splits["test"][0].duration == pytest.approx(0.6)
+    (ucf101_root / "ucfTrainTestlist" / "testlist01.txt").write_text(
+        "Bowling/v_Bowling_g01_c01.avi\n"
+    )
+    with pytest.raises(DatasetLayoutError, match=r"'Bowling' is not in classInd\.txt"):
+        UCF101Preparer(root=str(ucf101_root), out_dir=str(tmp_path / "ucf2"))()
+
+
+def test_hmdb51_preparation(hmdb51_root, tmp_path):
+    out = HMDB51Preparer(
+        root=str(hmdb51_root), out_dir=str(tmp_path / "hmdb"), split=1, val_share=0.3
+    )()
+    splits = {s: read_manifest(out / f"{s}.jsonl", "video_filepath", labels=["brush_hair", "wave"])
+              for s in ("train", "val", "test")}  # fmt: skip
+    assert len(splits["test"]) == 8  # k = 0, 3, 6, 9 of each class
+    assert len(splits["train"]) + len(splits["val"]) == 14  # flag 1; flag 0 (unused) left out
+    assert splits["val"] and not {e.id for e in splits["val"]} & {e.id for e in splits["train"]}
+    with pytest.raises(DatasetLayoutError, match="split2"):
+        HMDB51Preparer(root=str(hmdb51_root), out_dir=str(tmp_path / "h2"), split=2)()
+
+
+def test_tiny_video_training_and_classify(tmp_path, video_data_dir):
+    cfg = make_config(
+        tmp_path, ["experiment=video_synthetic", *tiny_video_overrides(video_data_dir)]
+    )
+    metrics = train(cfg)
+    assert 0 <= metrics["test/acc"] <= 1
+    spec = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)[
+        "hyper_parameters"
+    ]["input_spec"]
+    assert spec == {"modality": "video", "num_frames": 4, "frames_per_second": None, "num_clips": 1,
+                    "clip_seconds": None, "short_side": 24, "size": 16}  # fmt: skip
+    model = seqrec.load(tmp_path / "checkpoints" / "best.ckpt")
+    videos = sorted((video_data_dir / "video_synthetic" / "test").glob("*/*.mp4"))[:3]
+    predictions = model.classify(videos, top_k=2)
+    assert [p.input for p in predictions] == [str(v) for v in videos]
+    assert all(p.label in TINY_ACTIONS and len(p.top_k) == 2 for p in predictions)
+    clip = model.clip_reader(videos[0])[0]
+    assert model.classify([clip])[0].label == predictions[0].label
+
+
+def test_single_frame_baseline_is_one_override(tmp_path, video_data_dir):
+    overrides = [o for o in tiny_video_overrides(video_data_dir) if not o.startswith("decoder.")]
+    cfg = make_config(tmp_path, ["experiment=video_synthetic", *overrides, "decoder=frame_pooling"])
+    train(cfg)
+    model = seqrec.load(tmp_path / "checkpoints" / "last.ckpt").model
+    assert not any(isinstance(m, torch.nn.RNNBase) for m in model.modules())
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    assert "test/acc" in summary
+
+
+def test_shuffle_time_keeps_frames_and_changes_order():
+    from seqrec.evaluate import shuffle_time
+
+    clip = torch.arange(10.0).view(10, 1, 1, 1).expand(10, 3, 2, 2)
+    (shuffled,) = shuffle_time([[clip]], torch.Generator().manual_seed(0))[0]
+    assert sorted(shuffled[:, 0, 0, 0].tolist()) == list(range(10))
+    assert shuffled[:, 0, 0, 0].tolist() != list(range(10))
+
+
+def test_eval_and_predict_clis_for_video(tmp_path, video_data_dir, trained_run):
+    import subprocess
+    import sys
+
+    from seqrec.evaluate import evaluate_classifier
+
+    cfg = make_config(
+        tmp_path / "run", ["experiment=video_synthetic", *tiny_video_overrides(video_data_dir)]
+    )
+    train(cfg)
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    manifest = video_data_dir / "video_synthetic" / "test.jsonl"
+    for shuffle in ("false", "true"):
+        out = tmp_path / f"eval_{shuffle}.json"
+        subprocess.run([sys.executable, "-m", "seqrec.cli.evaluate", f"ckpt_path={ckpt}", f"manifest={manifest}",
+                        f"shuffle_frames={shuffle}", f"output={out}"], cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
+        result = json.loads(out.read_text())
+        assert result["num_examples"] == len(TINY_ACTIONS) and result["shuffle_frames"] == (
+            shuffle == "true"
+        )
+    preds = tmp_path / "preds.jsonl"
+    subprocess.run([sys.executable, "-m", "seqrec.cli.predict", f"ckpt_path={ckpt}", f"manifest={manifest}",
+                    f"output={preds}"], cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
+    rows = [json.loads(line) for line in preds.read_text().splitlines()]
+    assert len(rows) == len(TINY_ACTIONS) and all(r["label"] in TINY_ACTIONS for r in rows)
+    audio_model = seqrec.load(trained_run / "checkpoints" / "best.ckpt")
+    with pytest.raises(ValueError, match="video models only"):
+        evaluate_classifier(audio_model, manifest, shuffle_frames=True)
+
+
+def test_video_pipeline_benchmark(video_data_dir, capsys):
+    from seqrec.bench.video_pipeline import main
+
+    overrides = [
+        o for o in tiny_video_overrides(video_data_dir) if o.startswith(("paths.", "data."))
+    ]
+    result = main(["--clips", "6", *overrides])
+    assert result["clips"] == 6 and result["frames_per_clip"] == 4
+    assert result["raw_decode_clips_per_s"] > 0 and result["pipeline_clips_per_s"] > 0
+    ratio = result["pipeline_clips_per_s"] / result["raw_decode_clips_per_s"]
+    assert result["pipeline_over_raw"] == pytest.approx(ratio, rel=0.01)
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(last_line) == result
