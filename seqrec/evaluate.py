@@ -8,44 +8,33 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy
 from tqdm import tqdm
 
-from seqrec.data.audio import ON_ERROR, AudioError, load_audio
+from seqrec.data.audio import AudioError, load_audio
+from seqrec.data.dataset import ON_ERROR
 from seqrec.data.manifest import ManifestEntry, ManifestError, Problem, scan_manifest
 from seqrec.data.video import VideoError
 from seqrec.inference import Classifier
-
-
-def load_segments(
-    entries: list[ManifestEntry], sample_rate: int, on_error: str, skipped: list[Problem]
-) -> tuple[list[torch.Tensor], list[ManifestEntry]]:
-    """Waveforms of the entries' segments; with ``on_error="skip"`` failures go to ``skipped``."""
-    waveforms, loaded = [], []
-    for entry in entries:
-        try:
-            waveforms.append(load_audio(entry.path, sample_rate, entry.offset, entry.duration))
-        except AudioError as e:
-            if on_error != "skip":
-                raise AudioError(f"{entry.source}: {e}", e.reason) from None
-            skipped.append(Problem(entry.source, e.reason, str(e)))
-            continue
-        loaded.append(entry)
-    return waveforms, loaded
 
 
 def load_inputs(
     model: Classifier, entries: list[ManifestEntry], on_error: str, skipped: list[Problem]
 ) -> tuple[list[list[torch.Tensor]], list[ManifestEntry]]:
     """What the model scores for each entry: its waveform segment, or its video clips
-    read as at evaluation. Failures raise, or (``on_error="skip"``) go to ``skipped``."""
-    if model.modality == "audio":
-        waveforms, loaded = load_segments(entries, model.sample_rate, on_error, skipped)
-        return [[w] for w in waveforms], loaded
+    read as at evaluation. Failures raise naming the manifest line, or (with
+    ``on_error="skip"``) go to ``skipped``."""
+    if model.modality == "video":
+        read, errors = (lambda e: model.clip_reader(e.path, e.offset, e.duration)), VideoError
+    else:
+        read, errors = (
+            (lambda e: [load_audio(e.path, model.sample_rate, e.offset, e.duration)]),
+            AudioError,
+        )
     items, loaded = [], []
     for entry in entries:
         try:
-            items.append(model.clip_reader(entry.path, entry.offset, entry.duration))
-        except VideoError as e:
+            items.append(read(entry))
+        except errors as e:
             if on_error != "skip":
-                raise VideoError(f"{entry.source}: {e}", e.reason) from None
+                raise type(e)(f"{entry.source}: {e}", e.reason) from None
             skipped.append(Problem(entry.source, e.reason, str(e)))
             continue
         loaded.append(entry)

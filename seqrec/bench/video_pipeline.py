@@ -62,14 +62,19 @@ def pipeline(dataset, indices: list[int], batch_size: int, num_workers: int) -> 
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="seqrec-bench-video", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="seqrec-bench-video", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--experiment", default="video_synthetic")
     parser.add_argument("--clips", type=int, default=512, help="clips per side (default 512)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. data.num_workers=2")
     args = parser.parse_args(argv)
     register_resolvers()
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={args.experiment}", "paths.output_dir=unused", *args.overrides])
+        cfg = compose(
+            "train",
+            overrides=[f"experiment={args.experiment}", "paths.output_dir=unused", *args.overrides],
+        )
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -79,7 +84,9 @@ def main(argv: list[str] | None = None) -> dict:
     num_frames = dataset.reader.num_frames
     torch.set_num_threads(1)
 
-    raw_decode([e.path for e in entries[:8]], [e.duration for e in entries[:8]], num_frames)  # warm the file cache
+    raw_decode(
+        [e.path for e in entries[:8]], [e.duration for e in entries[:8]], num_frames
+    )  # warm the file cache
     raw_seconds = raw_decode([e.path for e in entries], [e.duration for e in entries], num_frames)
     batch_size = cfg.data.max_batch_size or 32
     pipe_seconds = pipeline(dataset, indices, batch_size, cfg.data.num_workers)
@@ -96,7 +103,9 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print(f"{'':28}{'clips/s':>10}")
     print(f"{'raw PyAV decode (1 proc)':28}{raw_rate:>10.1f}")
-    print(f"{'training pipeline':28}{pipe_rate:>10.1f}   ({cfg.data.num_workers} workers, batch {batch_size})")
+    print(
+        f"{'training pipeline':28}{pipe_rate:>10.1f}   ({cfg.data.num_workers} workers, batch {batch_size})"
+    )
     print(f"{'pipeline / raw':28}{pipe_rate / raw_rate:>10.3f}")
     print(json.dumps(result))
     return result

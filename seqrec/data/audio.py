@@ -7,21 +7,13 @@ import numpy as np
 import soundfile as sf
 import torch
 import torchaudio
-from torch.utils.data import Dataset
 
 from seqrec.data.batch import AudioSample, SkippedSample, collate_audio
-from seqrec.data.manifest import (
-    MISSING_FILE,
-    TOO_LONG,
-    ManifestEntry,
-    ManifestError,
-    Problem,
-    scan_manifest,
-)
+from seqrec.data.dataset import LabelledManifestDataset
+from seqrec.data.manifest import MISSING_FILE, ManifestEntry
 
 UNREADABLE_AUDIO = "unreadable_audio"
 EMPTY_AUDIO = "empty_audio"
-ON_ERROR = ("raise", "skip")
 
 
 class AudioError(RuntimeError):
@@ -72,25 +64,18 @@ def load_audio(
     return waveform
 
 
-class AudioClassificationDataset(Dataset):
+class AudioClassificationDataset(LabelledManifestDataset):
     """Waveforms and label indices from a manifest; batches with :func:`collate_audio`.
 
-    Every line is checked when the dataset is built (JSON, fields, file exists, label
-    in the label set). Files are decoded when an item is read.
-
     Args:
-        manifest: the ``.jsonl`` file.
-        labels: the label set; its order defines class indices.
+        manifest, labels, on_error, max_duration: see :class:`LabelledManifestDataset`.
         sample_rate: waveforms are resampled to this rate.
         train: whether this is the training split; only then is ``augment`` applied.
         augment: waveform augmentation for training.
-        on_error: ``"raise"`` stops at the first bad line or file with a message
-            naming the manifest line and the problem; ``"skip"`` leaves it out and
-            records it: bad lines in :attr:`problems`, files that fail to decode as
-            a :class:`SkippedSample` item, counted by the collate.
-        max_duration: entries longer than this (seconds) are always skipped and
-            recorded in :attr:`problems`, so one long recording cannot exhaust memory.
     """
+
+    path_key = "audio_filepath"
+    collate_fn = staticmethod(collate_audio)
 
     def __init__(
         self,
@@ -102,41 +87,18 @@ class AudioClassificationDataset(Dataset):
         on_error: str = "raise",
         max_duration: float | None = None,
     ) -> None:
-        if on_error not in ON_ERROR:
-            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-        self.labels = list(labels)
-        self.label_to_index = {label: i for i, label in enumerate(self.labels)}
-        scan = scan_manifest(
-            manifest, "audio_filepath", "label", self.labels, max_duration=max_duration
-        )
-        self.problems: list[Problem] = scan.problems
-        errors = [p for p in scan.problems if on_error == "raise" and p.reason != TOO_LONG]
-        if errors:
-            raise ManifestError(str(errors[0]), errors[0].reason)
-        if not scan.entries:
-            raise ManifestError(f"{manifest}: no usable entries ({len(scan.problems)} skipped)")
-        self.entries: list[ManifestEntry] = scan.entries
+        super().__init__(manifest, labels, on_error, max_duration)
         self.sample_rate = sample_rate
         self.transform = augment if train else None
-        self.on_error = on_error
 
-    collate_fn = staticmethod(collate_audio)
-
-    @property
-    def durations(self) -> list[float]:
-        return [entry.duration for entry in self.entries]
-
-    def __len__(self) -> int:
-        return len(self.entries)
+    def _waveform(self, entry: ManifestEntry) -> torch.Tensor:
+        return load_audio(entry.path, self.sample_rate, entry.offset, entry.duration)
 
     def __getitem__(self, index: int) -> AudioSample | SkippedSample:
         entry = self.entries[index]
-        try:
-            waveform = load_audio(entry.path, self.sample_rate, entry.offset, entry.duration)
-        except AudioError as e:
-            if self.on_error == "skip":
-                return SkippedSample(Problem(entry.source, e.reason, str(e)))
-            raise AudioError(f"{entry.source}: {e}", e.reason) from None
+        waveform = self.read(entry, self._waveform, AudioError)
+        if isinstance(waveform, SkippedSample):
+            return waveform
         if self.transform is not None:
             waveform = self.transform(waveform)
         return AudioSample(waveform, self.label_to_index[entry.label], entry.id)

@@ -25,15 +25,9 @@ import torchaudio
 from tqdm import tqdm
 
 from seqrec.data.manifest import write_manifest
+from seqrec.data.speech_commands import WORDS_35
 from seqrec.synth import acoustics
 from seqrec.synth.espeak import ENGLISH_ACCENTS, ESpeak, list_variants
-
-SPEECH_COMMANDS_WORDS = (
-    "backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward",
-    "four", "go", "happy", "house", "learn", "left", "marvin", "nine", "no", "off", "on",
-    "one", "right", "seven", "sheila", "six", "stop", "three", "tree", "two", "up",
-    "visual", "wow", "yes", "zero",
-)  # fmt: skip
 
 SPLITS = ("train", "val", "test")
 
@@ -59,7 +53,7 @@ class SyntheticCommands:
     """
 
     root: str
-    words: Sequence[str] = SPEECH_COMMANDS_WORDS
+    words: Sequence[str] = WORDS_35
     clips_per_voice: dict[str, int] = field(
         default_factory=lambda: {"train": 4, "val": 2, "test": 4}
     )
