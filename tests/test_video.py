@@ -260,3 +260,32 @@ def test_video_pipeline_benchmark(video_data_dir, capsys):
     assert result["pipeline_over_raw"] == pytest.approx(ratio, rel=0.01)
     last_line = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(last_line) == result
+
+
+@pytest.mark.parametrize(
+    ("name", "dim"), [("resnet18", 512), ("mobilenet_v3_small", 576), ("efficientnet_b0", 1280)]
+)
+def test_torchvision_backbones_load_local_weights_and_freeze(tmp_path, name, dim):
+    from seqrec.modules import torchvision_backbone
+
+    torch.manual_seed(0)
+    source = torchvision_backbone(name)
+    full_state = dict(source.state_dict())
+    # a checkpoint as torchvision publishes it: the whole classifier, head included
+    import torchvision
+
+    reference = getattr(torchvision.models, name)(weights=None)
+    reference.load_state_dict({**reference.state_dict(), **full_state}, strict=True)
+    path = tmp_path / f"{name}.pth"
+    torch.save(reference.state_dict(), path)
+    loaded = torchvision_backbone(name, weights_path=str(path), freeze=True)
+    for key, value in loaded.state_dict().items():
+        assert torch.equal(value, full_state[key]), key
+    assert not any(p.requires_grad for p in loaded.parameters())
+    encoder = FrameEncoder(loaded, out_dim=dim).eval()
+    features, _ = encoder(torch.randn(2, 3, 3, 32, 32), torch.tensor([3, 1]))
+    assert features.shape == (2, 3, dim) and features[1, 1:].abs().sum() == 0
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        torchvision_backbone(name, weights_path=str(tmp_path / "missing.pth"))
+    with pytest.raises(ValueError, match="out_dim=7"):
+        FrameEncoder(loaded, out_dim=7)
