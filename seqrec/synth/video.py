@@ -38,7 +38,7 @@ ACTIONS = {
 SPANS = {
     "x": (0.25, 0.75),
     "y": (0.25, 0.75),
-    "size": (0.14, 0.32),
+    "size": (0.12, 0.40),
     "angle": (0.0, 2 * np.pi),
     "brightness": (0.3, 1.0),
 }
@@ -46,7 +46,7 @@ SPLITS = ("train", "val", "test")
 
 
 def render_clip(
-    action: str, num_frames: int, size: int, rng: np.random.Generator, min_sweep: float = 0.6
+    action: str, num_frames: int, size: int, rng: np.random.Generator, min_sweep: float = 0.8
 ) -> np.ndarray:
     """(T, size, size, 3) uint8 frames of one clip of ``action``."""
     attribute, direction = ACTIONS[action]
@@ -94,7 +94,7 @@ def _texture(size: int, rng: np.random.Generator) -> np.ndarray:
 def _triangle(xx, yy, cx, cy, radius, angle) -> np.ndarray:
     """An isosceles triangle (pointing along ``angle``; y grows downwards, so a
     growing angle turns it clockwise on screen)."""
-    corners = [(angle, 1.0), (angle + 2.7, 0.6), (angle - 2.7, 0.6)]  # a narrow arrow head
+    corners = [(angle, 1.0), (angle + 2.6, 0.65), (angle - 2.6, 0.65)]  # an arrow head
     points = [(cx + radius * r * np.cos(a), cy + radius * r * np.sin(a)) for a, r in corners]
     inside = np.ones_like(xx, dtype=bool)
     for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True):
@@ -126,6 +126,7 @@ class SyntheticActions:
         num_frames: frames per clip.
         fps: frame rate of the written video.
         size: frame width and height in pixels.
+        min_sweep: each attribute runs through at least this share of its span.
         seed: every clip's generator seed derives from (seed, split, index), so the
             splits never share a seed.
         num_workers: rendering processes.
@@ -137,6 +138,7 @@ class SyntheticActions:
     num_frames: int = 24
     fps: int = 12
     size: int = 64
+    min_sweep: float = 0.8
     seed: int = 0
     num_workers: int = 2
 
@@ -185,7 +187,7 @@ class SyntheticActions:
         seed = int.from_bytes(
             hashlib.sha256(f"{self.seed}/{split}/{action}/{k}".encode()).digest()[:8], "little"
         )
-        frames = render_clip(action, self.num_frames, self.size, np.random.default_rng(seed))
+        frames = render_clip(action, self.num_frames, self.size, np.random.default_rng(seed), self.min_sweep)
         relative = f"{split}/{action}/{k:05d}.mp4"
         write_mp4(Path(self.root) / relative, frames, self.fps)
         row = {"video_filepath": relative, "duration": self.num_frames / self.fps, "label": action,
