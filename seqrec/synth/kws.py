@@ -30,6 +30,9 @@ from seqrec.synth import acoustics
 from seqrec.synth.espeak import ENGLISH_ACCENTS, ESpeak, list_variants
 
 SPLITS = ("train", "val", "test")
+# Part of the corpus settings: bump it whenever synthesis changes, so a corpus made by
+# older code is not reused.
+SYNTH_VERSION = 1
 
 
 @dataclass
@@ -84,6 +87,7 @@ class SyntheticCommands:
         settings = asdict(self)
         for key in ("root", "num_workers"):
             settings.pop(key)
+        settings["synth_version"] = SYNTH_VERSION
         return json.loads(json.dumps(settings))  # tuples -> lists, for comparison
 
     def voice_split(self) -> dict[str, list[str]]:

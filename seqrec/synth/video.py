@@ -5,9 +5,17 @@ discs and sensor noise. Five attributes of the triangle (x, y, size, angle,
 brightness) each run through an evenly spaced set of values over the clip. The
 class says which attribute changes monotonically and in which direction
 (``move_right`` ... ``darken``, 10 classes); the other four go out and back (up
-then down, or down then up) through the same kind of values. Every class therefore
-has the same distribution of single frames: a clip with its frames shuffled carries
-no label information, and only a model that uses frame order can beat chance.
+then down, or down then up) through the same kind of values. Each attribute on its
+own therefore has the same distribution of values in every class, and reversing
+time turns each class into its opposite (``move_right`` into ``move_left``).
+
+A limit of this design: how the attributes vary *together* survives shuffling (in a
+``move_right`` clip, sorting the frames by x puts every other attribute on an
+out-and-back path), so with shuffled frames a model can still tell which attribute
+is swept, though not its direction. Shuffled-frame accuracy therefore falls to about
+1/2 (the direction, by chance), not to 1/10. Sweeping the other attributes in
+independent random orders removes that cue; it also makes the task much slower to
+learn (about 0.54 validation accuracy after 4 epochs, against 0.98 for this design).
 
 Clips are written as H.264 mp4 files with PyAV, with manifests; train, validation
 and test clips come from disjoint generator seeds.
@@ -43,6 +51,9 @@ SPANS = {
     "brightness": (0.3, 1.0),
 }
 SPLITS = ("train", "val", "test")
+# Part of the corpus settings: bump it whenever rendering changes, so a corpus drawn
+# by older code is not reused.
+RENDER_VERSION = 4
 
 
 def render_clip(
@@ -154,6 +165,7 @@ class SyntheticActions:
         settings = asdict(self)
         for key in ("root", "num_workers"):
             settings.pop(key)
+        settings["render_version"] = RENDER_VERSION
         return json.loads(json.dumps(settings))  # tuples -> lists, for comparison
 
     def __call__(self) -> Path:
@@ -187,7 +199,9 @@ class SyntheticActions:
         seed = int.from_bytes(
             hashlib.sha256(f"{self.seed}/{split}/{action}/{k}".encode()).digest()[:8], "little"
         )
-        frames = render_clip(action, self.num_frames, self.size, np.random.default_rng(seed), self.min_sweep)
+        frames = render_clip(
+            action, self.num_frames, self.size, np.random.default_rng(seed), self.min_sweep
+        )
         relative = f"{split}/{action}/{k:05d}.mp4"
         write_mp4(Path(self.root) / relative, frames, self.fps)
         row = {"video_filepath": relative, "duration": self.num_frames / self.fps, "label": action,
