@@ -37,6 +37,11 @@ def test_unreadable_audio_names_the_file(tmp_path):
     short = write_wav(tmp_path / "short.wav", seconds=0.5)
     with pytest.raises(AudioError, match="past the end"):
         load_audio(short, 16000, offset=2.0)
+    with pytest.raises(
+        AudioError, match=r"offset \+ duration = 1\.000s runs past the end of the file \(0\.500s\)"
+    ):
+        load_audio(short, 16000, duration=1.0)
+    assert load_audio(short, 16000, duration=0.52).shape == (8000,)  # within the tolerance
 
 
 def test_dataset_error_names_manifest_line_and_file(tmp_path):

@@ -14,6 +14,8 @@ from seqrec.data.manifest import MISSING_FILE, ManifestEntry
 
 UNREADABLE_AUDIO = "unreadable_audio"
 EMPTY_AUDIO = "empty_audio"
+DURATION_MISMATCH = "duration_mismatch"
+DURATION_TOLERANCE = 0.05  # seconds a manifest duration may run past the end of its file
 
 
 class AudioError(RuntimeError):
@@ -49,6 +51,12 @@ def load_audio(
                 )
             f.seek(start)
             frames = -1 if duration is None else round(duration * file_rate)
+            if frames > 0 and start + frames > f.frames + DURATION_TOLERANCE * file_rate:
+                raise AudioError(
+                    f"{path}: offset + duration = {(start + frames) / file_rate:.3f}s runs past the end of the "
+                    f"file ({f.frames / file_rate:.3f}s)",
+                    DURATION_MISMATCH,
+                )
             data = f.read(frames, dtype="float32", always_2d=True)  # (S, channels)
     except AudioError:
         raise

@@ -12,10 +12,9 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from seqrec.data.audio import EMPTY_AUDIO, UNREADABLE_AUDIO
+from seqrec.data.audio import DURATION_MISMATCH, EMPTY_AUDIO, UNREADABLE_AUDIO
 from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem, scan_manifest
 
-DURATION_MISMATCH = "duration_mismatch"
 UNSUPPORTED_FORMAT = "unsupported_format"
 UNREADABLE_VIDEO = "unreadable_video"
 EMPTY_VIDEO = "empty_video"
