@@ -43,6 +43,8 @@ def load_audio(
     try:
         with sf.SoundFile(str(path)) as f:
             file_rate = f.samplerate
+            if f.frames == 0:
+                raise AudioError(f"{path}: no audio samples (empty file)", EMPTY_AUDIO)
             start = round(offset * file_rate)
             if start > f.frames:
                 raise AudioError(
