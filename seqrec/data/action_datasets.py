@@ -53,31 +53,43 @@ def _rows(items: list[tuple[Path, str]], desc: str) -> list[dict]:
     return rows
 
 
-def _write(
-    out_dir: Path, settings: dict, splits: dict[str, list[tuple[Path, str]]], name: str
-) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    marker = out_dir / "prepared.json"
-    marker.unlink(missing_ok=True)
-    for split in SPLITS:
-        write_manifest(out_dir / f"{split}.jsonl", _rows(splits[split], f"reading {name} {split}"))
-    marker.write_text(json.dumps(settings, indent=2))
-    return out_dir
-
-
-def _is_prepared(out_dir: Path, settings: dict) -> bool:
-    marker = out_dir / "prepared.json"
-    return marker.is_file() and json.loads(marker.read_text()) == settings
-
-
 @dataclass
-class UCF101Preparer:
-    """Write ``train.jsonl``, ``val.jsonl`` and ``test.jsonl`` for one official split."""
+class _SplitPreparer:
+    """Shared steps: skip when already prepared with the same settings, check the
+    split number, write the three manifests. Subclasses list the videos of each split."""
 
     root: str
     out_dir: str
     split: int = 1
+    name = ""
+
+    def splits(self, root: Path) -> dict[str, list[tuple[Path, str]]]:
+        raise NotImplementedError
+
+    def __call__(self) -> Path:
+        root, out_dir = Path(self.root), Path(self.out_dir)
+        settings = {**asdict(self), "root": str(root.resolve()), "out_dir": None}
+        marker = out_dir / "prepared.json"
+        if marker.is_file() and json.loads(marker.read_text()) == settings:
+            return out_dir
+        if self.split not in (1, 2, 3):
+            raise ValueError(f"{self.name} split must be 1, 2 or 3, got {self.split}")
+        splits = self.splits(root)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        marker.unlink(missing_ok=True)
+        for split in SPLITS:
+            rows = _rows(splits[split], f"reading {self.name} {split}")
+            write_manifest(out_dir / f"{split}.jsonl", rows)
+        marker.write_text(json.dumps(settings, indent=2))
+        return out_dir
+
+
+@dataclass
+class UCF101Preparer(_SplitPreparer):
+    """Write ``train.jsonl``, ``val.jsonl`` and ``test.jsonl`` for one official split."""
+
     val_groups: int = 2
+    name = "UCF101"
 
     def classes(self, lists: Path) -> list[str]:
         classes = []
@@ -91,13 +103,7 @@ class UCF101Preparer:
                 classes.append(name)
         return classes
 
-    def __call__(self) -> Path:
-        root, out_dir = Path(self.root), Path(self.out_dir)
-        settings = {**asdict(self), "root": str(root.resolve()), "out_dir": None}
-        if _is_prepared(out_dir, settings):
-            return out_dir
-        if self.split not in (1, 2, 3):
-            raise ValueError(f"UCF101 split must be 1, 2 or 3, got {self.split}")
+    def splits(self, root: Path) -> dict[str, list[tuple[Path, str]]]:
         lists = _find(root, "classInd.txt", ("ucfTrainTestlist", ""))
         videos = _find(root, "", ("UCF-101", ""))
         classes = set(self.classes(lists))
@@ -121,12 +127,11 @@ class UCF101Preparer:
                 entries[split].append((videos / relative, label))
         groups = sorted({_ucf_group(path) for path, _ in entries["train"]})
         held_out = set(groups[len(groups) - self.val_groups :]) if self.val_groups else set()
-        splits = {
+        return {
             "train": [e for e in entries["train"] if _ucf_group(e[0]) not in held_out],
             "val": [e for e in entries["train"] if _ucf_group(e[0]) in held_out],
             "test": entries["test"],
         }
-        return _write(out_dir, settings, splits, "UCF101")
 
 
 def _ucf_group(path: Path) -> str:
@@ -137,21 +142,13 @@ def _ucf_group(path: Path) -> str:
 
 
 @dataclass
-class HMDB51Preparer:
+class HMDB51Preparer(_SplitPreparer):
     """Write ``train.jsonl``, ``val.jsonl`` and ``test.jsonl`` for one official split."""
 
-    root: str
-    out_dir: str
-    split: int = 1
     val_share: float = 0.1
+    name = "HMDB51"
 
-    def __call__(self) -> Path:
-        root, out_dir = Path(self.root), Path(self.out_dir)
-        settings = {**asdict(self), "root": str(root.resolve()), "out_dir": None}
-        if _is_prepared(out_dir, settings):
-            return out_dir
-        if self.split not in (1, 2, 3):
-            raise ValueError(f"HMDB51 split must be 1, 2 or 3, got {self.split}")
+    def splits(self, root: Path) -> dict[str, list[tuple[Path, str]]]:
         lists = _find(root, "", ("testTrainMulti_7030_splits", ""))
         videos = _find(root, "", ("hmdb51_org", ""))
         split_files = sorted(lists.glob(f"*_test_split{self.split}.txt"))
@@ -172,4 +169,4 @@ class HMDB51Preparer:
                 else:
                     digest = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
                     splits["val" if digest < self.val_share else "train"].append((path, label))
-        return _write(out_dir, settings, splits, "HMDB51")
+        return splits
