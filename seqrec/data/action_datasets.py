@@ -15,7 +15,6 @@ preparation with its path.
 """
 
 import hashlib
-import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from seqrec.data.manifest import write_manifest
+from seqrec.data.prepared import is_prepared, mark_prepared
 from seqrec.data.video import VideoError, probe_video
 
 SPLITS = ("train", "val", "test")
@@ -70,7 +70,7 @@ class _SplitPreparer:
         root, out_dir = Path(self.root), Path(self.out_dir)
         settings = {**asdict(self), "root": str(root.resolve()), "out_dir": None}
         marker = out_dir / "prepared.json"
-        if marker.is_file() and json.loads(marker.read_text()) == settings:
+        if is_prepared(marker, settings):
             return out_dir
         if self.split not in (1, 2, 3):
             raise ValueError(f"{self.name} split must be 1, 2 or 3, got {self.split}")
@@ -80,7 +80,7 @@ class _SplitPreparer:
         for split in SPLITS:
             rows = _rows(splits[split], f"reading {self.name} {split}")
             write_manifest(out_dir / f"{split}.jsonl", rows)
-        marker.write_text(json.dumps(settings, indent=2))
+        mark_prepared(marker, settings)
         return out_dir
 
 

@@ -13,7 +13,6 @@ Tasks:
   validation and test, so no split hears another's segment).
 """
 
-import json
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from seqrec.data.manifest import write_manifest
+from seqrec.data.prepared import is_prepared, mark_prepared
 
 WORDS_35 = (
     "backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward",
@@ -66,7 +66,7 @@ class SpeechCommandsPreparer:
             raise ValueError(f"Speech Commands task must be 12 or 35, got {self.task}")
         settings = {**asdict(self), "root": str(root.resolve()), "out_dir": None}
         marker = out_dir / "prepared.json"
-        if marker.is_file() and json.loads(marker.read_text()) == settings:
+        if is_prepared(marker, settings):
             return out_dir
         for required in ("validation_list.txt", "testing_list.txt"):
             if not (root / required).is_file():
@@ -90,7 +90,7 @@ class SpeechCommandsPreparer:
                 )
         for split in SPLITS:
             write_manifest(out_dir / f"{split}.jsonl", rows[split])
-        marker.write_text(json.dumps(settings, indent=2))
+        mark_prepared(marker, settings)
         return out_dir
 
     def _word_rows(self, root: Path) -> dict[str, list[dict]]:

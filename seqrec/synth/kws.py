@@ -12,7 +12,6 @@ training-time augmentation. A finished corpus is reused when its settings match.
 """
 
 import hashlib
-import json
 import multiprocessing as mp
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ import torchaudio
 from tqdm import tqdm
 
 from seqrec.data.manifest import write_manifest
+from seqrec.data.prepared import is_prepared, mark_prepared
 from seqrec.data.speech_commands import WORDS_35
 from seqrec.synth import acoustics
 from seqrec.synth.espeak import ENGLISH_ACCENTS, ESpeak, list_variants
@@ -88,7 +88,7 @@ class SyntheticCommands:
         for key in ("root", "num_workers"):
             settings.pop(key)
         settings["synth_version"] = SYNTH_VERSION
-        return json.loads(json.dumps(settings))  # tuples -> lists, for comparison
+        return settings
 
     def voice_split(self) -> dict[str, list[str]]:
         """Variants of each split; disjoint by construction."""
@@ -110,7 +110,7 @@ class SyntheticCommands:
         root = Path(self.root)
         marker = root / "corpus.json"
         settings = self.settings()
-        if marker.is_file() and json.loads(marker.read_text()) == settings:
+        if is_prepared(marker, settings):
             return root
         root.mkdir(parents=True, exist_ok=True)
         marker.unlink(missing_ok=True)
@@ -133,7 +133,7 @@ class SyntheticCommands:
             write_manifest(
                 root / f"{split}.jsonl", sorted(rows[split], key=lambda r: r["audio_filepath"])
             )
-        marker.write_text(json.dumps(settings, indent=2))
+        mark_prepared(marker, settings)
         return root
 
     def _write_extras(self, root: Path, rows: dict[str, list[dict]]) -> None:
