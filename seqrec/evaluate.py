@@ -1,18 +1,21 @@
 """Score a trained model on a manifest: the logic behind ``seqrec-eval``."""
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 
 import torch
 from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.text import CharErrorRate, WordErrorRate
 from tqdm import tqdm
 
 from seqrec.data.audio import AudioError, load_audio
 from seqrec.data.dataset import ON_ERROR
-from seqrec.data.manifest import ManifestEntry, ManifestError, Problem, scan_manifest
+from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem, scan_manifest
 from seqrec.data.video import VideoError
-from seqrec.inference import Classifier
+from seqrec.inference import Classifier, Transcriber
+from seqrec.text import TextError, normalize_text
 
 
 def load_inputs(
@@ -106,6 +109,52 @@ def evaluate_classifier(
         {f"acc_class/{label}": v for label, v in zip(model.labels, per_class_acc, strict=True)}
     )
     return results
+
+
+def evaluate_transcriber(
+    model: Transcriber, manifest: str | Path, batch_size: int = 16, on_error: str = "raise"
+) -> dict[str, float]:
+    """WER and CER of a speech recogniser on a manifest with ``text``, decoded as
+    ``model.decoding`` says. References are normalised like training text
+    (:func:`~seqrec.text.normalize_text`); a reference that cannot be normalised is an
+    error naming its line, or (``on_error="skip"``) skipped and counted as
+    ``bad_text``. Also reports the real-time factor of the decoding loop.
+    """
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+    scan = scan_manifest(manifest, "audio_filepath", "text")
+    skipped = list(scan.problems)
+    entries, references = [], []
+    for entry in scan.entries:
+        try:
+            references.append(normalize_text(entry.text))
+        except TextError as e:
+            skipped.append(Problem(entry.source, BAD_TEXT, f"text: {e}"))
+            continue
+        entries.append(entry)
+    if skipped and on_error == "raise":
+        raise ManifestError(str(skipped[0]), skipped[0].reason)
+    wer, cer = WordErrorRate(), CharErrorRate()
+    audio_seconds = compute_seconds = 0.0
+    scored = 0
+    for start in tqdm(range(0, len(entries), batch_size), desc="transcribing", unit="batch"):
+        items, loaded = load_inputs(model, entries[start : start + batch_size], on_error, skipped)
+        if not loaded:
+            continue
+        refs = [references[start + entries[start : start + batch_size].index(e)] for e in loaded]
+        waveforms = [item[0] for item in items]
+        began = time.perf_counter()
+        hypotheses = model.transcribe_waveforms(waveforms, batch_size)
+        compute_seconds += time.perf_counter() - began
+        audio_seconds += sum(w.shape[0] for w in waveforms) / model.sample_rate
+        wer.update(hypotheses, refs)
+        cer.update(hypotheses, refs)
+        scored += len(loaded)
+    if scored == 0:
+        raise ManifestError(f"{manifest}: nothing to evaluate ({len(skipped)} entries skipped)")
+    return {"wer": wer.compute().item(), "cer": cer.compute().item(), "num_examples": scored,
+            "decoding": model.decoding["method"], "rtf": compute_seconds / audio_seconds,
+            "skipped": dict(Counter(p.reason for p in skipped))}  # fmt: skip
 
 
 def write_json(path: str | Path, payload: dict) -> None:

@@ -2,6 +2,9 @@
 
 model = seqrec.load("outputs/kws_synthetic/<run>/checkpoints/best.ckpt")
 model.classify(["yes.wav", waveform])  # [Prediction(label='yes', score=0.98, ...), ...]
+
+asr = seqrec.load("outputs/asr_synthetic/<run>/checkpoints/best.ckpt")
+asr.transcribe(["a.wav", waveform])    # ["the cat sat on the mat", ...]
 """
 
 import pickle
@@ -58,8 +61,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a readable checkpoint ({e})") from None
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> "Classifier":
-    """Rebuild a trained model from a seqrec checkpoint, in eval mode on ``device``."""
+def load(path: str | Path, device: str | torch.device = "cpu") -> "Classifier | Transcriber":
+    """Rebuild a trained model from a seqrec checkpoint, in eval mode on ``device``: a
+    :class:`Classifier` (voice commands, video actions) or a :class:`Transcriber`
+    (speech-to-text)."""
     checkpoint = read_checkpoint(path)
     try:
         hparams = checkpoint["hyper_parameters"]
@@ -69,19 +74,24 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> "Classifier":
             k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
         }
         model.load_state_dict(state)
+        if "tokenizer" in hparams:
+            from seqrec.text import tokenizer_from_state
+
+            tokenizer = tokenizer_from_state(hparams["tokenizer"])
+            return Transcriber(
+                model, tokenizer, hparams["input_spec"], hparams.get("decoding"), device
+            )
+        return Classifier(model, hparams["labels"], hparams["input_spec"], device)
     except KeyError as e:
         raise CheckpointError(f"{path}: not a seqrec checkpoint (missing {e})") from None
-    return Classifier(model, hparams["labels"], hparams["input_spec"], device)
 
 
-class Classifier:
-    """A trained sequence classifier: audio or video in, labels out."""
+class LoadedModel:
+    """What every loaded model shares: the network in eval mode, what it takes as input
+    (``input_spec``), and reading inputs that way."""
 
-    def __init__(
-        self, model: nn.Module, labels: Sequence[str], input_spec: dict[str, Any], device="cpu"
-    ) -> None:
+    def __init__(self, model: nn.Module, input_spec: dict[str, Any], device="cpu") -> None:
         self.model = model.to(device).eval()
-        self.labels = list(labels)
         self.input_spec = dict(input_spec)
         self.device = torch.device(device)
         self.modality = self.input_spec.get("modality", "audio")
@@ -119,6 +129,16 @@ class Classifier:
                 f"a waveform must be a non-empty 1-D array at {self.sample_rate} Hz, got shape {tuple(waveform.shape)}"
             )
         return [waveform]
+
+
+class Classifier(LoadedModel):
+    """A trained sequence classifier: audio or video in, labels out."""
+
+    def __init__(
+        self, model: nn.Module, labels: Sequence[str], input_spec: dict[str, Any], device="cpu"
+    ) -> None:
+        super().__init__(model, input_spec, device)
+        self.labels = list(labels)
 
     @torch.inference_mode()
     def classify(
@@ -172,3 +192,105 @@ class Classifier:
                     label=top[0][0], score=top[0][1], top_k=top, input=names[i]
                 )
         return predictions
+
+
+class Transcriber(LoadedModel):
+    """A trained CTC speech recogniser: audio in, text out.
+
+    Args:
+        model: the network (waveforms -> log-probabilities).
+        tokenizer: its :class:`~seqrec.text.Tokenizer`.
+        input_spec: ``{"modality": "audio", "sample_rate": ...}``.
+        decoding: :class:`~seqrec.decoding.CTCDecoder` settings (the checkpoint's by
+            default; ``{"method": "greedy"}`` when it has none).
+        chunk_seconds: recordings longer than this are cut into chunks of at most this
+            length, at the quietest point of each chunk's last quarter, transcribed
+            as a batch and joined; nothing is dropped.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer,
+        input_spec: dict[str, Any],
+        decoding: dict[str, Any] | None = None,
+        device="cpu",
+        chunk_seconds: float = 30.0,
+    ) -> None:
+        super().__init__(model, input_spec, device)
+        self.tokenizer = tokenizer
+        self.chunk_seconds = chunk_seconds
+        self.set_decoding(decoding or {"method": "greedy"})
+
+    def set_decoding(self, decoding: dict[str, Any]) -> None:
+        """Switch decoding, e.g. ``{"method": "beam_lm", "lm_path": "lm.arpa",
+        "lexicon": "words.txt"}``."""
+        from seqrec.decoding import CTCDecoder
+
+        self.decoding = dict(decoding)
+        self.decoder = CTCDecoder(self.tokenizer, **self.decoding)
+
+    @torch.inference_mode()
+    def transcribe(self, inputs: Sequence[Input], batch_size: int = 16) -> list[str]:
+        """One transcript per input: audio file paths, or mono waveforms at
+        :attr:`sample_rate`. Long recordings are chunked (``chunk_seconds``)."""
+        return self.transcribe_waveforms([self.prepare(item)[0] for item in inputs], batch_size)
+
+    @torch.inference_mode()
+    def transcribe_waveforms(
+        self, waveforms: Sequence[torch.Tensor], batch_size: int = 16
+    ) -> list[str]:
+        """Transcripts of waveforms already read (1-D, at :attr:`sample_rate`)."""
+        max_samples = round(self.chunk_seconds * self.sample_rate)
+        chunks, owners = [], []
+        for i, waveform in enumerate(waveforms):
+            for chunk in split_at_quiet_points(waveform, max_samples, self.sample_rate):
+                chunks.append(chunk)
+                owners.append(i)
+        order = sorted(range(len(chunks)), key=lambda i: chunks[i].shape[0])  # less padding
+        texts = [""] * len(chunks)
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            padded, lengths = pad_sequences([chunks[i] for i in batch])
+            log_probs, out_lengths = self.model(padded.to(self.device), lengths.to(self.device))
+            for i, text in zip(batch, self.decoder(log_probs.float().cpu(), out_lengths.cpu()),
+                               strict=True):  # fmt: skip
+                texts[i] = text
+        joined: list[list[str]] = [[] for _ in waveforms]
+        for owner, text in zip(owners, texts, strict=True):
+            if text:
+                joined[owner].append(text)
+        return [" ".join(parts) for parts in joined]
+
+
+def split_at_quiet_points(
+    waveform: torch.Tensor, max_samples: int, sample_rate: int
+) -> list[torch.Tensor]:
+    """Cut a waveform into pieces of at most ``max_samples``, each cut at the frame of
+    lowest energy (25 ms frames, 10 ms hop) in the last quarter of its piece, at
+    that frame's centre. The
+    pieces put back together are the whole waveform.
+
+    >>> wave = torch.ones(100_000)
+    >>> wave[30_000:30_400] = 0  # a pause
+    >>> pieces = split_at_quiet_points(wave, 32_000, 16_000)
+    >>> pieces[0].numel(), sum(p.numel() for p in pieces), max(p.numel() for p in pieces)
+    (30120, 100000, 30120)
+    """
+    if max_samples <= 0:
+        raise ValueError(f"max_samples must be positive, got {max_samples}")
+    frame, hop = round(0.025 * sample_rate), round(0.010 * sample_rate)
+    pieces, start, total = [], 0, waveform.shape[0]
+    while total - start > max_samples:
+        lo, hi = start + (3 * max_samples) // 4, start + max_samples
+        window = waveform[lo:hi]
+        if window.numel() >= frame:
+            energy = window.unfold(0, frame, hop).pow(2).mean(dim=1)
+            cut = lo + int(energy.argmin()) * hop + frame // 2  # the quietest frame's centre
+        else:
+            cut = hi
+        cut = max(cut, start + 1)
+        pieces.append(waveform[start:cut])
+        start = cut
+    pieces.append(waveform[start:])
+    return pieces

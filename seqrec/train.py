@@ -74,8 +74,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     task_factory: partial = instantiate(cfg.task, _partial_=True)
     task: pl.LightningModule = task_factory(
         model_config=OmegaConf.to_container(cfg.model, resolve=True),
-        labels=list(cfg.data.labels),
         input_spec=OmegaConf.to_container(cfg.input_spec, resolve=True),
+        **datamodule.task_targets(),  # the label set, or the tokenizer
     )
     log.info("model: %.3fM parameters", sum(p.numel() for p in task.parameters()) / 1e6)
 

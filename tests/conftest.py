@@ -142,7 +142,7 @@ def write_video(path: Path, levels: list[int], fps: int = 10, size: int = 32, go
     return path
 
 
-TINY_ACTIONS = ["move_right", "move_left", "grow", "shrink"]
+TINY_ACTIONS = ["right", "left", "right_twice", "zigzag_left"]
 
 
 def tiny_video_overrides(data_dir: Path) -> list[str]:
@@ -217,4 +217,65 @@ def hmdb51_root(tmp_path) -> Path:
         split_file = root / "testTrainMulti_7030_splits" / f"{label}_test_split1.txt"
         split_file.parent.mkdir(parents=True, exist_ok=True)
         split_file.write_text("\n".join(lines) + "\n")
+    return root
+
+
+def tiny_asr_overrides(data_dir: Path) -> list[str]:
+    """A tiny ``asr_synthetic`` corpus (2 held-out voices each for val and test) and model."""
+    return [
+        f"paths.data_dir={data_dir}",
+        "data.prepare.utterances={train: 24, val: 4, test: 4}",
+        "data.prepare.lm_sentences=200",
+        "data.prepare.val_voices=2",
+        "data.prepare.test_voices=2",
+        "data.num_workers=0",
+        "data.max_batch_seconds=20",
+        "frontend.featurizer.n_mels=16",
+        "encoder.out_dim=16",
+        "decoder.hidden=16",
+        "decoder.num_layers=1",
+        "trainer.max_epochs=1",
+        "trainer.log_every_n_steps=1",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+    ]
+
+
+@pytest.fixture(scope="session")
+def asr_data_dir(tmp_path_factory) -> Path:
+    """Data dir holding a tiny ``asr_synthetic`` corpus."""
+    from hydra.utils import instantiate
+
+    data_dir = tmp_path_factory.mktemp("asr_data")
+    cfg = make_config(
+        data_dir / "unused", ["experiment=asr_synthetic", *tiny_asr_overrides(data_dir)]
+    )
+    instantiate(cfg.data.prepare)()
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def asr_run(tmp_path_factory, asr_data_dir) -> Path:
+    """Run directory of one tiny CTC training epoch on the tiny corpus."""
+    from seqrec.train import train
+
+    run_dir = tmp_path_factory.mktemp("asr_run")
+    train(make_config(run_dir, ["experiment=asr_synthetic", *tiny_asr_overrides(asr_data_dir)]))
+    return run_dir
+
+
+@pytest.fixture
+def librispeech_root(tmp_path) -> Path:
+    """A miniature LibriSpeech layout: dev-clean and train-clean-100, two chapters each."""
+    root = tmp_path / "LibriSpeech"
+    for subset in ["train-clean-100", "dev-clean"]:
+        for speaker, chapter in [("19", "198"), ("26", "495")]:
+            folder = root / subset / speaker / chapter
+            lines = []
+            for k in range(2):
+                utterance = f"{speaker}-{chapter}-{k:04d}"
+                sf.write(folder.mkdir(parents=True, exist_ok=True) or folder / f"{utterance}.flac",
+                         np.zeros(8000 * (k + 1), dtype=np.float32), 16000)  # fmt: skip
+                lines.append(f"{utterance} NORTHANGER ABBEY CHAPTER {'ONE' if k else 'TWO'}'S END")
+            (folder / f"{speaker}-{chapter}.trans.txt").write_text("\n".join(lines) + "\n")
     return root

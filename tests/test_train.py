@@ -15,6 +15,7 @@ from seqrec.tasks import metrics as names
 from seqrec.train import train
 from tests.conftest import (
     make_config,
+    tiny_asr_overrides,
     tiny_model_overrides,
     tiny_synthetic_overrides,
     tiny_video_overrides,
@@ -108,6 +109,8 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
         return [data_dir, f"data.prepare.root={root}", *tiny_model_overrides()]
     if experiment == "video_synthetic":
         return tiny_video_overrides(request.getfixturevalue("video_data_dir"))
+    if experiment == "asr_synthetic":
+        return tiny_asr_overrides(request.getfixturevalue("asr_data_dir"))
     if experiment in ("video_ucf101", "video_hmdb51"):
         root = request.getfixturevalue(experiment.removeprefix("video_") + "_root")
         return [data_dir, f"data.prepare.root={root}", "data.dataset.num_frames=2", "data.dataset.num_clips=2",
@@ -122,7 +125,8 @@ def test_every_experiment_preset_through_the_cli(tmp_path, experiment, request):
                  *preset_overrides(experiment, tmp_path, request)]  # fmt: skip
     result = run_cli("seqrec.cli.train", *overrides, cwd=tmp_path)
     assert "test metrics:" in result.stdout
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())[names.TEST_ACC] >= 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics[names.TEST_WER if experiment.startswith("asr_") else names.TEST_ACC] >= 0
 
 
 def test_multirun_sweep(tmp_path, synthetic_data_dir):

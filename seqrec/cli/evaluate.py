@@ -1,7 +1,8 @@
-"""seqrec-eval: score a checkpoint on a labelled manifest.
+"""seqrec-eval: score a checkpoint on a labelled (or transcribed) manifest.
 
 seqrec-eval ckpt_path=outputs/kws_synthetic/.../checkpoints/best.ckpt manifest=data/kws_synthetic/test.jsonl
     seqrec-eval ckpt_path=outputs/video_synthetic/.../best.ckpt manifest=data/video_synthetic/test.jsonl shuffle_frames=true
+    seqrec-eval ckpt_path=outputs/asr_synthetic/.../best.ckpt manifest=data/asr_synthetic/test.jsonl decoding=beam_lm
 """
 
 import json
@@ -17,21 +18,28 @@ register_resolvers()
 @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="eval")
 def main(cfg: DictConfig) -> None:
     import torch
+    from omegaconf import OmegaConf
 
     import seqrec
-    from seqrec.evaluate import evaluate_classifier, write_json
+    from seqrec.evaluate import evaluate_classifier, evaluate_transcriber, write_json
+    from seqrec.inference import Transcriber
 
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     model = seqrec.load(cfg.ckpt_path, device=cfg.device)
-    results = evaluate_classifier(
-        model,
-        cfg.manifest,
-        cfg.batch_size,
-        on_error=cfg.on_error,
-        shuffle_frames=cfg.shuffle_frames,
-        seed=cfg.seed,
-    )
+    if isinstance(model, Transcriber):
+        if cfg.get("decoding"):
+            model.set_decoding(OmegaConf.to_container(cfg.decoding, resolve=True))
+        results = evaluate_transcriber(model, cfg.manifest, cfg.batch_size, cfg.on_error)
+    else:
+        results = evaluate_classifier(
+            model,
+            cfg.manifest,
+            cfg.batch_size,
+            on_error=cfg.on_error,
+            shuffle_frames=cfg.shuffle_frames,
+            seed=cfg.seed,
+        )
     payload = {"checkpoint": str(cfg.ckpt_path), "manifest": str(cfg.manifest), **results}
     if cfg.output:
         write_json(cfg.output, payload)

@@ -1,7 +1,9 @@
-"""seqrec-predict: label audio or video files with a checkpoint and write JSON Lines.
+"""seqrec-predict: label or transcribe audio or video files with a checkpoint and
+write JSON Lines (``label``/``score``/``top_k``, or ``text``, per input).
 
 seqrec-predict ckpt_path=best.ckpt 'inputs=[a.wav,b.wav]' output=predictions.jsonl
 seqrec-predict ckpt_path=best.ckpt manifest=data/kws_synthetic/test.jsonl
+seqrec-predict ckpt_path=asr.ckpt 'inputs=[talk.flac]' decoding=beam_lm decoding.lm_path=lm.arpa
 """
 
 import hydra
@@ -18,14 +20,20 @@ def main(cfg: DictConfig) -> None:
     from pathlib import Path
 
     import torch
+    from omegaconf import OmegaConf
 
     import seqrec
     from seqrec.data.manifest import read_manifest
     from seqrec.evaluate import load_inputs
+    from seqrec.inference import Transcriber
 
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     model = seqrec.load(cfg.ckpt_path, device=cfg.device)
+    if isinstance(model, Transcriber):
+        model.chunk_seconds = float(cfg.chunk_seconds)
+        if cfg.get("decoding"):
+            model.set_decoding(OmegaConf.to_container(cfg.decoding, resolve=True))
     names = [str(p) for p in cfg.inputs or []]
     items = [model.prepare(path) for path in names]
     if cfg.manifest:
@@ -36,13 +44,18 @@ def main(cfg: DictConfig) -> None:
         names += [e.id for e in entries]
     if not items:
         raise SystemExit("seqrec-predict: nothing to do; give inputs=[...] or manifest=...")
-    predictions = model.classify_clips(items, names, top_k=cfg.top_k, batch_size=cfg.batch_size)
+    if isinstance(model, Transcriber):
+        texts = model.transcribe_waveforms([item[0] for item in items], cfg.batch_size)
+        rows = [{"input": name, "text": text} for name, text in zip(names, texts, strict=True)]
+    else:
+        predictions = model.classify_clips(items, names, cfg.top_k, cfg.batch_size)
+        rows = [prediction.as_dict() for prediction in predictions]
     output = Path(cfg.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", encoding="utf-8") as f:
-        for prediction in predictions:
-            f.write(json.dumps(prediction.as_dict()) + "\n")
-    print(f"wrote {len(predictions)} predictions to {output}")
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    print(f"wrote {len(rows)} predictions to {output}")
 
 
 if __name__ == "__main__":

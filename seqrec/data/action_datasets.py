@@ -22,14 +22,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from seqrec.data.manifest import write_manifest
-from seqrec.data.prepared import is_prepared, mark_prepared
+from seqrec.data.prepared import DatasetLayoutError, is_prepared, mark_prepared
 from seqrec.data.video import VideoError, probe_video
 
 SPLITS = ("train", "val", "test")
-
-
-class DatasetLayoutError(FileNotFoundError):
-    """The folder does not have the expected dataset layout."""
 
 
 def _find(root: Path, name: str, candidates: tuple[str, ...]) -> Path:

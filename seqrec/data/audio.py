@@ -10,7 +10,8 @@ import torchaudio
 
 from seqrec.data.batch import AudioSample, SkippedSample, collate_audio
 from seqrec.data.dataset import LabelledManifestDataset
-from seqrec.data.manifest import MISSING_FILE, ManifestEntry
+from seqrec.data.manifest import BAD_TEXT, MISSING_FILE, ManifestEntry, ManifestError, Problem
+from seqrec.text import TextError, Tokenizer
 
 UNREADABLE_AUDIO = "unreadable_audio"
 EMPTY_AUDIO = "empty_audio"
@@ -90,7 +91,7 @@ class AudioClassificationDataset(LabelledManifestDataset):
     def __init__(
         self,
         manifest: str | Path,
-        labels: Sequence[str],
+        labels: Sequence[str] | None,
         sample_rate: int,
         train: bool = False,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -112,3 +113,56 @@ class AudioClassificationDataset(LabelledManifestDataset):
         if self.transform is not None:
             waveform = self.transform(waveform)
         return AudioSample(waveform, self.label_to_index[entry.label], entry.id)
+
+
+class TranscribedAudioDataset(AudioClassificationDataset):
+    """Waveforms and token ids of their ``text`` (speech recognition).
+
+    Every transcript is normalised and encoded when the dataset is built, so bad text
+    is found before training starts: with ``on_error="raise"`` the first line whose
+    text cannot be encoded stops it with a message naming the line and the character;
+    with ``"skip"`` such lines are left out and counted as ``bad_text``.
+
+    Args:
+        manifest, on_error, max_duration: see :class:`LabelledManifestDataset`.
+        tokenizer: a :class:`~seqrec.text.Tokenizer`.
+        sample_rate, train, augment: see :class:`AudioClassificationDataset`.
+    """
+
+    target_key = "text"
+
+    def __init__(
+        self,
+        manifest: str | Path,
+        tokenizer: Tokenizer,
+        sample_rate: int,
+        train: bool = False,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        on_error: str = "raise",
+        max_duration: float | None = None,
+    ) -> None:
+        super().__init__(manifest, None, sample_rate, train, augment, on_error, max_duration)
+        self.tokenizer = tokenizer
+        entries, self.targets = [], []
+        for entry in self.entries:
+            try:
+                self.targets.append(torch.tensor(tokenizer.encode(entry.text), dtype=torch.int64))
+            except TextError as e:
+                problem = Problem(entry.source, BAD_TEXT, f"text: {e}")
+                if on_error == "raise":
+                    raise ManifestError(str(problem), BAD_TEXT) from None
+                self.problems.append(problem)
+                continue
+            entries.append(entry)
+        if not entries:
+            raise ManifestError(f"{manifest}: no usable entries ({len(self.problems)} skipped)")
+        self.entries = entries
+
+    def __getitem__(self, index: int) -> AudioSample | SkippedSample:
+        entry = self.entries[index]
+        waveform = self.read(entry, self._waveform, AudioError)
+        if isinstance(waveform, SkippedSample):
+            return waveform
+        if self.transform is not None:
+            waveform = self.transform(waveform)
+        return AudioSample(waveform, self.targets[index], entry.id)

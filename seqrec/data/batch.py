@@ -11,7 +11,7 @@ from seqrec.data.manifest import Problem
 @dataclass
 class AudioSample:
     waveform: torch.Tensor  # (S,)
-    target: int
+    target: int | torch.Tensor  # a class index, or a transcript's token ids (U,)
     id: str
 
 
@@ -33,9 +33,10 @@ class SkippedSample:
 class AudioBatch:
     audio: torch.Tensor  # (B, S) zero-padded waveforms
     lengths: torch.Tensor  # (B,) int64 sample counts
-    targets: torch.Tensor  # (B,) int64 class indices
+    targets: torch.Tensor  # (B,) int64 class indices, or (B, U) zero-padded token ids
     ids: list[str]
     skipped: list[Problem] = field(default_factory=list)  # samples left out of this batch
+    target_lengths: torch.Tensor | None = None  # (B,) token counts, for transcripts
 
     @property
     def inputs(self) -> torch.Tensor:
@@ -58,7 +59,8 @@ def collate_audio(samples: Sequence[AudioSample | SkippedSample]) -> AudioBatch:
     """Pad waveforms to the longest in the batch and keep their lengths.
 
     Skipped samples are left out and listed in ``batch.skipped``; a batch may end up
-    empty (zero rows).
+    empty (zero rows). Transcript targets (token id tensors) are zero-padded too, with
+    their lengths in ``batch.target_lengths``.
 
     >>> batch = collate_audio([AudioSample(torch.ones(3), 0, "a"), AudioSample(torch.ones(5), 2, "b")])
     >>> tuple(batch.audio.shape), batch.lengths.tolist(), batch.targets.tolist()
@@ -70,8 +72,12 @@ def collate_audio(samples: Sequence[AudioSample | SkippedSample]) -> AudioBatch:
         empty = torch.zeros(0, dtype=torch.int64)
         return AudioBatch(torch.zeros(0, 0), empty, empty, [], skipped)
     audio, lengths = pad_sequences([s.waveform for s in samples])
+    ids = [s.id for s in samples]
+    if isinstance(samples[0].target, torch.Tensor):
+        targets, target_lengths = pad_sequences([s.target for s in samples])
+        return AudioBatch(audio, lengths, targets, ids, skipped, target_lengths)
     targets = torch.tensor([s.target for s in samples], dtype=torch.int64)
-    return AudioBatch(audio, lengths, targets, [s.id for s in samples], skipped)
+    return AudioBatch(audio, lengths, targets, ids, skipped)
 
 
 @dataclass

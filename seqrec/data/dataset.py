@@ -25,20 +25,25 @@ class LabelledManifestDataset(Dataset):
     """
 
     path_key = "audio_filepath"
+    target_key = "label"  # "text" for transcribed speech
 
     def __init__(
         self,
         manifest: str | Path,
-        labels: Sequence[str],
+        labels: Sequence[str] | None,
         on_error: str = "raise",
         max_duration: float | None = None,
     ) -> None:
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-        self.labels = list(labels)
+        self.labels = list(labels or [])
         self.label_to_index = {label: i for i, label in enumerate(self.labels)}
         scan = scan_manifest(
-            manifest, self.path_key, "label", self.labels, max_duration=max_duration
+            manifest,
+            self.path_key,
+            self.target_key,
+            self.labels if labels is not None else None,
+            max_duration=max_duration,
         )
         errors = [p for p in scan.problems if on_error == "raise" and p.reason != TOO_LONG]
         if errors:

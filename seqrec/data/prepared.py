@@ -6,6 +6,10 @@ from pathlib import Path
 from typing import Any
 
 
+class DatasetLayoutError(FileNotFoundError):
+    """A dataset folder that does not have the layout its preparer expects."""
+
+
 def _normalised(settings: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(settings))  # tuples -> lists, so saved and fresh compare equal
 

@@ -22,7 +22,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from seqrec.data.manifest import write_manifest
-from seqrec.data.prepared import is_prepared, mark_prepared
+from seqrec.data.prepared import DatasetLayoutError, is_prepared, mark_prepared
 
 WORDS_35 = (
     "backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward",
@@ -33,10 +33,6 @@ WORDS_35 = (
 WORDS_10 = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SILENCE, UNKNOWN = "_silence_", "_unknown_"
 SPLITS = ("train", "val", "test")
-
-
-class DatasetLayoutError(FileNotFoundError):
-    """The folder does not have the expected Speech Commands layout."""
 
 
 @dataclass

@@ -3,13 +3,14 @@
 from seqrec.modules.decoder import RecurrentDecoder
 from seqrec.modules.features import MFCC, AudioFrontend, LogMelSpectrogram, SpecAugment
 from seqrec.modules.frame_encoders import FrameEncoder, FramePooling, SmallCNN, torchvision_backbone
-from seqrec.modules.heads import ClassifierHead, MaskedPooling
-from seqrec.modules.models import SequenceClassifier
+from seqrec.modules.heads import ClassifierHead, CTCHead, MaskedPooling
+from seqrec.modules.models import SequenceClassifier, SequenceModel
 from seqrec.modules.subsampling import ConvSubsampling
 
 __all__ = [
     "MFCC",
     "AudioFrontend",
+    "CTCHead",
     "ClassifierHead",
     "ConvSubsampling",
     "FrameEncoder",
@@ -18,6 +19,7 @@ __all__ = [
     "MaskedPooling",
     "RecurrentDecoder",
     "SequenceClassifier",
+    "SequenceModel",
     "SmallCNN",
     "SpecAugment",
     "torchvision_backbone",

@@ -62,3 +62,23 @@ class ClassifierHead(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pooled = self.pool(x, lengths)  # (B, D)
         return self.linear(self.dropout(pooled)), lengths  # (B, C)
+
+
+class CTCHead(nn.Module):
+    """Dropout and a linear layer per frame, then log-softmax: (B, T, D) -> (B, T, V).
+
+    ``num_classes`` counts the CTC blank (class 0) with the tokens; the CTC task sets
+    it from its tokenizer. Returns ``(log_probs, lengths)``.
+
+    >>> log_probs, lengths = CTCHead(16, 29)(torch.randn(2, 7, 16), torch.tensor([7, 3]))
+    >>> tuple(log_probs.shape), lengths.tolist()
+    ((2, 7, 29), [7, 3])
+    """
+
+    def __init__(self, input_dim: int, num_classes: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(input_dim, num_classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.linear(self.dropout(x)).log_softmax(dim=-1), lengths

@@ -4,12 +4,15 @@ import torch
 from torch import nn
 
 
-class SequenceClassifier(nn.Module):
+class SequenceModel(nn.Module):
     """frontend -> [encoder] -> decoder -> head, each taking and returning (x, lengths).
 
     For audio the input is raw waveforms (B, S) and the frontend computes features;
     for video it is frames (B, T, C, H, W) and the frontend is a frame encoder.
-    ``encoder`` is optional (e.g. convolutional subsampling).
+    ``encoder`` is optional (e.g. convolutional subsampling). The head decides what
+    comes out: class logits (B, C) from a
+    :class:`~seqrec.modules.heads.ClassifierHead`, or per-frame log-probabilities
+    (B, T, V) from a :class:`~seqrec.modules.heads.CTCHead`.
     """
 
     def __init__(
@@ -33,5 +36,9 @@ class SequenceClassifier(nn.Module):
         return self.decoder(x, lengths)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns (logits (B, C), frame lengths)."""
+        """Returns (head output, frame lengths)."""
         return self.head(*self.encode(x, lengths))
+
+
+# the name the classification configs and checkpoints use
+SequenceClassifier = SequenceModel

@@ -51,6 +51,23 @@ def list_variants() -> list[str]:
     )
 
 
+def split_variants(
+    seed: int, val: int, test: int, max_voices: int | None = None
+) -> dict[str, list[str]]:
+    """Variants for train, val and test, disjoint: ``val`` and ``test`` of them are held
+    out (a seeded shuffle), the rest train."""
+    variants = list_variants()
+    order = np.random.default_rng(seed).permutation(len(variants))
+    variants = [variants[i] for i in order][:max_voices]
+    if len(variants) < val + test + 1:
+        raise ValueError(f"{len(variants)} voices cannot hold out {val} + {test} and still train")
+    return {
+        "test": variants[:test],
+        "val": variants[test : test + val],
+        "train": variants[test + val :],
+    }
+
+
 class ESpeak:
     """Speak text to a float32 waveform at :attr:`sample_rate` (22050 Hz).
 
@@ -70,6 +87,27 @@ class ESpeak:
         self._chunks: list[np.ndarray] = []
         self._callback = _CALLBACK(self._collect)  # keep a reference: C holds the pointer
         self._lib.espeak_SetSynthCallback(self._callback)
+        self._lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        self._lib.espeak_TextToPhonemes.argtypes = [
+            ctypes.POINTER(ctypes.c_char_p),
+            ctypes.c_int,
+            ctypes.c_int,
+        ]
+
+    def phonemes(self, text: str, voice: str = "en") -> str:
+        """``text`` as eSpeak phoneme mnemonics (how ``voice`` would say it).
+
+        >>> ESpeak().phonemes("two", "en-us") == ESpeak().phonemes("too", "en-us")
+        True
+        """
+        if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ESpeakError(f"unknown eSpeak voice {voice!r}")
+        buffer = ctypes.c_char_p(text.encode("utf-8"))
+        pointer = ctypes.pointer(buffer)
+        parts = []
+        while pointer.contents.value:  # one clause per call; NULL at the end
+            parts.append(self._lib.espeak_TextToPhonemes(pointer, _CHARS_UTF8, 0).decode())
+        return " ".join(p.strip() for p in parts)
 
     def _collect(self, samples, count, _events) -> int:
         if count > 0:

@@ -27,7 +27,7 @@ from seqrec.data.manifest import write_manifest
 from seqrec.data.prepared import is_prepared, mark_prepared
 from seqrec.data.speech_commands import WORDS_35
 from seqrec.synth import acoustics
-from seqrec.synth.espeak import ENGLISH_ACCENTS, ESpeak, list_variants
+from seqrec.synth.espeak import ENGLISH_ACCENTS, ESpeak, split_variants
 
 SPLITS = ("train", "val", "test")
 # Part of the corpus settings: bump it whenever synthesis changes, so a corpus made by
@@ -92,19 +92,7 @@ class SyntheticCommands:
 
     def voice_split(self) -> dict[str, list[str]]:
         """Variants of each split; disjoint by construction."""
-        variants = list_variants()
-        order = np.random.default_rng(self.seed).permutation(len(variants))
-        variants = [variants[i] for i in order][: self.max_voices]
-        n_val, n_test = self.val_voices, self.test_voices
-        if len(variants) < n_val + n_test + 1:
-            raise ValueError(
-                f"{len(variants)} voices cannot hold out {n_val} + {n_test} and still train"
-            )
-        return {
-            "test": variants[:n_test],
-            "val": variants[n_test : n_test + n_val],
-            "train": variants[n_test + n_val :],
-        }
+        return split_variants(self.seed, self.val_voices, self.test_voices, self.max_voices)
 
     def __call__(self) -> Path:
         root = Path(self.root)

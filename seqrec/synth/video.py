@@ -1,29 +1,28 @@
 """Synthetic actions: short clips whose label depends only on the order of frames.
 
-Each clip shows a narrow triangle on a textured background, with moving distractor
-discs and sensor noise. Five attributes of the triangle (x, y, size, angle,
-brightness) each run through an evenly spaced set of values over the clip. The
-class says which attribute changes monotonically and in which direction
-(``move_right`` ... ``darken``, 10 classes); the other four go out and back (up
-then down, or down then up) through the same kind of values. Each attribute on its
-own therefore has the same distribution of values in every class, and reversing
-time turns each class into its opposite (``move_right`` into ``move_left``).
+Each clip shows a narrow triangle travelling along a straight path across a textured
+background, from its left end to its right end, with drifting distractor discs and
+sensor noise. The scene is first rendered at ``num_frames`` evenly spaced points of
+that path (the triangle, the discs and the noise are all functions of the point). A
+class is an *order* in which those points are shown (``ORDERS``): straight to the
+right, right and back, twice to the right, from the middle with a wrap, a zigzag, and
+the left-to-right mirror of each, 10 classes in all.
 
-A limit of this design: how the attributes vary *together* survives shuffling (in a
-``move_right`` clip, sorting the frames by x puts every other attribute on an
-out-and-back path), so with shuffled frames a model can still tell which attribute
-is swept, though not its direction. Shuffled-frame accuracy therefore falls to about
-1/2 (the direction, by chance), not to 1/10. Sweeping the other attributes in
-independent random orders removes that cue, but makes the task much harder to learn;
-that variant is not shipped.
+Every class of a clip therefore shows exactly the same frames, only in another order:
+with its frames shuffled, a clip carries no information about its class, and a model
+that sees frames as an unordered set is at chance (1/10). Nothing in a frame counts
+time on its own (the distractors move with the path point, not with the clock), so
+the order of frames is the only cue.
 
 Clips are written as H.264 mp4 files with PyAV, with manifests; train, validation
-and test clips come from disjoint generator seeds.
+and test clips come from disjoint generator seeds. The dataset should read as many
+frames as were rendered (``num_frames`` in both places), so that sampling by time
+picks every rendered frame once.
 """
 
 import hashlib
 import multiprocessing as mp
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,60 +33,92 @@ from tqdm import tqdm
 from seqrec.data.manifest import write_manifest
 from seqrec.data.prepared import is_prepared, mark_prepared
 
-# (attribute, direction) for each class, direction +1 = increasing
-ACTIONS = {
-    "move_right": ("x", 1), "move_left": ("x", -1),
-    "move_down": ("y", 1), "move_up": ("y", -1),
-    "grow": ("size", 1), "shrink": ("size", -1),
-    "rotate_clockwise": ("angle", 1), "rotate_anticlockwise": ("angle", -1),
-    "brighten": ("brightness", 1), "darken": ("brightness", -1),
+
+def _right(n: int) -> np.ndarray:
+    return np.arange(n)
+
+
+def _right_and_back(n: int) -> np.ndarray:
+    return np.concatenate([np.arange(0, n, 2), np.arange(1, n, 2)[::-1]])
+
+
+def _right_twice(n: int) -> np.ndarray:
+    return np.concatenate([np.arange(0, n, 2), np.arange(1, n, 2)])
+
+
+def _right_from_middle(n: int) -> np.ndarray:
+    return np.roll(np.arange(n), -(n // 2))
+
+
+def _zigzag_right(n: int) -> np.ndarray:
+    return np.concatenate([np.arange(0, n, 3), np.arange(1, n, 3)[::-1], np.arange(2, n, 3)])
+
+
+def _mirror(order: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
+    return lambda n: n - 1 - order(n)
+
+
+# class -> the order (a permutation of the n path points) in which its frames are shown
+ORDERS: dict[str, Callable[[int], np.ndarray]] = {
+    "right": _right, "left": _mirror(_right),
+    "right_and_back": _right_and_back, "left_and_back": _mirror(_right_and_back),
+    "right_twice": _right_twice, "left_twice": _mirror(_right_twice),
+    "right_from_middle": _right_from_middle, "left_from_middle": _mirror(_right_from_middle),
+    "zigzag_right": _zigzag_right, "zigzag_left": _mirror(_zigzag_right),
 }  # fmt: skip
-# each attribute sweeps a sub-range of this span, at least `min_sweep` of it wide
-SPANS = {
-    "x": (0.25, 0.75),
-    "y": (0.25, 0.75),
-    "size": (0.12, 0.40),
-    "angle": (0.0, 2 * np.pi),
-    "brightness": (0.3, 1.0),
-}
 SPLITS = ("train", "val", "test")
 # Part of the corpus settings: bump it whenever rendering changes, so a corpus drawn
 # by older code is not reused.
-RENDER_VERSION = 4
+RENDER_VERSION = 5
+
+
+def frame_order(action: str, num_frames: int) -> np.ndarray:
+    """The path point shown in each frame of a clip of ``action``.
+
+    >>> frame_order("right_and_back", 6).tolist()
+    [0, 2, 4, 5, 3, 1]
+    >>> frame_order("zigzag_left", 6).tolist()
+    [5, 2, 1, 4, 3, 0]
+    """
+    if num_frames % 6:
+        raise ValueError(f"num_frames must be a multiple of 6 (got {num_frames})")
+    return ORDERS[action](num_frames)
 
 
 def render_clip(
-    action: str, num_frames: int, size: int, rng: np.random.Generator, min_sweep: float = 0.8
+    action: str, num_frames: int, size: int, rng: np.random.Generator, min_travel: float = 0.45
 ) -> np.ndarray:
-    """(T, size, size, 3) uint8 frames of one clip of ``action``."""
-    attribute, direction = ACTIONS[action]
-    values = {}
-    for name, (lo, hi) in SPANS.items():
-        width = (hi - lo) * rng.uniform(min_sweep, 1.0)
-        start = rng.uniform(lo, hi - width)
-        sweep = np.linspace(start, start + width, num_frames)
-        if name == attribute:
-            values[name] = sweep if direction > 0 else sweep[::-1]
-        else:  # the same values, out and back: up then down, or down then up
-            there_and_back = np.concatenate([sweep[0::2], sweep[1::2][::-1]])
-            values[name] = there_and_back if rng.random() < 0.5 else there_and_back[::-1]
+    """(T, size, size, 3) uint8 frames of one clip of ``action``; for one ``rng``
+    state every action shows the same frames, in its own order."""
+    order = frame_order(action, num_frames)
+    return render_path(num_frames, size, rng, min_travel)[order]
+
+
+def render_path(
+    num_points: int, size: int, rng: np.random.Generator, min_travel: float = 0.45
+) -> np.ndarray:
+    """The scene at ``num_points`` evenly spaced points of a left-to-right path."""
+    travel = rng.uniform(min_travel, 0.7)
+    x0 = rng.uniform(0.15, 0.85 - travel)
+    y0, y1 = rng.uniform(0.25, 0.75, 2)
+    xs = np.linspace(x0, x0 + travel, num_points)
+    ys = np.linspace(y0, y1, num_points)
+    radius = rng.uniform(0.12, 0.2)
+    angle = rng.uniform(0, 2 * np.pi)
+    color = rng.uniform(0.5, 1.0, 3)
     background = _texture(size, rng)
-    color = rng.uniform(0.4, 1.0, 3)
     discs = [(rng.uniform(0, 1, 2), rng.uniform(-0.02, 0.02, 2), rng.uniform(0.03, 0.07), rng.uniform(0, 1, 3))
              for _ in range(rng.integers(1, 4))]  # fmt: skip
     yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
-    frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
-    for t in range(num_frames):
+    frames = np.empty((num_points, size, size, 3), dtype=np.uint8)
+    for k in range(num_points):
         image = background.copy()
-        for position, velocity, radius, disc_color in discs:
-            cx, cy = (position + t * velocity) % 1.0
-            image[(xx - cx) ** 2 + (yy - cy) ** 2 < radius**2] = disc_color
-        mask = _triangle(
-            xx, yy, values["x"][t], values["y"][t], values["size"][t], values["angle"][t]
-        )
-        image[mask] = color * values["brightness"][t]
+        for position, velocity, disc_radius, disc_color in discs:
+            cx, cy = (position + k * velocity) % 1.0
+            image[(xx - cx) ** 2 + (yy - cy) ** 2 < disc_radius**2] = disc_color
+        image[_triangle(xx, yy, xs[k], ys[k], radius, angle)] = color
         image += rng.normal(0, 0.03, image.shape)
-        frames[t] = np.clip(image * 255, 0, 255).astype(np.uint8)
+        frames[k] = np.clip(image * 255, 0, 255).astype(np.uint8)
     return frames
 
 
@@ -132,32 +163,34 @@ class SyntheticActions:
 
     Args:
         root: output folder.
-        actions: the classes to render (default: all of :data:`ACTIONS`).
+        actions: the classes to render (default: all of :data:`ORDERS`).
         clips_per_class: clips of each class per split.
-        num_frames: frames per clip.
+        num_frames: frames per clip (a multiple of 6).
         fps: frame rate of the written video.
         size: frame width and height in pixels.
-        min_sweep: each attribute runs through at least this share of its span.
+        min_travel: the shortest path, as a share of the frame width.
         seed: every clip's generator seed derives from (seed, split, index), so the
             splits never share a seed.
         num_workers: rendering processes.
     """
 
     root: str
-    actions: Sequence[str] = tuple(ACTIONS)
+    actions: Sequence[str] = tuple(ORDERS)
     clips_per_class: dict[str, int] | None = None
-    num_frames: int = 24
-    fps: int = 12
+    num_frames: int = 12
+    fps: int = 6
     size: int = 64
-    min_sweep: float = 0.8
+    min_travel: float = 0.45
     seed: int = 0
     num_workers: int = 2
 
     def __post_init__(self) -> None:
         self.actions = tuple(self.actions)
-        unknown = sorted(set(self.actions) - set(ACTIONS))
+        unknown = sorted(set(self.actions) - set(ORDERS))
         if unknown:
-            raise ValueError(f"unknown synthetic actions {unknown}; choose from {list(ACTIONS)}")
+            raise ValueError(f"unknown synthetic actions {unknown}; choose from {list(ORDERS)}")
+        if self.num_frames <= 0 or self.num_frames % 6:
+            raise ValueError(f"num_frames must be a positive multiple of 6 (got {self.num_frames})")
         counts = self.clips_per_class or {"train": 250, "val": 40, "test": 60}
         self.clips_per_class = {split: int(counts[split]) for split in SPLITS}
 
@@ -200,7 +233,7 @@ class SyntheticActions:
             hashlib.sha256(f"{self.seed}/{split}/{action}/{k}".encode()).digest()[:8], "little"
         )
         frames = render_clip(
-            action, self.num_frames, self.size, np.random.default_rng(seed), self.min_sweep
+            action, self.num_frames, self.size, np.random.default_rng(seed), self.min_travel
         )
         relative = f"{split}/{action}/{k:05d}.mp4"
         write_mp4(Path(self.root) / relative, frames, self.fps)

@@ -124,21 +124,28 @@ class SequenceClassificationTask(pl.LightningModule):
         self.test_confusion.reset()
 
     def configure_optimizers(self) -> dict[str, Any]:
-        decay, no_decay = [], []
-        for param in self.model.parameters():
-            if param.requires_grad:
-                (decay if param.dim() >= 2 else no_decay).append(param)
-        groups = [
-            {"params": decay, "weight_decay": self.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]
-        optimizer = self.optimizer_factory(groups)
-        if self.scheduler_factory is None:
-            return {"optimizer": optimizer}
-        scheduler = self.scheduler_factory(
-            optimizer, total_steps=int(self.trainer.estimated_stepping_batches)
-        )
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }
+        return optimizers_and_schedule(self)
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on weight matrices and kernels only, not on biases and norms."""
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            (decay if param.dim() >= 2 else no_decay).append(param)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def optimizers_and_schedule(task: pl.LightningModule) -> dict[str, Any]:
+    """``configure_optimizers`` of a task with ``model``, ``optimizer_factory``,
+    ``scheduler_factory`` (stepped every optimizer step) and ``weight_decay``."""
+    optimizer = task.optimizer_factory(parameter_groups(task.model, task.weight_decay))
+    if task.scheduler_factory is None:
+        return {"optimizer": optimizer}
+    scheduler = task.scheduler_factory(
+        optimizer, total_steps=int(task.trainer.estimated_stepping_batches)
+    )
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -5,11 +5,14 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Dataset
 
 from seqrec.data.sampler import DurationBucketSampler
+from seqrec.text import Tokenizer, build_tokenizer
+from seqrec.text.tokenizers import manifest_texts
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +92,7 @@ class ClassificationDataModule(pl.LightningDataModule):
                 continue
             dataset = self.dataset_factory(
                 manifest=Path(self.manifests[split]),
-                labels=self.labels,
+                **self._dataset_args(),
                 train=split == "train",
                 on_error=self.on_error,
                 max_duration=self.max_duration,
@@ -102,6 +105,14 @@ class ClassificationDataModule(pl.LightningDataModule):
                     self.manifests[split], len(dataset.problems), len(dataset.problems) + len(dataset),
                     ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items())), dataset.problems[0],
                 )  # fmt: skip
+
+    def _dataset_args(self) -> dict[str, Any]:
+        """What the dataset needs besides its manifest and the error policy."""
+        return {"labels": self.labels}
+
+    def task_targets(self) -> dict[str, Any]:
+        """What the task needs to know about the targets: here the label set."""
+        return {"labels": self.labels}
 
     def state_dict(self) -> dict[str, int]:
         trainer = self.trainer
@@ -153,3 +164,50 @@ class ClassificationDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test")
+
+
+class TranscriptionDataModule(ClassificationDataModule):
+    """Train/val/test manifests of transcribed speech (``text`` field).
+
+    Args:
+        tokenizer: ``{"kind": "char"}``, or ``{"kind": "bpe", "vocab_size": 256}``
+            (SentencePiece, learnt from the training manifest's text; ``unigram``
+            works too).
+        lm_text: text for the n-gram LM of ``decoding=beam_lm`` (recorded here with
+            the data it belongs to; the datamodule does not read it).
+        dataset: a partial :class:`~seqrec.data.audio.TranscribedAudioDataset`.
+        The rest: see :class:`ClassificationDataModule`.
+
+    The tokenizer is built by :meth:`task_targets` (preparing the data first when
+    needed) and handed to the task, which stores it in the checkpoint.
+    """
+
+    def __init__(
+        self,
+        *args,
+        tokenizer: dict[str, Any] | None = None,
+        lm_text: str | None = None,
+        **kwargs,
+    ) -> None:
+        kwargs.setdefault("labels", [])
+        super().__init__(*args, **kwargs)
+        self.lm_text = lm_text
+        self.tokenizer_config = dict(tokenizer or {"kind": "char"})
+        self.tokenizer: Tokenizer | None = None
+
+    def build_tokenizer(self) -> Tokenizer:
+        if self.tokenizer is None:
+            config = dict(self.tokenizer_config)
+            kind = config.pop("kind", "char")
+            texts = manifest_texts(self.manifests["train"]) if kind != "char" else ()
+            self.tokenizer = build_tokenizer(kind, texts, **config)
+            log.info("tokenizer: %s, %d tokens", kind, len(self.tokenizer.tokens))
+        return self.tokenizer
+
+    def task_targets(self) -> dict[str, Any]:
+        if self.tokenizer is None and self.tokenizer_config.get("kind", "char") != "char":
+            self.prepare_data()  # the tokenizer learns from the training text
+        return {"tokenizer": self.build_tokenizer().state()}
+
+    def _dataset_args(self) -> dict[str, Any]:
+        return {"tokenizer": self.build_tokenizer()}

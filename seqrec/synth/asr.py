@@ -1,0 +1,212 @@
+"""Synthetic speech-to-text corpus: grammar sentences spoken by eSpeak NG.
+
+Sentences come from :mod:`seqrec.synth.sentences`. Training sentences use only the
+training share of the vocabulary; validation and test sentences draw from all of it
+and never repeat a training sentence, and their voices (eSpeak variants) are never
+heard in training. Every utterance also draws an English accent, a speaking rate, a
+pitch and a pitch range, a little leading and trailing silence, room reverberation
+on a share of utterances, and background noise at a random SNR. Speed perturbation
+happens at training time (the dataset's ``augment``).
+
+Besides ``train.jsonl``, ``val.jsonl`` and ``test.jsonl`` (with ``text``), the
+corpus holds ``lm_text.txt``: more grammar sentences over the whole vocabulary (none
+of them a validation or test sentence) for the n-gram LM and the lexicon of
+``decoding=beam_lm`` - the role LibriSpeech's separate LM corpus plays - and
+``corpus.json`` with the settings and text statistics, among them the share of test
+word types never seen in the training text.
+"""
+
+import hashlib
+import json
+import multiprocessing as mp
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio
+from tqdm import tqdm
+
+from seqrec.data.manifest import write_manifest
+from seqrec.data.prepared import is_prepared, mark_prepared
+from seqrec.synth import acoustics
+from seqrec.synth.espeak import ENGLISH_ACCENTS, ESpeak, split_variants
+from seqrec.synth.sentences import SentenceGenerator, grammar_fingerprint, split_vocabulary
+
+SPLITS = ("train", "val", "test")
+# Part of the corpus settings: bump it whenever synthesis changes.
+SYNTH_VERSION = 1
+
+
+@dataclass
+class SyntheticSpeech:
+    """Generate (or reuse) a synthetic speech-to-text corpus under ``root``.
+
+    Args:
+        root: output folder.
+        utterances: sentences per split.
+        lm_sentences: sentences in ``lm_text.txt``.
+        held_out_words: share of each open word class kept out of training text.
+        val_voices, test_voices: held-out eSpeak variants for each split.
+        accents, rate, pitch, pitch_range: drawn per utterance (ranges are (low, high)).
+        reverb_prob: share of utterances convolved with a simulated room.
+        snr_db: range of background-noise SNRs.
+        seed: everything random derives from it.
+        num_workers: synthesis processes.
+    """
+
+    root: str
+    utterances: dict[str, int] = field(
+        default_factory=lambda: {"train": 3000, "val": 200, "test": 300}
+    )
+    lm_sentences: int = 20000
+    held_out_words: float = 0.35
+    val_voices: int = 10
+    test_voices: int = 12
+    accents: Sequence[str] = ENGLISH_ACCENTS
+    rate: Sequence[int] = (130, 210)
+    pitch: Sequence[int] = (20, 80)
+    pitch_range: Sequence[int] = (20, 90)
+    reverb_prob: float = 0.3
+    snr_db: Sequence[float] = (10.0, 40.0)
+    sample_rate: int = 16000
+    seed: int = 0
+    num_workers: int = 2
+
+    def __post_init__(self) -> None:
+        self.utterances = {split: int(self.utterances[split]) for split in SPLITS}
+        self.accents = tuple(self.accents)
+        self.rate, self.pitch = tuple(self.rate), tuple(self.pitch)
+        self.pitch_range, self.snr_db = tuple(self.pitch_range), tuple(self.snr_db)
+
+    def settings(self) -> dict:
+        settings = asdict(self)
+        for key in ("root", "num_workers"):
+            settings.pop(key)
+        settings["synth_version"] = SYNTH_VERSION
+        settings["grammar"] = grammar_fingerprint()
+        return settings
+
+    def texts(self) -> dict[str, list[str]]:
+        """The sentences of each split and of the LM text (deterministic)."""
+        train_words, all_words = split_vocabulary(self.held_out_words, self.seed)
+        texts: dict[str, list[str]] = {}
+        held_out: set[str] = set()
+        for offset, split in enumerate(("test", "val")):
+            generate = SentenceGenerator(all_words, self.seed + 1 + offset)
+            texts[split] = _distinct(generate, self.utterances[split], held_out)
+            held_out.update(texts[split])
+        texts["train"] = _distinct(
+            SentenceGenerator(train_words, self.seed + 3), self.utterances["train"], held_out
+        )
+        texts["lm"] = _distinct(
+            SentenceGenerator(all_words, self.seed + 4), self.lm_sentences, held_out
+        )
+        return texts
+
+    def __call__(self) -> Path:
+        root = Path(self.root)
+        marker = root / "corpus.json"
+        settings = self.settings()
+        if is_prepared(marker, settings):
+            return root
+        root.mkdir(parents=True, exist_ok=True)
+        marker.unlink(missing_ok=True)
+        texts = self.texts()
+        voices = split_variants(self.seed, self.val_voices, self.test_voices)
+        jobs = []
+        for split in SPLITS:
+            for k, text in enumerate(texts[split]):
+                voice = voices[split][k % len(voices[split])]
+                jobs.append((split, k, text, voice, _job_seed(self.seed, split, k)))
+        rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
+        # fork is safe: eSpeak is only ever initialised inside the workers
+        context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
+        with context.Pool(self.num_workers, initializer=_init_worker, initargs=(self,)) as pool:
+            progress = tqdm(
+                pool.imap_unordered(_speak, jobs, chunksize=8),
+                total=len(jobs),
+                desc="synthesising sentences",
+                unit="utt",
+            )
+            for split, row in progress:
+                rows[split].append(row)
+        for split in SPLITS:
+            write_manifest(root / f"{split}.jsonl", sorted(rows[split], key=lambda r: r["id"]))
+        (root / "lm_text.txt").write_text("\n".join(texts["lm"]) + "\n", encoding="utf-8")
+        stats = text_statistics(texts)
+        (root / "text_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+        mark_prepared(marker, settings)
+        return root
+
+
+def text_statistics(texts: dict[str, list[str]]) -> dict[str, float]:
+    """Word types per split and the share of val/test types absent from training."""
+    types = {split: {w for s in texts[split] for w in s.split()} for split in texts}
+    stats: dict[str, float] = {f"{split}_word_types": len(t) for split, t in types.items()}
+    for split in ("val", "test"):
+        unseen = types[split] - types["train"]
+        stats[f"{split}_unseen_type_share"] = round(len(unseen) / len(types[split]), 4)
+    return stats
+
+
+def _distinct(generate: SentenceGenerator, count: int, exclude: set[str]) -> list[str]:
+    """``count`` different sentences, none of them in ``exclude``."""
+    sentences: dict[str, None] = {}
+    for _ in range(50 * count + 1000):
+        if len(sentences) == count:
+            return list(sentences)
+        sentence = generate()
+        if sentence not in exclude:
+            sentences[sentence] = None
+    raise ValueError(f"the grammar cannot produce {count} distinct sentences")
+
+
+def _job_seed(seed: int, split: str, k: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}/{split}/{k}".encode()).digest()[:8], "little")
+
+
+_worker: dict = {}
+
+
+def _init_worker(corpus: SyntheticSpeech) -> None:
+    torch.set_num_threads(1)
+    tts = ESpeak()
+    _worker.update(
+        corpus=corpus,
+        tts=tts,
+        resample=torchaudio.transforms.Resample(tts.sample_rate, corpus.sample_rate),
+    )
+
+
+def _speak(job: tuple[str, int, str, str, int]) -> tuple[str, dict]:
+    split, k, text, variant, seed = job
+    corpus: SyntheticSpeech = _worker["corpus"]
+    tts: ESpeak = _worker["tts"]
+    rng = np.random.default_rng(seed)
+    accent = corpus.accents[rng.integers(len(corpus.accents))]
+    rate = int(rng.integers(corpus.rate[0], corpus.rate[1] + 1))
+    pitch = int(rng.integers(corpus.pitch[0], corpus.pitch[1] + 1))
+    pitch_range = int(rng.integers(corpus.pitch_range[0], corpus.pitch_range[1] + 1))
+    raw = tts.synthesize(text, f"{accent}+{variant}", rate, pitch, pitch_range)
+    speech = acoustics.trim_silence(_worker["resample"](torch.from_numpy(raw)).numpy())
+    if speech.size == 0:
+        raise RuntimeError(f"eSpeak voice {accent}+{variant} produced silence for {text!r}")
+    sr = corpus.sample_rate
+    lead, tail = (int(rng.uniform(0.05, 0.3) * sr) for _ in range(2))
+    audio = np.concatenate([np.zeros(lead), speech, np.zeros(tail)]).astype(np.float32)
+    if rng.random() < corpus.reverb_prob:
+        rir = acoustics.room_impulse_response(sr, rng.uniform(0.15, 0.5), rng)
+        audio = acoustics.reverberate(audio, rir)
+    noise = acoustics.background_noise(audio.size, sr, rng)
+    audio = acoustics.mix_at_snr(audio, noise, rng.uniform(*corpus.snr_db))
+    audio = (audio / (np.abs(audio).max() + 1e-9) * rng.uniform(0.1, 0.9)).astype(np.float32)
+    relative = f"{split}/{variant}/{split}_{k:05d}.wav"
+    path = Path(corpus.root) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, audio, sr, subtype="PCM_16")
+    row = {"audio_filepath": relative, "duration": round(audio.size / sr, 4), "text": text,
+           "speaker": variant, "accent": accent, "id": f"{split}_{k:05d}"}  # fmt: skip
+    return split, row

@@ -1,0 +1,180 @@
+"""CTCTask: speech-to-text with CTC on a frontend -> subsampling -> BiRNN -> CTC head model."""
+
+import copy
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from torch import nn
+from torchmetrics.text import CharErrorRate, WordErrorRate
+
+from seqrec.decoding import CTCDecoder, ctc_greedy_decode
+from seqrec.tasks import metrics as names
+from seqrec.tasks.classification import optimizers_and_schedule
+from seqrec.text import tokenizer_from_state
+
+log = logging.getLogger(__name__)
+
+
+def ctc_min_frames(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tensor:
+    """Frames CTC needs for each target: one per token, plus a blank between each
+    pair of equal neighbours.
+
+    >>> ctc_min_frames(torch.tensor([[3, 3, 4, 0], [5, 6, 6, 6]]), torch.tensor([3, 4]))
+    tensor([4, 6])
+    """
+    positions = torch.arange(targets.shape[1], device=targets.device)
+    inside = positions[1:].unsqueeze(0) < target_lengths.unsqueeze(1)  # pair (t-1, t) is real
+    repeats = ((targets[:, 1:] == targets[:, :-1]) & inside).sum(dim=1)
+    return target_lengths + repeats
+
+
+class CTCTask(pl.LightningModule):
+    """CTC training of a :class:`~seqrec.modules.SequenceModel` with a
+    :class:`~seqrec.modules.CTCHead`.
+
+    Args:
+        model_config: config of the model (``_target_`` entries, plain containers);
+            its head's ``num_classes`` is set from the tokenizer.
+        tokenizer: :meth:`~seqrec.text.Tokenizer.state` of the tokenizer, stored in the
+            checkpoint.
+        input_spec: what the model takes (``{"modality": "audio", "sample_rate": ...}``).
+        optimizer, scheduler, weight_decay: as for
+            :class:`~seqrec.tasks.classification.SequenceClassificationTask`.
+        decoding: :class:`~seqrec.decoding.CTCDecoder` settings for testing and
+            inference (``method: greedy|beam|beam_lm`` ...). Validation always decodes
+            greedily.
+        log_examples: hypothesis/reference pairs logged per validation epoch.
+
+    Utterances with fewer frames after subsampling than their transcript needs
+    (:func:`ctc_min_frames`) cannot be aligned; they are left out of the loss and
+    counted (``train/ctc_too_short``), and still scored in validation and test.
+    """
+
+    monitor = names.VAL_WER
+    monitor_mode = "min"
+
+    def __init__(
+        self,
+        model_config: dict[str, Any],
+        tokenizer: dict[str, str],
+        input_spec: dict[str, Any],
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        weight_decay: float = 0.0,
+        decoding: dict[str, Any] | None = None,
+        log_examples: int = 3,
+    ) -> None:
+        super().__init__()
+        self.tokenizer = tokenizer_from_state(tokenizer)
+        model_config = copy.deepcopy(model_config)  # saved below with the head's size filled in
+        model_config["head"]["num_classes"] = self.tokenizer.num_classes
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.model: nn.Module = instantiate(model_config)
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.weight_decay = weight_decay
+        self.decoding = dict(decoding or {"method": "greedy"})
+        self.log_examples = log_examples
+        self.ctc = nn.CTCLoss(blank=0, reduction="none", zero_infinity=True)
+        self.val_wer, self.val_cer = WordErrorRate(), CharErrorRate()
+        self.test_wer, self.test_cer = WordErrorRate(), CharErrorRate()
+        self.test_wer_greedy, self.test_cer_greedy = WordErrorRate(), CharErrorRate()
+        self._examples: list[tuple[str, str]] = []
+        self._test_decoder: CTCDecoder | None = None
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Waveforms -> (log-probabilities (B, T, V), frame counts (B,))."""
+        return self.model(x, lengths)
+
+    def _loss(self, batch) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, int]:
+        log_probs, lengths = self(batch.inputs, batch.lengths)
+        alignable = lengths >= ctc_min_frames(batch.targets, batch.target_lengths)
+        too_short = int((~alignable).sum())
+        if not alignable.any():
+            return None, log_probs, lengths, too_short
+        losses = self.ctc(
+            log_probs[alignable].transpose(0, 1).float(),  # (T, B, V), fp32 even under bf16
+            batch.targets[alignable],
+            lengths[alignable],
+            batch.target_lengths[alignable],
+        )
+        loss = (losses / batch.target_lengths[alignable].clamp(min=1)).mean()
+        return loss, log_probs, lengths, too_short
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor | None:
+        if len(batch) == 0:  # every sample in the batch was skipped (data.on_error=skip)
+            return None
+        loss, _, _, too_short = self._loss(batch)
+        self.log(names.TRAIN_TOO_SHORT, float(too_short), on_step=False, on_epoch=True,
+                 reduce_fx="sum", sync_dist=True, batch_size=len(batch))  # fmt: skip
+        if loss is None:
+            return None
+        self.log(names.TRAIN_LOSS, loss, prog_bar=True, batch_size=len(batch))
+        return loss
+
+    def _references(self, batch) -> list[str]:
+        return [
+            self.tokenizer.decode(t[:n].tolist())
+            for t, n in zip(batch.targets, batch.target_lengths.tolist(), strict=True)
+        ]
+
+    def _greedy(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        return [self.tokenizer.decode(ids) for ids in ctc_greedy_decode(log_probs, lengths)]
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        if len(batch) == 0:
+            return
+        loss, log_probs, lengths, _ = self._loss(batch)
+        if loss is not None:
+            self.log(names.VAL_LOSS, loss, sync_dist=True, batch_size=len(batch))
+        hypotheses, references = self._greedy(log_probs, lengths), self._references(batch)
+        self.val_wer.update(hypotheses, references)
+        self.val_cer.update(hypotheses, references)
+        self.log(names.VAL_WER, self.val_wer, prog_bar=True, batch_size=len(batch))
+        self.log(names.VAL_CER, self.val_cer, prog_bar=True, batch_size=len(batch))
+        room = self.log_examples - len(self._examples)
+        if room > 0:
+            self._examples.extend(zip(hypotheses[:room], references[:room], strict=True))
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.is_global_zero and not self.trainer.sanity_checking:
+            lines = [f"  ref: {ref}\n  hyp: {hyp}" for hyp, ref in self._examples]
+            if lines:
+                log.info("epoch %d validation examples:\n%s", self.current_epoch, "\n".join(lines))
+                for logger in self.loggers:
+                    if hasattr(logger.experiment, "add_text"):
+                        logger.experiment.add_text(
+                            "val/examples", "\n\n".join(lines), self.global_step
+                        )
+        self._examples = []
+
+    def test_decoder(self) -> CTCDecoder:
+        if self._test_decoder is None:
+            self._test_decoder = CTCDecoder(self.tokenizer, **self.decoding)
+        return self._test_decoder
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        if len(batch) == 0:
+            return
+        loss, log_probs, lengths, _ = self._loss(batch)
+        if loss is not None:
+            self.log(names.TEST_LOSS, loss, sync_dist=True, batch_size=len(batch))
+        references = self._references(batch)
+        greedy = self._greedy(log_probs, lengths)
+        decoder = self.test_decoder()
+        hypotheses = greedy if decoder.method == "greedy" else decoder(log_probs, lengths)
+        self.test_wer.update(hypotheses, references)
+        self.test_cer.update(hypotheses, references)
+        self.test_wer_greedy.update(greedy, references)
+        self.test_cer_greedy.update(greedy, references)
+        for name, metric in ((names.TEST_WER, self.test_wer), (names.TEST_CER, self.test_cer),
+                             (names.TEST_WER_GREEDY, self.test_wer_greedy),
+                             (names.TEST_CER_GREEDY, self.test_cer_greedy)):  # fmt: skip
+            self.log(name, metric, batch_size=len(batch))
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return optimizers_and_schedule(self)

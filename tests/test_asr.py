@@ -1,0 +1,317 @@
+"""Speech-to-text: text, tokenizers, CTC, decoding, corpus, preparation, inference."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import seqrec
+from seqrec.data.audio import TranscribedAudioDataset
+from seqrec.data.librispeech import LibriSpeechPreparer
+from seqrec.data.manifest import ManifestError
+from seqrec.data.prepared import DatasetLayoutError
+from seqrec.decoding import CTCDecoder
+from seqrec.evaluate import evaluate_transcriber
+from seqrec.inference import Transcriber
+from seqrec.modules import ConvSubsampling, CTCHead, RecurrentDecoder, SequenceModel
+from seqrec.modules.features import AudioFrontend, LogMelSpectrogram
+from seqrec.synth.asr import SyntheticSpeech
+from seqrec.synth.espeak import ENGLISH_ACCENTS, ESpeak
+from seqrec.synth.sentences import all_words
+from seqrec.tasks import metrics as names
+from seqrec.tasks.ctc import ctc_min_frames
+from seqrec.text import CharTokenizer, SentencePieceTokenizer, TextError, normalize_text
+from seqrec.text.ngram import estimate_arpa
+from tests.conftest import write_manifest_lines, write_wav
+
+TEXT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz' ", max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXT)
+def test_char_tokenizer_round_trips_normalised_text(text):
+    tokenizer = CharTokenizer()
+    ids = tokenizer.encode(text)
+    assert all(1 <= i < tokenizer.num_classes for i in ids)
+    assert tokenizer.decode(ids) == " ".join(normalize_text(text).split())
+
+
+@pytest.fixture(scope="module")
+def bpe() -> SentencePieceTokenizer:
+    texts = ["the brave otter carried a golden pebble", "did alice find the rusty lantern",
+             "they will paint every wooden wagon quietly"] * 20  # fmt: skip
+    return SentencePieceTokenizer.train(texts, vocab_size=60)
+
+
+@settings(max_examples=100, deadline=None)
+@given(TEXT)
+def test_sentencepiece_round_trips_any_text_even_unseen_words(bpe, text):
+    ids = bpe.encode(text)
+    assert all(1 <= i < bpe.num_classes for i in ids)  # 0 stays the blank
+    assert bpe.decode(ids) == " ".join(normalize_text(text).split())
+
+
+def test_sentencepiece_survives_the_checkpoint_state(bpe):
+    from seqrec.text import tokenizer_from_state
+
+    rebuilt = tokenizer_from_state(json.loads(json.dumps(bpe.state())))
+    assert rebuilt.tokens == bpe.tokens and rebuilt.encode("a zebra") == bpe.encode("a zebra")
+
+
+def test_normalisation_is_the_documented_one_and_refuses_the_rest():
+    assert normalize_text("“Naïve” Café—OPEN; it’s 'fine'...") == "naive cafe open it's 'fine'"
+    with pytest.raises(TextError, match=r"character '7' \(U\+0037\) in 'room 7'"):
+        CharTokenizer().encode("room 7")
+    with pytest.raises(TextError, match="'&'"):
+        normalize_text("salt & pepper")
+
+
+def test_manifest_text_outside_the_vocabulary_names_the_line_or_is_skipped(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", seconds=0.5)
+    manifest = write_manifest_lines(tmp_path / "m.jsonl", [
+        {"audio_filepath": str(wav), "duration": 0.5, "text": "Hello, World!"},
+        {"audio_filepath": str(wav), "duration": 0.5, "text": "call 911"},
+    ])  # fmt: skip
+    with pytest.raises(ManifestError, match=r"m\.jsonl:2: text: character '9'"):
+        TranscribedAudioDataset(manifest, CharTokenizer(), 16000)
+    dataset = TranscribedAudioDataset(manifest, CharTokenizer(), 16000, on_error="skip")
+    assert len(dataset) == 1 and [p.reason for p in dataset.problems] == ["bad_text"]
+    assert CharTokenizer().decode(dataset[0].target.tolist()) == "hello world"
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_subsampling_lengths_match_the_frames_it_returns(factor):
+    layer = ConvSubsampling(input_dim=8, out_dim=8, factor=factor, kernel_size=5).eval()
+    for length in [1, 2, 3, 7, 8, 9, 31, 64, 101]:
+        x = torch.randn(1, length, 8)
+        y, out = layer(x, torch.tensor([length]))
+        assert out.item() == y.shape[1] == math.ceil(length / factor), (factor, length)
+
+
+def tiny_ctc_model(vocab: int = 29) -> SequenceModel:
+    frontend = AudioFrontend(LogMelSpectrogram(16000, n_mels=16), out_dim=16)
+    return SequenceModel(
+        frontend,
+        RecurrentDecoder(16, cell="lstm", hidden=16, num_layers=1, bidirectional=True),
+        CTCHead(32, vocab),
+        encoder=ConvSubsampling(16, 16, factor=4),
+    ).eval()
+
+
+def test_ctc_min_frames_counts_a_blank_between_repeats():
+    targets = torch.tensor([[1, 1, 1, 0], [2, 3, 2, 3]])
+    assert ctc_min_frames(targets, torch.tensor([3, 4])).tolist() == [5, 4]
+
+
+def test_ctc_loss_is_finite_at_the_length_limit_and_too_short_is_filtered(tmp_path):
+    from seqrec.tasks.ctc import CTCTask
+
+    config = {"_target_": "seqrec.modules.SequenceModel",
+              "frontend": {"_target_": "seqrec.modules.AudioFrontend", "out_dim": 16,
+                           "featurizer": {"_target_": "seqrec.modules.LogMelSpectrogram",
+                                          "sample_rate": 16000, "n_mels": 16}},
+              "encoder": {"_target_": "seqrec.modules.ConvSubsampling", "input_dim": 16, "out_dim": 16},
+              "decoder": {"_target_": "seqrec.modules.RecurrentDecoder", "input_dim": 16, "hidden": 8},
+              "head": {"_target_": "seqrec.modules.CTCHead", "input_dim": 16, "num_classes": None}}  # fmt: skip
+    task = CTCTask(config, {"kind": "char"}, {"modality": "audio", "sample_rate": 16000},
+                   optimizer=torch.optim.SGD)  # fmt: skip
+    samples = 16000  # 1 s: 97 feature frames -> 25 frames after x4 subsampling
+    frames = task.model(torch.zeros(1, samples), torch.tensor([samples]))[1].item()
+    exact = torch.tensor([[1 + (i % 2) for i in range(frames)]])  # alternating: no repeats
+    too_long = torch.tensor([[1 + (i % 2) for i in range(frames + 1)]])
+    repeats = torch.tensor([[1] * frames])  # needs 2 * frames - 1 frames
+    batch = type("B", (), {})()
+    batch.inputs = torch.randn(3, samples) * 0.1
+    batch.lengths = torch.tensor([samples] * 3)
+    batch.targets = torch.nn.utils.rnn.pad_sequence(
+        [exact[0], too_long[0], repeats[0]], batch_first=True
+    )
+    batch.target_lengths = torch.tensor([frames, frames + 1, frames])
+    loss, _, _, too_short = task._loss(batch)
+    assert too_short == 2 and torch.isfinite(loss)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in task.parameters() if p.grad is not None)
+    batch.inputs, batch.lengths = batch.inputs[1:], batch.lengths[1:]
+    batch.targets, batch.target_lengths = batch.targets[1:], batch.target_lengths[1:]
+    assert task._loss(batch)[0] is None  # nothing alignable: no loss, no NaN
+
+
+def peaked_log_probs(ids: list[int], vocab: int, blanks: int = 1, seed: int = 0) -> torch.Tensor:
+    """One frame per token with a blank run after each, all peaked but noisy."""
+    generator = torch.Generator().manual_seed(seed)
+    path = [t for i in ids for t in [i] + [0] * blanks]
+    scores = torch.randn(len(path), vocab, generator=generator)
+    scores[torch.arange(len(path)), torch.tensor(path)] += 12.0
+    return scores.log_softmax(-1).unsqueeze(0)
+
+
+def test_greedy_decoding_on_hand_made_log_probs():
+    tokenizer = CharTokenizer()
+    frames = torch.full((1, 9, tokenizer.num_classes), -20.0)
+    a, b, apostrophe, s = (tokenizer.encode(c)[0] for c in ("a", "b", "'", "s"))
+    path = [a, a, 0, a, b, 0, 0, apostrophe, s]  # repeats merge unless a blank separates them
+    frames[0, torch.arange(9), torch.tensor(path)] = 0.0
+    assert CTCDecoder(tokenizer, "greedy")(frames, torch.tensor([9])) == ["aab's"]
+    assert CTCDecoder(tokenizer, "greedy")(frames, torch.tensor([4])) == ["aa"]  # padding ignored
+
+
+@pytest.mark.parametrize("kind", ["char", "bpe"])
+def test_beam_search_matches_greedy_on_peaked_inputs(kind, bpe):
+    tokenizer = CharTokenizer() if kind == "char" else bpe
+    beam = CTCDecoder(tokenizer, "beam", beam_size=8)
+    greedy = CTCDecoder(tokenizer, "greedy")
+    for seed, text in enumerate(["the otter", "a golden wagon", "did alice find it"]):
+        log_probs = peaked_log_probs(tokenizer.encode(text), tokenizer.num_classes, seed=seed)
+        lengths = torch.tensor([log_probs.shape[1]])
+        assert beam(log_probs, lengths) == greedy(log_probs, lengths) == [text]
+
+
+def test_beam_with_lm_prefers_the_sentence_the_lm_knows(tmp_path):
+    """Two spellings equally likely acoustically: the LM picks the one it has seen."""
+    text = tmp_path / "lm.txt"
+    text.write_text("the cat sat on the mat\nthe dog sat on the mat\n" * 5)
+    tokenizer = CharTokenizer()
+    log_probs = peaked_log_probs(tokenizer.encode("the cat sat on the mat"), tokenizer.num_classes)
+    c, k = 1 + tokenizer.tokens.index("c"), 1 + tokenizer.tokens.index("k")
+    column = (log_probs[0, :, c] > -1).nonzero()[0].item()  # the frame of "c"
+    log_probs[0, column, c] = log_probs[0, column, k] = math.log(0.49)
+    decoder = CTCDecoder(tokenizer, "beam_lm", lm_text=str(text), lm_weight=2.0)
+    assert decoder(log_probs, torch.tensor([log_probs.shape[1]])) == ["the cat sat on the mat"]
+
+
+def test_arpa_model_is_normalised(tmp_path):
+    sentences = ["the cat sat on the mat", "the dog sat on a log", "a cat saw a dog"]
+    counts = estimate_arpa(sentences, tmp_path / "lm.arpa", order=3)
+    assert counts["1"] == 12  # 9 words, </s>, <unk> and <s> (listed, never predicted)
+    probs, backoffs = {}, {}
+    for line in (tmp_path / "lm.arpa").read_text().splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 2:
+            probs[tuple(fields[1].split())] = 10 ** float(fields[0])
+            if len(fields) == 3:
+                backoffs[tuple(fields[1].split())] = 10 ** float(fields[2])
+
+    def p(ngram):
+        if ngram in probs:
+            return probs[ngram]
+        return backoffs.get(ngram[:-1], 1.0) * p(ngram[1:])
+
+    vocab = [w for (w,) in (k for k in probs if len(k) == 1) if w != "<s>"]
+    for context in [("<s>",), ("the",), ("<s>", "the"), ("the", "cat"), ("sat", "on"), ("zebra",)]:
+        assert sum(p((*context, w)) for w in vocab) == pytest.approx(1.0, abs=1e-5), context
+
+
+def test_encoder_output_does_not_depend_on_batch_padding():
+    model = tiny_ctc_model()
+    lengths = [16000, 9000, 4001, 12345]
+    waves = [torch.randn(n) * 0.1 for n in lengths]
+    padded = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
+    with torch.no_grad():
+        batched, out_lengths = model(padded, torch.tensor(lengths))
+        for i, wave in enumerate(waves):
+            alone, n = model(wave.unsqueeze(0), torch.tensor([lengths[i]]))
+            assert out_lengths[i] == n[0]
+            torch.testing.assert_close(batched[i, : n[0]], alone[0], atol=1e-4, rtol=1e-4)
+
+
+def test_transcribe_returns_a_string_per_input_and_chunks_long_audio():
+    transcriber = Transcriber(tiny_ctc_model(), CharTokenizer(), {"modality": "audio", "sample_rate": 16000},
+                              chunk_seconds=2.0)  # fmt: skip
+    seen = []
+    original = transcriber.model.forward
+    transcriber.model.forward = lambda x, n: seen.append(n.tolist()) or original(x, n)
+    inputs = [torch.randn(8000) * 0.1, torch.randn(16000 * 7) * 0.1, torch.randn(3200) * 0.1]
+    texts = transcriber.transcribe(inputs, batch_size=2)
+    assert len(texts) == 3 and all(isinstance(t, str) for t in texts)
+    chunk_lengths = [n for batch in seen for n in batch]
+    assert sum(chunk_lengths) == 8000 + 16000 * 7 + 3200  # every sample transcribed once
+    assert max(chunk_lengths) <= 32000 and len(chunk_lengths) >= 6
+
+
+def test_vocabulary_has_no_homophones_in_any_accent():
+    """No two words of the grammar sound the same to eSpeak, in any accent we use."""
+    tts = ESpeak()
+    words = sorted(all_words())
+    for accent in ENGLISH_ACCENTS:
+        sounds: dict[str, list[str]] = {}
+        for word in words:
+            phonemes = tts.phonemes(word, accent).replace("'", "").replace(",", "")
+            sounds.setdefault(phonemes, []).append(word)
+        assert [w for w in sounds.values() if len(w) > 1] == [], accent
+
+
+def test_corpus_holds_out_voices_sentences_and_words(asr_data_dir):
+    root = asr_data_dir / "asr_synthetic"
+    rows = {
+        s: [json.loads(line) for line in (root / f"{s}.jsonl").open()]
+        for s in ("train", "val", "test")
+    }
+    assert [len(rows[s]) for s in ("train", "val", "test")] == [24, 4, 4]
+    voices = {s: {r["speaker"] for r in rows[s]} for s in rows}
+    texts = {s: {r["text"] for r in rows[s]} for s in rows}
+    assert (
+        not voices["train"] & (voices["val"] | voices["test"])
+        and not voices["val"] & voices["test"]
+    )
+    assert not texts["train"] & (texts["val"] | texts["test"])
+    lm_text = set((root / "lm_text.txt").read_text().splitlines())
+    assert len(lm_text) == 200 and not lm_text & (texts["val"] | texts["test"])
+    stats = json.loads((root / "text_stats.json").read_text())
+    assert stats["test_unseen_type_share"] > 0
+
+
+def test_full_size_corpus_text_keeps_a_quarter_of_test_word_types_unseen():
+    texts = SyntheticSpeech(root="unused").texts()  # the asr_synthetic settings; text only
+    train_words = {w for s in texts["train"] for w in s.split()}
+    test_words = {w for s in texts["test"] for w in s.split()}
+    assert len(test_words - train_words) / len(test_words) >= 0.25
+    assert not set(texts["train"]) & set(texts["test"])
+
+
+def test_librispeech_preparation(librispeech_root, tmp_path):
+    out = LibriSpeechPreparer(root=str(librispeech_root.parent), out_dir=str(tmp_path / "ls"),
+                              eval_subsets=["dev-clean"])()  # fmt: skip
+    train = [json.loads(line) for line in (out / "train.jsonl").open()]
+    dev = [json.loads(line) for line in (out / "dev-clean.jsonl").open()]
+    assert len(train) == len(dev) == 4
+    assert train[0]["text"] == "northanger abbey chapter two's end" and train[0]["speaker"] == "19"
+    assert [r["duration"] for r in dev[:2]] == [0.5, 1.0] and Path(
+        dev[0]["audio_filepath"]
+    ).is_file()
+    (librispeech_root / "dev-clean" / "26" / "495" / "26-495-0001.flac").unlink()
+    with pytest.raises(
+        DatasetLayoutError, match=r"26-495\.trans\.txt:2: audio 26-495-0001\.flac not found"
+    ):
+        LibriSpeechPreparer(root=str(librispeech_root), out_dir=str(tmp_path / "ls2"),
+                            eval_subsets=["dev-clean"])()  # fmt: skip
+
+
+def test_trained_run_writes_wer_and_cer(asr_run):
+    metrics = json.loads((asr_run / "metrics.json").read_text())
+    for key in (names.VAL_WER, names.VAL_CER, names.TEST_WER, names.TEST_CER):
+        assert metrics[key] >= 0.0, key
+    assert (asr_run / "checkpoints" / "best.ckpt").is_file()
+
+
+def test_load_transcribe_eval_and_predict(asr_run, asr_data_dir, tmp_path):
+    from tests.test_train import run_cli
+
+    checkpoint = asr_run / "checkpoints" / "best.ckpt"
+    model = seqrec.load(checkpoint)
+    assert isinstance(model, Transcriber)
+    manifest = asr_data_dir / "asr_synthetic" / "test.jsonl"
+    results = evaluate_transcriber(model, manifest)
+    assert results["num_examples"] == 4 and results["wer"] >= 0 and results["rtf"] > 0
+    out = tmp_path / "pred.jsonl"
+    wav = next((asr_data_dir / "asr_synthetic" / "test").glob("*/*.wav"))
+    run_cli("seqrec.cli.predict", f"ckpt_path={checkpoint}", f"inputs=[{wav}]", f"output={out}",
+            "decoding=beam_lm", f"lm_text={asr_data_dir / 'asr_synthetic' / 'lm_text.txt'}", cwd=tmp_path)  # fmt: skip
+    rows = [json.loads(line) for line in out.open()]
+    assert len(rows) == 1 and isinstance(rows[0]["text"], str)
+    result = run_cli("seqrec.cli.evaluate", f"ckpt_path={checkpoint}", f"manifest={manifest}",
+                     "decoding=beam", cwd=tmp_path)  # fmt: skip
+    assert '"decoding": "beam"' in result.stdout and '"wer"' in result.stdout
