@@ -23,6 +23,7 @@ from seqrec.tasks.callbacks import (
     SkippedSampleReport,
 )
 from seqrec.tasks.checkpointing import AtomicCheckpointIO, LastCheckpoint
+from seqrec.tasks.metrics import TRAIN_TOO_SHORT
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     evaluate_with = best.best_model_path or None
     metrics: dict[str, Any] = {}
+    if TRAIN_TOO_SHORT in trainer.callback_metrics:  # CTC: last epoch's unalignable utterances
+        metrics[TRAIN_TOO_SHORT] = _plain(trainer.callback_metrics[TRAIN_TOO_SHORT])
     for results in (
         trainer.validate(
             task, datamodule=datamodule, ckpt_path=evaluate_with, verbose=False, weights_only=True

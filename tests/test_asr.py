@@ -294,6 +294,7 @@ def test_trained_run_writes_wer_and_cer(asr_run):
     metrics = json.loads((asr_run / "metrics.json").read_text())
     for key in (names.VAL_WER, names.VAL_CER, names.TEST_WER, names.TEST_CER):
         assert metrics[key] >= 0.0, key
+    assert 0 <= metrics[names.TRAIN_TOO_SHORT] <= 24  # a count of training utterances
     assert (asr_run / "checkpoints" / "best.ckpt").is_file()
 
 

@@ -109,8 +109,15 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
         return [data_dir, f"data.prepare.root={root}", *tiny_model_overrides()]
     if experiment == "video_synthetic":
         return tiny_video_overrides(request.getfixturevalue("video_data_dir"))
-    if experiment == "asr_synthetic":
-        return tiny_asr_overrides(request.getfixturevalue("asr_data_dir"))
+    if experiment in ("asr_synthetic", "asr_synthetic_large"):
+        asr_data = request.getfixturevalue("asr_data_dir")
+        return [*tiny_asr_overrides(asr_data), f"data.prepare.root={asr_data / 'asr_synthetic'}",
+                "data.num_workers=0"]  # fmt: skip
+    if experiment == "asr_librispeech":
+        root = request.getfixturevalue("librispeech_root")
+        return [data_dir, f"data.prepare.root={root}", "data.prepare.eval_subsets=[dev-clean]",
+                "data.test_manifest=${data.prepare.out_dir}/dev-clean.jsonl", "data.tokenizer.vocab_size=40",
+                *tiny_model_overrides()]  # fmt: skip
     if experiment in ("video_ucf101", "video_hmdb51"):
         root = request.getfixturevalue(experiment.removeprefix("video_") + "_root")
         return [data_dir, f"data.prepare.root={root}", "data.dataset.num_frames=2", "data.dataset.num_clips=2",

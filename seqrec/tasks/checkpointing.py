@@ -54,7 +54,7 @@ class LastCheckpoint(Checkpoint):
             or trainer.global_step == self._saved_step
         ):
             return
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)  # full state, to resume
         self._saved_step = trainer.global_step
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:

@@ -77,7 +77,7 @@ class SequenceClassificationTask(pl.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor | None:
         if len(batch) == 0:  # every sample in the batch was skipped (data.on_error=skip)
-            return None
+            return nothing_to_learn(self)
         loss, logits = self._step(batch)
         self.train_acc(logits, batch.targets)
         self.log(names.TRAIN_LOSS, loss, prog_bar=True, batch_size=len(batch))
@@ -137,6 +137,19 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
+
+
+def nothing_to_learn(task: pl.LightningModule) -> torch.Tensor | None:
+    """What a training step returns when its batch has nothing to learn from.
+
+    On one process: None, and Lightning skips the step. Under DDP every rank must
+    run backward on every step, or the gradient all-reduce waits forever: a zero
+    loss that touches every trainable parameter keeps the ranks in step (the
+    gradients it adds are zero).
+    """
+    if task.trainer.world_size <= 1:
+        return None
+    return sum(p.sum() for p in task.parameters() if p.requires_grad) * 0.0
 
 
 def optimizers_and_schedule(task: pl.LightningModule) -> dict[str, Any]:

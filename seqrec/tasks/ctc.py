@@ -13,7 +13,7 @@ from torchmetrics.text import CharErrorRate, WordErrorRate
 
 from seqrec.decoding import CTCDecoder, ctc_greedy_decode
 from seqrec.tasks import metrics as names
-from seqrec.tasks.classification import optimizers_and_schedule
+from seqrec.tasks.classification import nothing_to_learn, optimizers_and_schedule
 from seqrec.text import tokenizer_from_state
 
 log = logging.getLogger(__name__)
@@ -107,12 +107,12 @@ class CTCTask(pl.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor | None:
         if len(batch) == 0:  # every sample in the batch was skipped (data.on_error=skip)
-            return None
+            return nothing_to_learn(self)
         loss, _, _, too_short = self._loss(batch)
         self.log(names.TRAIN_TOO_SHORT, float(too_short), on_step=False, on_epoch=True,
                  reduce_fx="sum", sync_dist=True, batch_size=len(batch))  # fmt: skip
         if loss is None:
-            return None
+            return nothing_to_learn(self)
         self.log(names.TRAIN_LOSS, loss, prog_bar=True, batch_size=len(batch))
         return loss
 
