@@ -257,12 +257,12 @@ def test_eval_and_predict_clis_for_video(tmp_path, video_data_dir, trained_run):
 
 
 def test_video_pipeline_benchmark(video_data_dir, capsys):
-    from seqrec.bench.video_pipeline import main
+    from seqrec.bench.video_pipeline import run
 
     overrides = [
         o for o in tiny_video_overrides(video_data_dir) if o.startswith(("paths.", "data."))
     ]
-    result = main(["--clips", "6", *overrides])
+    result = run(["--clips", "6", *overrides])
     assert result["clips"] == 6 and result["frames_per_clip"] == 4
     assert result["raw_decode_clips_per_s"] > 0 and result["pipeline_clips_per_s"] > 0
     ratio = result["pipeline_clips_per_s"] / result["raw_decode_clips_per_s"]

@@ -61,7 +61,8 @@ def pipeline(dataset, indices: list[int], batch_size: int, num_workers: int) -> 
     return elapsed
 
 
-def main(argv: list[str] | None = None) -> dict:
+def run(argv: list[str] | None = None) -> dict:
+    """Measure, print, and return the results."""
     parser = argparse.ArgumentParser(
         prog="seqrec-bench-video", description=__doc__.split("\n\n")[0]
     )
@@ -109,6 +110,10 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'pipeline / raw':28}{pipe_rate / raw_rate:>10.3f}")
     print(json.dumps(result))
     return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(argv)
 
 
 if __name__ == "__main__":
