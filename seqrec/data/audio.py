@@ -112,7 +112,10 @@ class AudioClassificationDataset(LabelledManifestDataset):
             return waveform
         if self.transform is not None:
             waveform = self.transform(waveform)
-        return AudioSample(waveform, self.label_to_index[entry.label], entry.id)
+        return AudioSample(waveform, self._target(index), entry.id)
+
+    def _target(self, index: int) -> int | torch.Tensor:
+        return self.label_to_index[self.entries[index].label]
 
 
 class TranscribedAudioDataset(AudioClassificationDataset):
@@ -158,11 +161,5 @@ class TranscribedAudioDataset(AudioClassificationDataset):
             raise ManifestError(f"{manifest}: no usable entries ({len(self.problems)} skipped)")
         self.entries = entries
 
-    def __getitem__(self, index: int) -> AudioSample | SkippedSample:
-        entry = self.entries[index]
-        waveform = self.read(entry, self._waveform, AudioError)
-        if isinstance(waveform, SkippedSample):
-            return waveform
-        if self.transform is not None:
-            waveform = self.transform(waveform)
-        return AudioSample(waveform, self.targets[index], entry.id)
+    def _target(self, index: int) -> torch.Tensor:
+        return self.targets[index]

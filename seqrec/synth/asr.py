@@ -16,7 +16,6 @@ of them a validation or test sentence) for the n-gram LM and the lexicon of
 word types never seen in the training text.
 """
 
-import hashlib
 import json
 import multiprocessing as mp
 from collections.abc import Sequence
@@ -26,13 +25,19 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio
 from tqdm import tqdm
 
 from seqrec.data.manifest import write_manifest
 from seqrec.data.prepared import is_prepared, mark_prepared
 from seqrec.synth import acoustics
-from seqrec.synth.espeak import ENGLISH_ACCENTS, ESpeak, split_variants
+from seqrec.synth.espeak import (
+    ENGLISH_ACCENTS,
+    ESpeak,
+    init_worker,
+    job_seed,
+    split_variants,
+    worker,
+)
 from seqrec.synth.sentences import SentenceGenerator, grammar_fingerprint, split_vocabulary
 
 SPLITS = ("train", "val", "test")
@@ -120,11 +125,11 @@ class SyntheticSpeech:
         for split in SPLITS:
             for k, text in enumerate(texts[split]):
                 voice = voices[split][k % len(voices[split])]
-                jobs.append((split, k, text, voice, _job_seed(self.seed, split, k)))
+                jobs.append((split, k, text, voice, job_seed(self.seed, split, k)))
         rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
         # fork is safe: eSpeak is only ever initialised inside the workers
         context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
-        with context.Pool(self.num_workers, initializer=_init_worker, initargs=(self,)) as pool:
+        with context.Pool(self.num_workers, initializer=init_worker, initargs=(self,)) as pool:
             progress = tqdm(
                 pool.imap_unordered(_speak, jobs, chunksize=8),
                 total=len(jobs),
@@ -164,34 +169,17 @@ def _distinct(generate: SentenceGenerator, count: int, exclude: set[str]) -> lis
     raise ValueError(f"the grammar cannot produce {count} distinct sentences")
 
 
-def _job_seed(seed: int, split: str, k: int) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}/{split}/{k}".encode()).digest()[:8], "little")
-
-
-_worker: dict = {}
-
-
-def _init_worker(corpus: SyntheticSpeech) -> None:
-    torch.set_num_threads(1)
-    tts = ESpeak()
-    _worker.update(
-        corpus=corpus,
-        tts=tts,
-        resample=torchaudio.transforms.Resample(tts.sample_rate, corpus.sample_rate),
-    )
-
-
 def _speak(job: tuple[str, int, str, str, int]) -> tuple[str, dict]:
     split, k, text, variant, seed = job
-    corpus: SyntheticSpeech = _worker["corpus"]
-    tts: ESpeak = _worker["tts"]
+    corpus: SyntheticSpeech = worker["corpus"]
+    tts: ESpeak = worker["tts"]
     rng = np.random.default_rng(seed)
     accent = corpus.accents[rng.integers(len(corpus.accents))]
     rate = int(rng.integers(corpus.rate[0], corpus.rate[1] + 1))
     pitch = int(rng.integers(corpus.pitch[0], corpus.pitch[1] + 1))
     pitch_range = int(rng.integers(corpus.pitch_range[0], corpus.pitch_range[1] + 1))
     raw = tts.synthesize(text, f"{accent}+{variant}", rate, pitch, pitch_range)
-    speech = acoustics.trim_silence(_worker["resample"](torch.from_numpy(raw)).numpy())
+    speech = acoustics.trim_silence(worker["resample"](torch.from_numpy(raw)).numpy())
     if speech.size == 0:
         raise RuntimeError(f"eSpeak voice {accent}+{variant} produced silence for {text!r}")
     sr = corpus.sample_rate

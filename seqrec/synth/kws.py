@@ -11,7 +11,6 @@ The corpus is written as wav files plus ``train.jsonl``, ``val.jsonl`` and
 training-time augmentation. A finished corpus is reused when its settings match.
 """
 
-import hashlib
 import multiprocessing as mp
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,14 +19,20 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio
 from tqdm import tqdm
 
 from seqrec.data.manifest import write_manifest
 from seqrec.data.prepared import is_prepared, mark_prepared
 from seqrec.data.speech_commands import WORDS_35
 from seqrec.synth import acoustics
-from seqrec.synth.espeak import ENGLISH_ACCENTS, ESpeak, split_variants
+from seqrec.synth.espeak import (
+    ENGLISH_ACCENTS,
+    ESpeak,
+    init_worker,
+    job_seed,
+    split_variants,
+    worker,
+)
 
 SPLITS = ("train", "val", "test")
 # Part of the corpus settings: bump it whenever synthesis changes, so a corpus made by
@@ -106,11 +111,11 @@ class SyntheticCommands:
         jobs = []
         for split, voices in self.voice_split().items():
             for voice in voices:
-                jobs.append((split, voice, _job_seed(self.seed, split, voice)))
+                jobs.append((split, voice, job_seed(self.seed, split, voice)))
         rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
         # fork is safe: eSpeak is only ever initialised inside the workers
         context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
-        with context.Pool(self.num_workers, initializer=_init_worker, initargs=(self,)) as pool:
+        with context.Pool(self.num_workers, initializer=init_worker, initargs=(self,)) as pool:
             progress = tqdm(
                 pool.imap_unordered(_speak_voice, jobs), total=len(jobs), desc="synthesising voices"
             )
@@ -148,26 +153,9 @@ class SyntheticCommands:
                 )  # fmt: skip
 
 
-def _job_seed(seed: int, split: str, voice: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}/{split}/{voice}".encode()).digest()[:8], "little")
-
-
-_worker: dict = {}
-
-
-def _init_worker(corpus: SyntheticCommands) -> None:
-    torch.set_num_threads(1)
-    tts = ESpeak()
-    _worker.update(
-        corpus=corpus,
-        tts=tts,
-        resample=torchaudio.transforms.Resample(tts.sample_rate, corpus.sample_rate),
-    )
-
-
 def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
     split, voice, seed = job
-    corpus: SyntheticCommands = _worker["corpus"]
+    corpus: SyntheticCommands = worker["corpus"]
     rng = np.random.default_rng(seed)
     root = Path(corpus.root)
     rows = []
@@ -187,15 +175,15 @@ def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
 
 
 def _render_clip(word: str, voice: str, rng: np.random.Generator) -> np.ndarray:
-    corpus: SyntheticCommands = _worker["corpus"]
-    tts: ESpeak = _worker["tts"]
+    corpus: SyntheticCommands = worker["corpus"]
+    tts: ESpeak = worker["tts"]
     length = round(corpus.clip_seconds * corpus.sample_rate)
     rate = int(rng.integers(corpus.rate[0], corpus.rate[1] + 1))
     pitch = int(rng.integers(corpus.pitch[0], corpus.pitch[1] + 1))
     pitch_range = int(rng.integers(corpus.pitch_range[0], corpus.pitch_range[1] + 1))
     while True:  # speak faster until the word fits in the clip
         raw = tts.synthesize(word, voice, rate, pitch, pitch_range)
-        speech = acoustics.trim_silence(_worker["resample"](torch.from_numpy(raw)).numpy())
+        speech = acoustics.trim_silence(worker["resample"](torch.from_numpy(raw)).numpy())
         if speech.size == 0:
             raise RuntimeError(f"eSpeak voice {voice!r} produced silence for {word!r}")
         if speech.size <= 0.95 * length or rate >= 450:
