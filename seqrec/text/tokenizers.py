@@ -57,7 +57,7 @@ class CharTokenizer(Tokenizer):
 
     >>> tok = CharTokenizer()
     >>> tok.encode("It's on")
-    [10, 21, 2, 20, 1, 16, 15]
+    [11, 22, 2, 21, 1, 17, 16]
     >>> tok.decode(tok.encode("It's on"))
     "it's on"
     """
