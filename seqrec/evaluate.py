@@ -124,10 +124,10 @@ def evaluate_transcriber(
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     scan = scan_manifest(manifest, "audio_filepath", "text")
     skipped = list(scan.problems)
-    entries, references = [], []
+    entries, references = [], {}
     for entry in scan.entries:
         try:
-            references.append(normalize_text(entry.text))
+            references[entry.source] = normalize_text(entry.text)
         except TextError as e:
             skipped.append(Problem(entry.source, BAD_TEXT, f"text: {e}"))
             continue
@@ -141,7 +141,7 @@ def evaluate_transcriber(
         items, loaded = load_inputs(model, entries[start : start + batch_size], on_error, skipped)
         if not loaded:
             continue
-        refs = [references[start + entries[start : start + batch_size].index(e)] for e in loaded]
+        refs = [references[e.source] for e in loaded]
         waveforms = [item[0] for item in items]
         began = time.perf_counter()
         hypotheses = model.transcribe_waveforms(waveforms, batch_size)

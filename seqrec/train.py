@@ -23,7 +23,6 @@ from seqrec.tasks.callbacks import (
     SkippedSampleReport,
 )
 from seqrec.tasks.checkpointing import AtomicCheckpointIO, LastCheckpoint
-from seqrec.tasks.metrics import TRAIN_TOO_SHORT
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +116,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     evaluate_with = best.best_model_path or None
     metrics: dict[str, Any] = {}
-    if TRAIN_TOO_SHORT in trainer.callback_metrics:  # CTC: last epoch's unalignable utterances
-        metrics[TRAIN_TOO_SHORT] = _plain(trainer.callback_metrics[TRAIN_TOO_SHORT])
+    for key in task.fit_summary_keys:  # e.g. CTC's count of unalignable utterances
+        if key in trainer.callback_metrics:
+            metrics[key] = _plain(trainer.callback_metrics[key])
     for results in (
         trainer.validate(
             task, datamodule=datamodule, ckpt_path=evaluate_with, verbose=False, weights_only=True

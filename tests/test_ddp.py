@@ -21,17 +21,16 @@ DATA_FIXTURES = {"kws_synthetic": "synthetic_data_dir", "video_synthetic": "vide
                  "asr_synthetic": "asr_data_dir"}  # fmt: skip
 
 
-def ddp_run(tmp_path: Path, overrides: list[str]) -> Path:
+def ddp_run(tmp_path: Path, overrides: list[str], monkeypatch) -> Path:
     run = tmp_path / "run"
-    env_path = os.environ.get("PYTHONPATH", "")
-    os.environ["PYTHONPATH"] = f"{REPO}{os.pathsep}{env_path}" if env_path else str(REPO)
-    try:
-        run_cli("seqrec.cli.train", *overrides, "trainer=ddp", "trainer.accelerator=cpu",
-                "trainer.devices=2", "trainer.max_epochs=2", f"hydra.run.dir={run}",
-                f"+callbacks.record={{_target_: tests.helpers.RecordBatches, folder: {tmp_path / 'ids'}}}",
-                cwd=tmp_path)  # fmt: skip
-    finally:
-        os.environ["PYTHONPATH"] = env_path
+    # the rank processes load tests.helpers.RecordBatches from the repository
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    )
+    run_cli("seqrec.cli.train", *overrides, "trainer=ddp", "trainer.accelerator=cpu",
+            "trainer.devices=2", "trainer.max_epochs=2", f"hydra.run.dir={run}",
+            f"+callbacks.record={{_target_: tests.helpers.RecordBatches, folder: {tmp_path / 'ids'}}}",
+            cwd=tmp_path)  # fmt: skip
     return run
 
 
@@ -50,8 +49,12 @@ def recipe_overrides(recipe: str, request) -> list[str]:
 
 
 @pytest.mark.parametrize("recipe", ["kws_synthetic", "video_synthetic", "asr_synthetic"])
-def test_two_cpu_processes_share_each_epoch_and_write_one_run(tmp_path, recipe, request):
-    run = ddp_run(tmp_path, [f"experiment={recipe}", *recipe_overrides(recipe, request)])
+def test_two_cpu_processes_share_each_epoch_and_write_one_run(
+    tmp_path, recipe, request, monkeypatch
+):
+    run = ddp_run(
+        tmp_path, [f"experiment={recipe}", *recipe_overrides(recipe, request)], monkeypatch
+    )
     ranks = [json.loads((tmp_path / "ids" / f"rank{r}.json").read_text()) for r in (0, 1)]
     for key in ranks[0]:
         batches = [ranks[0][key], ranks[1][key]]

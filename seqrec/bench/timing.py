@@ -23,6 +23,11 @@ class StepTimer(pl.Callback):
         self.seconds = 0.0
         self._start: float | None = None
         self._steps = 0
+        self._sample_rate: float | None = None
+
+    def on_train_start(self, trainer, module) -> None:
+        spec = module.hparams.get("input_spec", {})
+        self._sample_rate = spec.get("sample_rate") if spec.get("modality") == "audio" else None
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         self._steps += 1

@@ -37,6 +37,7 @@ class SequenceClassificationTask(pl.LightningModule):
 
     monitor = names.VAL_ACC
     monitor_mode = "max"
+    fit_summary_keys: tuple[str, ...] = ()  # training metrics that train() puts in metrics.json
 
     def __init__(
         self,

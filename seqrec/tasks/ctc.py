@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from torch import nn
 from torchmetrics.text import CharErrorRate, WordErrorRate
 
-from seqrec.decoding import CTCDecoder, ctc_greedy_decode
+from seqrec.decoding import CTCDecoder
 from seqrec.tasks import metrics as names
 from seqrec.tasks.classification import nothing_to_learn, optimizers_and_schedule
 from seqrec.text import tokenizer_from_state
@@ -56,6 +56,8 @@ class CTCTask(pl.LightningModule):
 
     monitor = names.VAL_WER
     monitor_mode = "min"
+    # training metrics that train() copies into metrics.json (the last epoch's value)
+    fit_summary_keys = (names.TRAIN_TOO_SHORT,)
 
     def __init__(
         self,
@@ -84,6 +86,7 @@ class CTCTask(pl.LightningModule):
         self.test_wer, self.test_cer = WordErrorRate(), CharErrorRate()
         self.test_wer_greedy, self.test_cer_greedy = WordErrorRate(), CharErrorRate()
         self._examples: list[tuple[str, str]] = []
+        self.greedy = CTCDecoder(self.tokenizer, "greedy")
         self._test_decoder: CTCDecoder | None = None
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,16 +125,13 @@ class CTCTask(pl.LightningModule):
             for t, n in zip(batch.targets, batch.target_lengths.tolist(), strict=True)
         ]
 
-    def _greedy(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
-        return [self.tokenizer.decode(ids) for ids in ctc_greedy_decode(log_probs, lengths)]
-
     def validation_step(self, batch, batch_idx: int) -> None:
         if len(batch) == 0:
             return
         loss, log_probs, lengths, _ = self._loss(batch)
         if loss is not None:
             self.log(names.VAL_LOSS, loss, sync_dist=True, batch_size=len(batch))
-        hypotheses, references = self._greedy(log_probs, lengths), self._references(batch)
+        hypotheses, references = self.greedy(log_probs, lengths), self._references(batch)
         self.val_wer.update(hypotheses, references)
         self.val_cer.update(hypotheses, references)
         self.log(names.VAL_WER, self.val_wer, prog_bar=True, batch_size=len(batch))
@@ -164,7 +164,7 @@ class CTCTask(pl.LightningModule):
         if loss is not None:
             self.log(names.TEST_LOSS, loss, sync_dist=True, batch_size=len(batch))
         references = self._references(batch)
-        greedy = self._greedy(log_probs, lengths)
+        greedy = self.greedy(log_probs, lengths)
         decoder = self.test_decoder()
         hypotheses = greedy if decoder.method == "greedy" else decoder(log_probs, lengths)
         self.test_wer.update(hypotheses, references)
