@@ -111,14 +111,104 @@ def evaluate_classifier(
     return results
 
 
+def align_words(reference: list[str], hypothesis: list[str]) -> list[tuple[str | None, str | None]]:
+    """A minimum-edit alignment of two word sequences as (reference word, hypothesis
+    word) pairs; ``None`` on one side marks an insertion or a deletion.
+
+    >>> align_words("the red cat".split(), "the cat sat".split())
+    [('the', 'the'), ('red', None), ('cat', 'cat'), (None, 'sat')]
+    """
+    n, m = len(reference), len(hypothesis)
+    cost = [[i + j if i == 0 or j == 0 else 0 for j in range(m + 1)] for i in range(n + 1)]
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            substitution = cost[i - 1][j - 1] + (reference[i - 1] != hypothesis[j - 1])
+            cost[i][j] = min(substitution, cost[i - 1][j] + 1, cost[i][j - 1] + 1)
+    pairs: list[tuple[str | None, str | None]] = []
+    i, j = n, m
+    while i > 0 or j > 0:
+        if (
+            i > 0
+            and j > 0
+            and cost[i][j] == cost[i - 1][j - 1] + (reference[i - 1] != hypothesis[j - 1])
+        ):
+            pairs.append((reference[i - 1], hypothesis[j - 1]))
+            i, j = i - 1, j - 1
+        elif i > 0 and cost[i][j] == cost[i - 1][j] + 1:
+            pairs.append((reference[i - 1], None))
+            i -= 1
+        else:
+            pairs.append((None, hypothesis[j - 1]))
+            j -= 1
+    return pairs[::-1]
+
+
+def errors_by_known_words(
+    hypotheses: list[str], references: list[str], known: set[str]
+) -> dict[str, dict[str, float]]:
+    """Errors on the reference words in ``known`` (e.g. the training text's words) and on
+    the others, the out-of-vocabulary words of an open-vocabulary test.
+
+    Each reference word is paired with the hypothesis word aligned to it
+    (:func:`align_words`). For each group: ``words``, the number of reference words;
+    ``wer``, the share of them not recognised exactly (substituted or deleted;
+    inserted words belong to no group); ``cer``, the character edit distance from each
+    word to its aligned hypothesis word (its whole length when deleted) over the
+    group's characters.
+    """
+    from torchaudio.functional import edit_distance
+
+    counts = {group: [0, 0, 0, 0] for group in ("known_words", "unknown_words")}
+    for hypothesis, reference in zip(hypotheses, references, strict=True):
+        for ref_word, hyp_word in align_words(reference.split(), hypothesis.split()):
+            if ref_word is None:
+                continue
+            count = counts["known_words" if ref_word in known else "unknown_words"]
+            count[0] += 1
+            count[1] += ref_word != hyp_word
+            count[2] += len(ref_word)
+            count[3] += edit_distance(ref_word, hyp_word or "")
+    return {
+        group: {"words": words, "wer": errors / max(words, 1), "cer": char_errors / max(chars, 1)}
+        for group, (words, errors, chars, char_errors) in counts.items()
+    }
+
+
+def read_known_words(path: str | Path) -> set[str]:
+    """The words of a manifest's ``text`` (``.jsonl``) or of a plain text file, normalised."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: known-words file not found")
+    words: set[str] = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if path.suffix == ".jsonl":
+            if not line.strip():
+                continue
+            try:
+                line = json.loads(line)["text"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise ManifestError(f"{path}:{number}: not a JSON object with a 'text'") from None
+        try:
+            words.update(normalize_text(line).split())
+        except TextError as e:
+            raise TextError(f"{path}:{number}: {e}") from None
+    return words
+
+
 def evaluate_transcriber(
-    model: Transcriber, manifest: str | Path, batch_size: int = 16, on_error: str = "raise"
+    model: Transcriber,
+    manifest: str | Path,
+    batch_size: int = 16,
+    on_error: str = "raise",
+    known_words: set[str] | None = None,
 ) -> dict[str, float]:
     """WER and CER of a speech recogniser on a manifest with ``text``, decoded as
     ``model.decoding`` says. References are normalised like training text
     (:func:`~seqrec.text.normalize_text`); a reference that cannot be normalised is an
     error naming its line, or (``on_error="skip"``) skipped and counted as
-    ``bad_text``. Also reports the real-time factor of the decoding loop.
+    ``bad_text``. Also reports the real-time factor of the decoding loop, and, given
+    ``known_words``, the errors on known and unknown words
+    (:func:`errors_by_known_words`).
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
@@ -137,6 +227,7 @@ def evaluate_transcriber(
     wer, cer = WordErrorRate(), CharErrorRate()
     audio_seconds = compute_seconds = 0.0
     scored = 0
+    all_hypotheses, all_references = [], []
     for start in tqdm(range(0, len(entries), batch_size), desc="transcribing", unit="batch"):
         items, loaded = load_inputs(model, entries[start : start + batch_size], on_error, skipped)
         if not loaded:
@@ -149,12 +240,17 @@ def evaluate_transcriber(
         audio_seconds += sum(w.shape[0] for w in waveforms) / model.sample_rate
         wer.update(hypotheses, refs)
         cer.update(hypotheses, refs)
+        all_hypotheses += hypotheses
+        all_references += refs
         scored += len(loaded)
     if scored == 0:
         raise ManifestError(f"{manifest}: nothing to evaluate ({len(skipped)} entries skipped)")
-    return {"wer": wer.compute().item(), "cer": cer.compute().item(), "num_examples": scored,
-            "decoding": model.decoding["method"], "rtf": compute_seconds / audio_seconds,
-            "skipped": dict(Counter(p.reason for p in skipped))}  # fmt: skip
+    results = {"wer": wer.compute().item(), "cer": cer.compute().item(), "num_examples": scored,
+               "decoding": model.decoding["method"], "rtf": compute_seconds / audio_seconds,
+               "skipped": dict(Counter(p.reason for p in skipped))}  # fmt: skip
+    if known_words is not None:
+        results.update(errors_by_known_words(all_hypotheses, all_references, known_words))
+    return results
 
 
 def write_json(path: str | Path, payload: dict) -> None:

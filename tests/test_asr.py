@@ -15,7 +15,12 @@ from seqrec.data.librispeech import LibriSpeechPreparer
 from seqrec.data.manifest import ManifestError
 from seqrec.data.prepared import DatasetLayoutError
 from seqrec.decoding import CTCDecoder
-from seqrec.evaluate import evaluate_transcriber
+from seqrec.evaluate import (
+    align_words,
+    errors_by_known_words,
+    evaluate_transcriber,
+    read_known_words,
+)
 from seqrec.inference import Transcriber
 from seqrec.modules import ConvSubsampling, CTCHead, RecurrentDecoder, SequenceModel
 from seqrec.modules.features import AudioFrontend, LogMelSpectrogram
@@ -313,6 +318,39 @@ def test_load_transcribe_eval_and_predict(asr_run, asr_data_dir, tmp_path):
             "decoding=beam_lm", f"lm_text={asr_data_dir / 'asr_synthetic' / 'lm_text.txt'}", cwd=tmp_path)  # fmt: skip
     rows = [json.loads(line) for line in out.open()]
     assert len(rows) == 1 and isinstance(rows[0]["text"], str)
+    train = asr_data_dir / "asr_synthetic" / "train.jsonl"
     result = run_cli("seqrec.cli.evaluate", f"ckpt_path={checkpoint}", f"manifest={manifest}",
-                     "decoding=beam", cwd=tmp_path)  # fmt: skip
+                     "decoding=beam", f"known_words={train}", f"output={tmp_path / 'eval.json'}",
+                     cwd=tmp_path)  # fmt: skip
     assert '"decoding": "beam"' in result.stdout and '"wer"' in result.stdout
+    scored = json.loads((tmp_path / "eval.json").read_text())
+    test_words = sum(len(json.loads(line)["text"].split()) for line in manifest.open())
+    assert scored["known_words"]["words"] + scored["unknown_words"]["words"] == test_words
+
+
+def test_word_alignment_and_errors_on_known_and_unknown_words():
+    assert align_words([], ["a"]) == [(None, "a")]
+    assert align_words(["a", "b"], []) == [("a", None), ("b", None)]
+    assert align_words(["the", "red", "cat", "sat"], ["the", "rad", "cat"]) == [
+        ("the", "the"), ("red", "rad"), ("cat", "cat"), ("sat", None)]  # fmt: skip
+    groups = errors_by_known_words(["the rad cat", "a dog ran"], ["the red cat sat", "a dog"],
+                                   known={"the", "cat", "sat", "a"})  # fmt: skip
+    # known: the cat sat a (sat deleted: 3 of 10 characters); unknown: red (1 of 3), dog
+    assert groups["known_words"] == {"words": 4, "wer": 0.25, "cer": 0.3}
+    assert groups["unknown_words"]["words"] == 2
+    assert groups["unknown_words"]["wer"] == 0.5
+    assert groups["unknown_words"]["cer"] == pytest.approx(1 / 6)
+
+
+def test_known_words_come_from_a_manifest_or_text_and_bad_text_names_the_line(tmp_path):
+    manifest = tmp_path / "train.jsonl"
+    write_manifest_lines(
+        manifest, [{"audio_filepath": "a.wav", "duration": 1.0, "text": "Hello, World"}]
+    )
+    text = tmp_path / "words.txt"
+    text.write_text("one two\nthree\n")
+    assert read_known_words(manifest) == {"hello", "world"}
+    assert read_known_words(text) == {"one", "two", "three"}
+    text.write_text("fine\nroom 101\n")
+    with pytest.raises(TextError, match=r"words\.txt:2"):
+        read_known_words(text)

@@ -3,6 +3,7 @@
 seqrec-eval ckpt_path=outputs/kws_synthetic/.../checkpoints/best.ckpt manifest=data/kws_synthetic/test.jsonl
     seqrec-eval ckpt_path=outputs/video_synthetic/.../best.ckpt manifest=data/video_synthetic/test.jsonl shuffle_frames=true
     seqrec-eval ckpt_path=outputs/asr_synthetic/.../best.ckpt manifest=data/asr_synthetic/test.jsonl decoding=beam_lm
+    seqrec-eval ckpt_path=... manifest=data/asr_synthetic/test.jsonl known_words=data/asr_synthetic/train.jsonl
 """
 
 import json
@@ -21,7 +22,12 @@ def main(cfg: DictConfig) -> None:
     from omegaconf import OmegaConf
 
     import seqrec
-    from seqrec.evaluate import evaluate_classifier, evaluate_transcriber, write_json
+    from seqrec.evaluate import (
+        evaluate_classifier,
+        evaluate_transcriber,
+        read_known_words,
+        write_json,
+    )
     from seqrec.inference import Transcriber
 
     if cfg.threads:
@@ -30,7 +36,8 @@ def main(cfg: DictConfig) -> None:
     if isinstance(model, Transcriber):
         if cfg.get("decoding"):
             model.set_decoding(OmegaConf.to_container(cfg.decoding, resolve=True))
-        results = evaluate_transcriber(model, cfg.manifest, cfg.batch_size, cfg.on_error)
+        known = read_known_words(cfg.known_words) if cfg.get("known_words") else None
+        results = evaluate_transcriber(model, cfg.manifest, cfg.batch_size, cfg.on_error, known)
     else:
         results = evaluate_classifier(
             model,
