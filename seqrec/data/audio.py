@@ -69,7 +69,8 @@ def load_audio(
         raise AudioError(f"{path}: no audio samples (empty file or segment)", EMPTY_AUDIO)
     if not np.isfinite(data).all():
         raise AudioError(f"{path}: audio contains NaN or infinite samples")
-    waveform = torch.from_numpy(data.mean(axis=1))
+    # mono files need no averaging (and no copy)
+    waveform = torch.from_numpy(data[:, 0] if data.shape[1] == 1 else data.mean(axis=1))
     if file_rate != sample_rate:
         waveform = torchaudio.functional.resample(waveform, file_rate, sample_rate)
     return waveform
