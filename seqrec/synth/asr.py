@@ -64,10 +64,10 @@ class SyntheticSpeech:
 
     root: str
     utterances: dict[str, int] = field(
-        default_factory=lambda: {"train": 3000, "val": 200, "test": 300}
+        default_factory=lambda: {"train": 8000, "val": 200, "test": 300}
     )
     lm_sentences: int = 20000
-    held_out_words: float = 0.35
+    held_out_words: float = 0.3
     val_voices: int = 10
     test_voices: int = 12
     accents: Sequence[str] = ENGLISH_ACCENTS
