@@ -12,7 +12,14 @@ from tqdm import tqdm
 
 from seqrec.data.audio import AudioError, load_audio
 from seqrec.data.dataset import ON_ERROR
-from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem, scan_manifest
+from seqrec.data.manifest import (
+    BAD_TEXT,
+    ManifestEntry,
+    ManifestError,
+    Problem,
+    read_manifest,
+    scan_manifest,
+)
 from seqrec.data.video import VideoError
 from seqrec.inference import Classifier, Transcriber
 from seqrec.text import TextError, normalize_text
@@ -183,19 +190,18 @@ def read_known_words(path: str | Path) -> set[str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: known-words file not found")
+    if path.suffix == ".jsonl":
+        entries = read_manifest(path, target_key="text", check_files=False)
+        lines = [(entry.source, entry.text) for entry in entries]
+    else:
+        text = path.read_text(encoding="utf-8").splitlines()
+        lines = [(f"{path}:{number}", line) for number, line in enumerate(text, 1)]
     words: set[str] = set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if path.suffix == ".jsonl":
-            if not line.strip():
-                continue
-            try:
-                line = json.loads(line)["text"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise ManifestError(f"{path}:{number}: not a JSON object with a 'text'") from None
+    for source, line in lines:
         try:
             words.update(normalize_text(line).split())
         except TextError as e:
-            raise TextError(f"{path}:{number}: {e}") from None
+            raise TextError(f"{source}: {e}") from None
     return words
 
 
