@@ -9,7 +9,8 @@ Every figure is measured here, side by side, on this machine:
 - ``train_pipeline_efficiency``: samples per second of the whole Lightning training
   loop of the ASR recipe (data loading, augmentation, features, model, optimizer),
   over samples per second of forward + backward + optimizer step alone on the same
-  batches, made beforehand and held in memory.
+  batches, made beforehand and held in memory (measured before and after the loop and
+  pooled; ``compute_drift`` is the after/before ratio, 1.0 on a steady machine).
 - ``padding_efficiency``: real audio over padded audio in the batches the bucketing
   sampler makes from the ASR training set's durations.
 - ``asr_rtf``: seconds of processing per second of audio when transcribing the ASR
@@ -46,6 +47,7 @@ from seqrec.config import conf_dir, register_resolvers
 from seqrec.data.sampler import DurationBucketSampler
 from seqrec.inference import Classifier, Transcriber
 from seqrec.tasks.callbacks import SamplerEpochCallback
+from seqrec.tasks.classification import parameter_groups
 
 MEASUREMENTS = ("train_pipeline_efficiency", "padding_efficiency", "asr_rtf", "kws_ms_per_clip",
                 "ddp2_speedup", "rnn_gflops", "gemm_gflops")  # fmt: skip
@@ -77,38 +79,99 @@ def padding_efficiency(durations: list[float], max_batch_seconds, max_batch_size
     return real / padded
 
 
-def train_pipeline_efficiency(cfg: DictConfig, steps: int, warmup: int = 3) -> dict[str, float]:
-    datamodule = instantiate(cfg.data)
-    task = build_task(cfg, datamodule)
-    timer = StepTimer(warmup=warmup)
-    trainer = pl.Trainer(accelerator="cpu", devices=1, max_steps=warmup + steps, limit_val_batches=0,
-                         num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
-                         gradient_clip_val=cfg.trainer.gradient_clip_val, callbacks=[timer, SamplerEpochCallback()])  # fmt: skip
-    trainer.fit(task, datamodule=datamodule)
-    loop_rate = timer.samples / timer.seconds
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
-    # the same batches (same sampler seed and epoch), collated beforehand
-    batches = []
-    for batch in datamodule.train_dataloader():
-        batches.append(batch)
-        if len(batches) == warmup + steps:
-            break
-    optimizer = task.configure_optimizers()["optimizer"]
+
+def _compute_only(task: pl.LightningModule, batches: list, warmup: int, clip: float,
+                  autocast: torch.autocast) -> tuple[int, float]:  # fmt: skip
+    """Forward + backward + clip + optimizer step on batches held in memory (on the task's
+    device): (samples, seconds) of the steps after ``warmup``."""
+    # the task's own optimizer; its schedule needs a trainer, and costs nothing to step
+    optimizer = task.optimizer_factory(parameter_groups(task.model, task.weight_decay))
     task.train()
     samples, seconds = 0, 0.0
     for i, batch in enumerate(batches):
+        _sync(task.device)
         start = time.perf_counter()
-        loss = task._loss(batch)[0]
+        with autocast:
+            loss = task._loss(batch)[0]
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(task.parameters(), cfg.trainer.gradient_clip_val)
+        torch.nn.utils.clip_grad_norm_(task.parameters(), clip)
         optimizer.step()
         optimizer.zero_grad()
+        _sync(task.device)
         if i >= warmup:
             seconds += time.perf_counter() - start
             samples += len(batch)
-    compute_rate = samples / seconds
-    return {"loop_samples_per_s": loop_rate, "compute_samples_per_s": compute_rate,
+    return samples, seconds
+
+
+def _features_only(task: pl.LightningModule, batches: list, warmup: int,
+                   autocast: torch.autocast) -> float:  # fmt: skip
+    """Samples per second of the frontend alone (features and SpecAugment, training mode)."""
+    task.train()
+    samples, seconds = 0, 0.0
+    with torch.no_grad():
+        for i, batch in enumerate(batches):
+            _sync(task.device)
+            start = time.perf_counter()
+            with autocast:
+                task.model.frontend(batch.inputs, batch.lengths)
+            _sync(task.device)
+            if i >= warmup:
+                seconds += time.perf_counter() - start
+                samples += len(batch)
+    return samples / seconds
+
+
+def train_pipeline_efficiency(cfg: DictConfig, steps: int, warmup: int = 3, accelerator: str = "cpu",
+                              precision: str = "32-true") -> dict[str, float]:  # fmt: skip
+    """Whole-loop over compute-only throughput, with the rates of each stage.
+
+    The compute-only pass runs on the loop's own batches (same sampler seed and epoch,
+    collated beforehand) once before and once after the loop, and the two are pooled, so
+    that a machine that speeds up or slows down during the measurement does not bias
+    the ratio. The data loader alone (its configured workers, nothing else running) and
+    the frontend alone are timed on the same batches, to tell what bounds the loop.
+    """
+    device = torch.device("cuda" if accelerator == "gpu" else "cpu")
+    autocast = torch.autocast(
+        device.type, dtype=torch.bfloat16, enabled=precision.startswith("bf16")
+    )
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    batches, load_seconds, loaded = [], 0.0, 0
+    start = time.perf_counter()
+    for batch in datamodule.train_dataloader():
+        batches.append(batch)
+        if len(batches) == warmup:  # worker start-up is not counted
+            start = time.perf_counter()
+        elif len(batches) > warmup:
+            loaded += len(batch)
+            load_seconds = time.perf_counter() - start
+        if len(batches) == warmup + steps:
+            break
+    task = build_task(cfg, datamodule).to(device)
+    batches = [task.transfer_batch_to_device(b, device, 0) for b in batches]
+    clip = cfg.trainer.gradient_clip_val
+    before = _compute_only(task, batches, warmup, clip, autocast)
+    features_rate = _features_only(task, batches, warmup, autocast)
+
+    timer = StepTimer(warmup=warmup)
+    trainer = pl.Trainer(accelerator=accelerator, devices=1, precision=precision, max_steps=warmup + steps,
+                         limit_val_batches=0, num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
+                         gradient_clip_val=clip, callbacks=[timer, SamplerEpochCallback()])  # fmt: skip
+    trainer.fit(task, datamodule=datamodule)
+    loop_rate = timer.samples / timer.seconds
+
+    after = _compute_only(task.to(device), batches, warmup, clip, autocast)
+    compute_rate = (before[0] + after[0]) / (before[1] + after[1])
+    return {"loop_samples_per_s": loop_rate, "loop_audio_seconds_per_s": timer.audio_seconds / timer.seconds,
+            "compute_samples_per_s": compute_rate, "compute_drift": (after[0] / after[1]) / (before[0] / before[1]),
+            "loader_samples_per_s": loaded / load_seconds, "features_samples_per_s": features_rate,
             "train_pipeline_efficiency": loop_rate / compute_rate}  # fmt: skip
 
 
@@ -172,11 +235,13 @@ def ddp_samples_per_s(devices: int, threads: int, steps: int, overrides: list[st
     return timing["samples"] / timing["seconds"]
 
 
-def rnn_gflops(cfg: DictConfig, batch: int = 32, frames: int = 250, repeats: int = 3) -> float:
-    """Matrix-multiply GFLOP/s of the recipe's recurrent decoder, forward + backward."""
-    decoder = instantiate(OmegaConf.to_container(cfg.decoder, resolve=True))
+def rnn_gflops(cfg: DictConfig, batch: int = 32, frames: int = 250, repeats: int = 3,
+               device: str = "cpu", dtype: torch.dtype | None = None) -> float:  # fmt: skip
+    """Matrix-multiply GFLOP/s of the recipe's recurrent decoder, forward + backward
+    (under autocast to ``dtype`` when it is given)."""
+    decoder = instantiate(OmegaConf.to_container(cfg.decoder, resolve=True)).to(device)
     rnn = decoder.rnn
-    x = torch.randn(batch, frames, decoder.rnn.input_size, requires_grad=True)
+    x = torch.randn(batch, frames, decoder.rnn.input_size, requires_grad=True, device=device)
     lengths = torch.full((batch,), frames)
     gates = 4 if isinstance(rnn, torch.nn.LSTM) else 3
     directions = 2 if rnn.bidirectional else 1
@@ -185,20 +250,46 @@ def rnn_gflops(cfg: DictConfig, batch: int = 32, frames: int = 250, repeats: int
         inputs = rnn.input_size if layer == 0 else rnn.hidden_size * directions
         flops += 2 * gates * rnn.hidden_size * (inputs + rnn.hidden_size) * directions
     flops *= 3 * batch * frames  # backward costs about twice the forward
-    decoder(x, lengths)[0].sum().backward()  # warm-up
+    autocast = torch.autocast(
+        torch.device(device).type, dtype=dtype or torch.float32, enabled=dtype is not None
+    )
+
+    def step() -> None:
+        with autocast:
+            out = decoder(x, lengths)[0]
+        out.float().sum().backward()
+
+    step()  # warm-up
+    _sync(torch.device(device))
     start = time.perf_counter()
     for _ in range(repeats):
-        decoder(x, lengths)[0].sum().backward()
+        step()
+    _sync(torch.device(device))
     return flops * repeats / (time.perf_counter() - start) / 1e9
 
 
-def gemm_gflops(n: int = 2048, repeats: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def gemm_gflops(n: int = 2048, repeats: int = 10, device: str = "cpu",
+                dtype: torch.dtype = torch.float32) -> float:  # fmt: skip
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b
+    _sync(torch.device(device))
     start = time.perf_counter()
     for _ in range(repeats):
         a @ b
+    _sync(torch.device(device))
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def bottleneck(results: dict[str, float]) -> str:
+    """What bounds training, from the stage rates that ``train_pipeline_efficiency`` measured:
+    the data loader when it alone delivers less than 1.1x what the model consumes, else
+    the larger share of a compute step (features, or the rest of the model)."""
+    compute = results["compute_samples_per_s"]
+    if results["loader_samples_per_s"] < 1.1 * compute:
+        return "data loading"
+    features_share = compute / results["features_samples_per_s"]
+    return "features" if features_share > 0.5 else "model (subsampling, RNN, CTC)"
 
 
 def run(argv: list[str] | None = None) -> dict:
@@ -206,6 +297,11 @@ def run(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="seqrec-bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=20, help="timed training steps (default 20)")
+    parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu",
+                        help="where training and the rnn/gemm measurements run (default cpu); "
+                             "asr_rtf, kws_ms_per_clip and ddp2_speedup are CPU figures either way")  # fmt: skip
+    parser.add_argument("--precision", default=None,
+                        help="Lightning precision for training (default 32-true on cpu, bf16-mixed on gpu)")  # fmt: skip
     parser.add_argument("--asr-ckpt", default=None)
     parser.add_argument("--kws-ckpt", default=None)
     parser.add_argument("--utterances", type=int, default=100, help="test utterances for asr_rtf")
@@ -216,53 +312,85 @@ def run(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for the ASR recipe")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    cfg = compose_config("asr_synthetic", args.overrides)
-    instantiate(cfg.data.prepare)()  # the corpus, if it is not there yet
-    results: dict[str, float] = {}
     skip = {m for m in args.skip.split(",") if m}
     if skip - set(MEASUREMENTS):
         parser.error(f"unknown measurement(s) {sorted(skip - set(MEASUREMENTS))}")
+    if args.accelerator == "gpu" and not torch.cuda.is_available():
+        parser.error("--accelerator gpu: no CUDA device is visible")
+    precision = args.precision or ("bf16-mixed" if args.accelerator == "gpu" else "32-true")
+    device = "cuda" if args.accelerator == "gpu" else "cpu"
+    dtype = torch.bfloat16 if precision.startswith("bf16") else None
+    torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    cfg = compose_config("asr_synthetic", args.overrides)
+    instantiate(cfg.data.prepare)()  # the corpus, if it is not there yet
     todo = [m for m in MEASUREMENTS if m not in skip]
-    if "padding_efficiency" in todo:
+
+    def padding() -> dict[str, float]:
         datamodule = instantiate(cfg.data)
         datamodule.setup("fit")
-        results["padding_efficiency"] = padding_efficiency(
-            datamodule.datasets["train"].durations,
-            cfg.data.max_batch_seconds,
-            cfg.data.max_batch_size,
-        )
-    if "train_pipeline_efficiency" in todo:
-        results.update(train_pipeline_efficiency(cfg, args.steps))
-    if "asr_rtf" in todo:
-        manifest = Path(cfg.data.test_manifest)
-        results["asr_rtf"] = asr_rtf(asr_model(cfg, args.asr_ckpt), manifest, args.utterances)
-    if "kws_ms_per_clip" in todo:
+        durations = datamodule.datasets["train"].durations
+        return {"padding_efficiency": padding_efficiency(durations, cfg.data.max_batch_seconds,
+                                                         cfg.data.max_batch_size)}  # fmt: skip
+
+    def kws() -> dict[str, float]:
         torch.set_num_threads(1)
-        results["kws_ms_per_clip"] = kws_ms_per_clip(args.kws_ckpt)
-        torch.set_num_threads(args.threads)
-    if "ddp2_speedup" in todo:
+        try:
+            return {"kws_ms_per_clip": kws_ms_per_clip(args.kws_ckpt)}
+        finally:
+            torch.set_num_threads(args.threads)
+
+    def ddp() -> dict[str, float]:
         one = ddp_samples_per_s(1, args.threads, args.steps, args.overrides)
         two = ddp_samples_per_s(2, 1, args.steps, args.overrides)
-        results.update(
-            {"ddp1_samples_per_s": one, "ddp2_samples_per_s": two, "ddp2_speedup": two / one}
-        )
-    if "rnn_gflops" in todo:
-        results["rnn_gflops"] = rnn_gflops(cfg)
-    if "gemm_gflops" in todo:
-        results["gemm_gflops"] = gemm_gflops()
+        return {"ddp1_samples_per_s": one, "ddp2_samples_per_s": two, "ddp2_speedup": two / one}
+
+    measurements = {
+        "padding_efficiency": padding,
+        "train_pipeline_efficiency": lambda: train_pipeline_efficiency(
+            cfg, args.steps, accelerator=args.accelerator, precision=precision),
+        "asr_rtf": lambda: {"asr_rtf": asr_rtf(asr_model(cfg, args.asr_ckpt), Path(cfg.data.test_manifest),
+                                               args.utterances)},
+        "kws_ms_per_clip": kws,
+        "ddp2_speedup": ddp,
+        "rnn_gflops": lambda: {"rnn_gflops": rnn_gflops(cfg, device=device, dtype=dtype)},
+        "gemm_gflops": lambda: {"gemm_gflops": gemm_gflops(8192 if device == "cuda" else 2048, device=device,
+                                                           dtype=dtype or torch.float32)},
+    }  # fmt: skip
+    results: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for name in todo:
+        try:  # one failing measurement must not lose the others
+            results.update(measurements[name]())
+        except Exception as error:  # reported below; the exit status says so
+            errors[name] = f"{type(error).__name__}: {error}"
 
     machine = f"{platform.machine()} {platform.processor() or ''}".strip()
-    print(f"seqrec-bench on {machine}, {args.threads} threads, torch {torch.__version__}")
+    if device == "cuda":
+        machine += f", {torch.cuda.get_device_name()}"
+    extra: dict[str, object] = {"threads": args.threads, "machine": machine, "accelerator": args.accelerator,
+                                "precision": precision}  # fmt: skip
+    if "loader_samples_per_s" in results:
+        extra["bound"] = bottleneck(results)
+    print(
+        f"seqrec-bench on {machine}, {args.threads} threads, {precision}, torch {torch.__version__}"
+    )
     for key, value in results.items():
         print(f"  {key:28} {value:10.4f}")
+    if "bound" in extra:
+        print(f"  {'training bound by':28} {extra['bound']}")
+    for name, message in errors.items():
+        print(f"  {name:28} FAILED: {message}")
+    if errors:
+        extra["errors"] = errors
     results = {k: round(v, 5) for k, v in results.items()}
-    print(json.dumps({**results, "threads": args.threads, "machine": machine}))
-    return results
+    print(json.dumps({**results, **extra}))
+    return {**results, **extra}
 
 
 def main(argv: list[str] | None = None) -> None:
-    run(argv)
+    if "errors" in run(argv):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

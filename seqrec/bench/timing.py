@@ -30,6 +30,8 @@ class StepTimer(pl.Callback):
         self._sample_rate = spec.get("sample_rate") if spec.get("modality") == "audio" else None
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if module.device.type == "cuda":  # time the step's GPU work, not its launch
+            torch.cuda.synchronize(module.device)
         self._steps += 1
         if self._steps == self.warmup:
             self._start = time.perf_counter()
