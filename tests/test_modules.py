@@ -138,3 +138,36 @@ def test_whole_model_batch_invariance(cell):
     model = build_kws_model(cell)
     logits, _ = check_batch_invariance(model, waveforms(16000, 11000, 4000, 800, seed=1))
     assert logits.shape == (4, 35)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_decoder_cpu_path_matches_packed_sequences_with_gradients(cell, bidirectional):
+    """The CPU path (padded batch, layer by layer, backward direction reversed within
+    each length) gives the packed-sequence result, forward and backward."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(0)
+    decoder = RecurrentDecoder(6, hidden=8, num_layers=3, cell=cell, bidirectional=bidirectional,
+                               dropout=0.0).train()  # fmt: skip
+    x = torch.randn(4, 11, 6)
+    lengths = torch.tensor([11, 7, 1, 9])
+
+    def packed_reference(inputs):
+        packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
+        y, _ = decoder.rnn(packed)
+        return pad_packed_sequence(y, batch_first=True, total_length=11)[0]
+
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    weights = torch.randn(4, 11, decoder.out_dim)
+    got, _ = decoder(x1, lengths)
+    (got * weights).sum().backward()
+    got_grads = [p.grad.clone() for p in decoder.rnn.parameters()]
+    decoder.zero_grad()
+    expected = packed_reference(x2)
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(x1.grad, x2.grad, atol=1e-5, rtol=1e-4)
+    for got_grad, param in zip(got_grads, decoder.rnn.parameters(), strict=True):
+        torch.testing.assert_close(got_grad, param.grad, atol=1e-5, rtol=1e-4)
+    assert got[1, 7:].abs().max() == 0 and got[2, 1:].abs().max() == 0

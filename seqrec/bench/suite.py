@@ -6,11 +6,12 @@
 
 Every figure is measured here, side by side, on this machine:
 
-- ``train_pipeline_efficiency``: samples per second of the whole Lightning training
+- ``train_pipeline_efficiency``: audio seconds per second of the whole Lightning training
   loop of the ASR recipe (data loading, augmentation, features, model, optimizer),
-  over samples per second of forward + backward + optimizer step alone on the same
-  batches, made beforehand and held in memory (measured before and after the loop and
-  pooled; ``compute_drift`` is the after/before ratio, 1.0 on a steady machine).
+  over that of forward + backward + optimizer step alone on the same batches, made
+  beforehand and held in memory (measured before and after the loop and pooled;
+  ``compute_drift`` is the after/before ratio, 1.0 on a steady machine). Both are
+  counted in audio seconds, since augmentation draws, and so lengths, differ.
 - ``padding_efficiency``: real audio over padded audio in the batches the bucketing
   sampler makes from the ASR training set's durations.
 - ``asr_rtf``: seconds of processing per second of audio when transcribing the ASR
@@ -85,13 +86,13 @@ def _sync(device: torch.device) -> None:
 
 
 def _compute_only(task: pl.LightningModule, batches: list, warmup: int, clip: float,
-                  autocast: torch.autocast) -> tuple[int, float]:  # fmt: skip
+                  autocast: torch.autocast) -> tuple[int, float, float]:  # fmt: skip
     """Forward + backward + clip + optimizer step on batches held in memory (on the task's
-    device): (samples, seconds) of the steps after ``warmup``."""
+    device): (samples, audio samples, seconds) of the steps after ``warmup``."""
     # the task's own optimizer; its schedule needs a trainer, and costs nothing to step
     optimizer = task.optimizer_factory(parameter_groups(task.model, task.weight_decay))
     task.train()
-    samples, seconds = 0, 0.0
+    samples, audio, seconds = 0, 0.0, 0.0
     for i, batch in enumerate(batches):
         _sync(task.device)
         start = time.perf_counter()
@@ -105,7 +106,8 @@ def _compute_only(task: pl.LightningModule, batches: list, warmup: int, clip: fl
         if i >= warmup:
             seconds += time.perf_counter() - start
             samples += len(batch)
-    return samples, seconds
+            audio += float(batch.lengths.sum())
+    return samples, audio, seconds
 
 
 def _features_only(task: pl.LightningModule, batches: list, warmup: int,
@@ -130,11 +132,15 @@ def train_pipeline_efficiency(cfg: DictConfig, steps: int, warmup: int = 3, acce
                               precision: str = "32-true") -> dict[str, float]:  # fmt: skip
     """Whole-loop over compute-only throughput, with the rates of each stage.
 
-    The compute-only pass runs on the loop's own batches (same sampler seed and epoch,
-    collated beforehand) once before and once after the loop, and the two are pooled, so
-    that a machine that speeds up or slows down during the measurement does not bias
-    the ratio. The data loader alone (its configured workers, nothing else running) and
-    the frontend alone are timed on the same batches, to tell what bounds the loop.
+    Both run the same utterances in the same batches (same sampler seed and epoch); the
+    compute-only pass takes them collated beforehand and held in memory. Augmentation
+    draws differ between the two, and speed perturbation changes lengths, so the ratio
+    is taken in audio seconds per second, which the cost follows. The compute-only pass
+    runs once before and once after the loop, pooled, so that a machine that speeds up
+    or slows down during the measurement does not bias the ratio (``compute_drift`` is
+    after over before). The data loader alone (its configured workers, nothing else
+    running) and the frontend alone are timed on the same batches, to tell what bounds
+    the loop.
     """
     device = torch.device("cuda" if accelerator == "gpu" else "cpu")
     autocast = torch.autocast(
@@ -168,11 +174,15 @@ def train_pipeline_efficiency(cfg: DictConfig, steps: int, warmup: int = 3, acce
     loop_rate = timer.samples / timer.seconds
 
     after = _compute_only(task.to(device), batches, warmup, clip, autocast)
-    compute_rate = (before[0] + after[0]) / (before[1] + after[1])
-    return {"loop_samples_per_s": loop_rate, "loop_audio_seconds_per_s": timer.audio_seconds / timer.seconds,
-            "compute_samples_per_s": compute_rate, "compute_drift": (after[0] / after[1]) / (before[0] / before[1]),
+    rate = float(cfg.data.dataset.sample_rate)
+    compute_samples = (before[0] + after[0]) / (before[2] + after[2])
+    compute_audio = (before[1] + after[1]) / rate / (before[2] + after[2])
+    loop_audio = timer.audio_seconds / timer.seconds
+    return {"loop_samples_per_s": loop_rate, "loop_audio_seconds_per_s": loop_audio,
+            "compute_samples_per_s": compute_samples, "compute_audio_seconds_per_s": compute_audio,
+            "compute_drift": (after[1] / after[2]) / (before[1] / before[2]),
             "loader_samples_per_s": loaded / load_seconds, "features_samples_per_s": features_rate,
-            "train_pipeline_efficiency": loop_rate / compute_rate}  # fmt: skip
+            "train_pipeline_efficiency": loop_audio / compute_audio}  # fmt: skip
 
 
 def asr_model(cfg: DictConfig, checkpoint: str | None) -> Transcriber:
@@ -238,18 +248,20 @@ def ddp_samples_per_s(devices: int, threads: int, steps: int, overrides: list[st
 def rnn_gflops(cfg: DictConfig, batch: int = 32, frames: int = 250, repeats: int = 3,
                device: str = "cpu", dtype: torch.dtype | None = None) -> float:  # fmt: skip
     """Matrix-multiply GFLOP/s of the recipe's recurrent decoder, forward + backward
-    (under autocast to ``dtype`` when it is given)."""
+    (under autocast to ``dtype`` when it is given), on a padded batch like the bucketing
+    sampler's: lengths spread evenly over the last 10 % of ``frames``. Only real frames
+    count as work."""
     decoder = instantiate(OmegaConf.to_container(cfg.decoder, resolve=True)).to(device)
     rnn = decoder.rnn
     x = torch.randn(batch, frames, decoder.rnn.input_size, requires_grad=True, device=device)
-    lengths = torch.full((batch,), frames)
+    lengths = torch.linspace(0.9 * frames, frames, batch).round().long()
     gates = 4 if isinstance(rnn, torch.nn.LSTM) else 3
     directions = 2 if rnn.bidirectional else 1
     flops = 0
     for layer in range(rnn.num_layers):
         inputs = rnn.input_size if layer == 0 else rnn.hidden_size * directions
         flops += 2 * gates * rnn.hidden_size * (inputs + rnn.hidden_size) * directions
-    flops *= 3 * batch * frames  # backward costs about twice the forward
+    flops *= 3 * int(lengths.sum())  # backward costs about twice the forward
     autocast = torch.autocast(
         torch.device(device).type, dtype=dtype or torch.float32, enabled=dtype is not None
     )
