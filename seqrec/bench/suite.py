@@ -21,8 +21,9 @@ Every figure is measured here, side by side, on this machine:
 - ``ddp2_speedup``: training samples per second with 2 CPU DDP processes (gloo,
   1 thread each) over 1 process (``--threads`` threads), ASR recipe.
 - ``rnn_gflops`` / ``gemm_gflops``: matrix-multiply GFLOP/s achieved by the ASR
-  recipe's recurrent decoder, forward + backward, against one large fp32 matrix
-  product: the machine's practical limit.
+  recipe's recurrent decoder, forward + backward, on a bucketing-like padded batch,
+  against one large fp32 matrix product: the machine's practical limit.
+  ``rnn_gflops_packed`` is the same RNN on the same batch through packed sequences.
 
 A human table comes first; the last line is one JSON object.
 """
@@ -42,6 +43,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqrec.bench.timing import StepTimer
 from seqrec.config import conf_dir, register_resolvers
@@ -246,11 +248,12 @@ def ddp_samples_per_s(devices: int, threads: int, steps: int, overrides: list[st
 
 
 def rnn_gflops(cfg: DictConfig, batch: int = 32, frames: int = 250, repeats: int = 3,
-               device: str = "cpu", dtype: torch.dtype | None = None) -> float:  # fmt: skip
+               device: str = "cpu", dtype: torch.dtype | None = None) -> dict[str, float]:  # fmt: skip
     """Matrix-multiply GFLOP/s of the recipe's recurrent decoder, forward + backward
     (under autocast to ``dtype`` when it is given), on a padded batch like the bucketing
     sampler's: lengths spread evenly over the last 10 % of ``frames``. Only real frames
-    count as work."""
+    count as work. ``rnn_gflops_packed`` times the same RNN on the same batch through
+    packed sequences, which is what the decoder runs on CUDA."""
     decoder = instantiate(OmegaConf.to_container(cfg.decoder, resolve=True)).to(device)
     rnn = decoder.rnn
     x = torch.randn(batch, frames, decoder.rnn.input_size, requires_grad=True, device=device)
@@ -266,18 +269,28 @@ def rnn_gflops(cfg: DictConfig, batch: int = 32, frames: int = 250, repeats: int
         torch.device(device).type, dtype=dtype or torch.float32, enabled=dtype is not None
     )
 
-    def step() -> None:
-        with autocast:
-            out = decoder(x, lengths)[0]
-        out.float().sum().backward()
+    def decoder_step() -> torch.Tensor:
+        return decoder(x, lengths)[0]
 
-    step()  # warm-up
-    _sync(torch.device(device))
-    start = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    _sync(torch.device(device))
-    return flops * repeats / (time.perf_counter() - start) / 1e9
+    def packed_step() -> torch.Tensor:
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        return pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=frames)[0]
+
+    def gflops(forward) -> float:
+        def step() -> None:
+            with autocast:
+                out = forward()
+            out.float().sum().backward()
+
+        step()  # warm-up
+        _sync(torch.device(device))
+        start = time.perf_counter()
+        for _ in range(repeats):
+            step()
+        _sync(torch.device(device))
+        return flops * repeats / (time.perf_counter() - start) / 1e9
+
+    return {"rnn_gflops": gflops(decoder_step), "rnn_gflops_packed": gflops(packed_step)}
 
 
 def gemm_gflops(n: int = 2048, repeats: int = 10, device: str = "cpu",
@@ -365,7 +378,7 @@ def run(argv: list[str] | None = None) -> dict:
                                                args.utterances)},
         "kws_ms_per_clip": kws,
         "ddp2_speedup": ddp,
-        "rnn_gflops": lambda: {"rnn_gflops": rnn_gflops(cfg, device=device, dtype=dtype)},
+        "rnn_gflops": lambda: rnn_gflops(cfg, device=device, dtype=dtype),
         "gemm_gflops": lambda: {"gemm_gflops": gemm_gflops(8192 if device == "cuda" else 2048, device=device,
                                                            dtype=dtype or torch.float32)},
     }  # fmt: skip
