@@ -87,24 +87,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _compute_only(task: pl.LightningModule, batches: list, warmup: int, clip: float,
-                  autocast: torch.autocast) -> tuple[int, float, float]:  # fmt: skip
-    """Forward + backward + clip + optimizer step on batches held in memory (on the task's
-    device): (samples, audio samples, seconds) of the steps after ``warmup``."""
-    # the task's own optimizer; its schedule needs a trainer, and costs nothing to step
-    optimizer = task.optimizer_factory(parameter_groups(task.model, task.weight_decay))
-    task.train()
+def _timed_steps(
+    batches: list, warmup: int, device: torch.device, step
+) -> tuple[int, float, float]:
+    """Run ``step(batch)`` on each batch: (samples, audio samples, seconds) of the steps
+    after ``warmup``, each timed to the end of its device work."""
     samples, audio, seconds = 0, 0.0, 0.0
     for i, batch in enumerate(batches):
-        _sync(task.device)
+        _sync(device)
         start = time.perf_counter()
-        with autocast:
-            loss = task._loss(batch)[0]
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(task.parameters(), clip)
-        optimizer.step()
-        optimizer.zero_grad()
-        _sync(task.device)
+        step(batch)
+        _sync(device)
         if i >= warmup:
             seconds += time.perf_counter() - start
             samples += len(batch)
@@ -112,21 +105,35 @@ def _compute_only(task: pl.LightningModule, batches: list, warmup: int, clip: fl
     return samples, audio, seconds
 
 
+def _compute_only(task: pl.LightningModule, batches: list, warmup: int, clip: float,
+                  autocast: torch.autocast) -> tuple[int, float, float]:  # fmt: skip
+    """Forward + backward + clip + optimizer step on batches held in memory (on the task's
+    device), timed by :func:`_timed_steps`."""
+    # the task's own optimizer; its schedule needs a trainer, and costs nothing to step
+    optimizer = task.optimizer_factory(parameter_groups(task.model, task.weight_decay))
+    task.train()
+
+    def step(batch) -> None:
+        with autocast:
+            loss = task._loss(batch)[0]
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(task.parameters(), clip)
+        optimizer.step()
+        optimizer.zero_grad()
+
+    return _timed_steps(batches, warmup, task.device, step)
+
+
 def _features_only(task: pl.LightningModule, batches: list, warmup: int,
                    autocast: torch.autocast) -> float:  # fmt: skip
     """Samples per second of the frontend alone (features and SpecAugment, training mode)."""
     task.train()
-    samples, seconds = 0, 0.0
-    with torch.no_grad():
-        for i, batch in enumerate(batches):
-            _sync(task.device)
-            start = time.perf_counter()
-            with autocast:
-                task.model.frontend(batch.inputs, batch.lengths)
-            _sync(task.device)
-            if i >= warmup:
-                seconds += time.perf_counter() - start
-                samples += len(batch)
+
+    def step(batch) -> None:
+        with torch.no_grad(), autocast:
+            task.model.frontend(batch.inputs, batch.lengths)
+
+    samples, _, seconds = _timed_steps(batches, warmup, task.device, step)
     return samples / seconds
 
 
@@ -346,7 +353,6 @@ def run(argv: list[str] | None = None) -> dict:
     device = "cuda" if args.accelerator == "gpu" else "cpu"
     dtype = torch.bfloat16 if precision.startswith("bf16") else None
     torch.set_num_threads(args.threads)
-    torch.backends.cuda.matmul.allow_tf32 = True
     cfg = compose_config("asr_synthetic", args.overrides)
     instantiate(cfg.data.prepare)()  # the corpus, if it is not there yet
     todo = [m for m in MEASUREMENTS if m not in skip]
