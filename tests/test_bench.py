@@ -3,8 +3,9 @@
 import json
 
 import pytest
+import torch
 
-from seqrec.bench.suite import MEASUREMENTS, bottleneck, main, padding_efficiency, run
+from seqrec.bench.suite import MEASUREMENTS, bottleneck, kws_model, main, padding_efficiency, run
 from tests.conftest import tiny_asr_overrides
 
 
@@ -31,7 +32,8 @@ def test_bench_measures_everything_and_ends_with_json(asr_data_dir, capsys):
     assert results["compute_drift"] > 0 and results["loop_audio_seconds_per_s"] > 0
     assert results["bound"] in {"data loading", "features", "model (subsampling, RNN, CTC)"}
     assert "errors" not in results
-    assert results["asr_rtf"] > 0 and results["kws_ms_per_clip"] > 0
+    assert results["asr_rtf"] > 0
+    assert all(results[f"kws_ms_per_clip{cell}"] > 0 for cell in ("", "_lstm", "_gru"))
     assert (
         results["rnn_gflops"] > 0
         and results["rnn_gflops_packed"] > 0
@@ -39,6 +41,14 @@ def test_bench_measures_everything_and_ends_with_json(asr_data_dir, capsys):
     )
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {k: last[k] for k in expected} == {k: results[k] for k in expected}
+
+
+def test_kws_cell_comparison_times_the_cell_it_names():
+    # kws_ms_per_clip_lstm / _gru compare two different networks, not one twice
+    for cell, rnn_type in (("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)):
+        model = kws_model(None, [f"decoder.cell={cell}"])
+        assert type(model.model.decoder.rnn) is rnn_type
+        assert len(model.labels) == 35
 
 
 def test_a_failing_measurement_is_reported_and_the_others_still_run(asr_data_dir, tmp_path, capsys):

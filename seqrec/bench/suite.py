@@ -18,6 +18,8 @@ Every figure is measured here, side by side, on this machine:
   test set with greedy decoding, on ``--threads`` threads (the trained model with
   ``--asr-ckpt``, else the recipe's model with random weights: same cost).
 - ``kws_ms_per_clip``: milliseconds to classify one 1 s clip, on 1 thread (median).
+  ``kws_ms_per_clip_lstm`` / ``_gru``: the same for the ``kws_synthetic`` preset with
+  each recurrent cell (random weights), timed in turn with it.
 - ``ddp2_speedup``: training samples per second with 2 CPU DDP processes (gloo,
   1 thread each) over 1 process (``--threads`` threads), ASR recipe.
 - ``rnn_gflops`` / ``gemm_gflops``: matrix-multiply GFLOP/s achieved by the ASR
@@ -216,24 +218,31 @@ def asr_rtf(model: Transcriber, manifest: Path, limit: int) -> float:
     return (time.perf_counter() - start) / (sum(w.shape[0] for w in waves) / model.sample_rate)
 
 
-def kws_ms_per_clip(checkpoint: str | None, runs: int = 200) -> float:
+def kws_model(checkpoint: str | None, overrides: list[str] = ()) -> Classifier:
+    """The trained voice-commands model, or the ``kws_synthetic`` preset with random
+    weights (the same cost)."""
     if checkpoint:
         import seqrec
 
-        model = seqrec.load(checkpoint)
-    else:
-        cfg = compose_config("kws_synthetic")
-        model_config = OmegaConf.to_container(cfg.model, resolve=True)
-        model = Classifier(instantiate(model_config), list(cfg.data.labels),
-                           OmegaConf.to_container(cfg.input_spec, resolve=True))  # fmt: skip
-    clip = [[torch.randn(model.sample_rate) * 0.1]]
-    times = []
+        return seqrec.load(checkpoint)
+    cfg = compose_config("kws_synthetic", overrides)
+    model_config = OmegaConf.to_container(cfg.model, resolve=True)
+    return Classifier(instantiate(model_config), list(cfg.data.labels),
+                      OmegaConf.to_container(cfg.input_spec, resolve=True))  # fmt: skip
+
+
+def kws_ms_per_clip(models: dict[str, Classifier], runs: int = 200) -> dict[str, float]:
+    """Median milliseconds to classify one 1 s clip, for each model. The models take
+    turns clip by clip, so a change in the machine's speed reaches them all alike."""
+    clip = [[torch.randn(next(iter(models.values())).sample_rate) * 0.1]]
+    times: dict[str, list[float]] = {name: [] for name in models}
     for i in range(runs + 10):
-        start = time.perf_counter()
-        model.classify_clips(clip, ["clip"], top_k=1)
-        if i >= 10:
-            times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.classify_clips(clip, ["clip"], top_k=1)
+            if i >= 10:  # warm-up
+                times[name].append(time.perf_counter() - start)
+    return {name: 1000 * statistics.median(t) for name, t in times.items()}
 
 
 def ddp_samples_per_s(devices: int, threads: int, steps: int, overrides: list[str]) -> float:
@@ -366,8 +375,12 @@ def run(argv: list[str] | None = None) -> dict:
 
     def kws() -> dict[str, float]:
         torch.set_num_threads(1)
-        try:
-            return {"kws_ms_per_clip": kws_ms_per_clip(args.kws_ckpt)}
+        try:  # beside the model, the preset with each recurrent cell: the cost of the choice
+            return kws_ms_per_clip({
+                "kws_ms_per_clip": kws_model(args.kws_ckpt),
+                **{f"kws_ms_per_clip_{cell}": kws_model(None, [f"decoder.cell={cell}"])
+                   for cell in ("lstm", "gru")},
+            })  # fmt: skip
         finally:
             torch.set_num_threads(args.threads)
 
