@@ -5,7 +5,7 @@
 #   recipes/speech_commands/run.sh /data/speech_commands_v0.02          # Speech Commands v2, 12 classes
 #   recipes/speech_commands/run.sh /data/speech_commands_v0.02 35       # the 35-word task
 #
-# Extra Hydra overrides go after, e.g. `... decoder.cell=lstm trainer=gpu`.
+# Extra Hydra overrides go after, e.g. `... decoder.cell=gru trainer=gpu`.
 set -euo pipefail
 
 if [[ $# -eq 0 || "$1" == *=* ]]; then
