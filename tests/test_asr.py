@@ -2,8 +2,10 @@
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 
+import hydra
 import pytest
 import torch
 from hypothesis import given, settings
@@ -24,14 +26,19 @@ from seqrec.evaluate import (
 from seqrec.inference import Transcriber
 from seqrec.modules import ConvSubsampling, CTCHead, RecurrentDecoder, SequenceModel
 from seqrec.modules.features import AudioFrontend, LogMelSpectrogram
-from seqrec.synth.asr import SyntheticSpeech
+from seqrec.synth.asr import SyntheticSpeech, text_statistics
 from seqrec.synth.espeak import ENGLISH_ACCENTS, ESpeak
-from seqrec.synth.sentences import all_words
+from seqrec.synth.sentences import (
+    SentenceGenerator,
+    all_words,
+    split_vocabulary,
+    zipf_weights,
+)
 from seqrec.tasks import metrics as names
 from seqrec.tasks.ctc import ctc_min_frames
 from seqrec.text import CharTokenizer, SentencePieceTokenizer, TextError, normalize_text
 from seqrec.text.ngram import estimate_arpa
-from tests.conftest import write_manifest_lines, write_wav
+from tests.conftest import make_config, write_manifest_lines, write_wav
 
 TEXT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz' ", max_size=60)
 
@@ -269,12 +276,46 @@ def test_corpus_holds_out_voices_sentences_and_words(asr_data_dir):
     assert stats["test_unseen_type_share"] > 0
 
 
-def test_full_size_corpus_text_keeps_a_quarter_of_test_word_types_unseen():
-    texts = SyntheticSpeech(root="unused").texts()  # the asr_synthetic settings; text only
+@pytest.mark.parametrize("experiment", ["asr_synthetic", "asr_synthetic_large"])
+def test_full_size_corpus_text_keeps_a_quarter_of_test_word_types_unseen(experiment, tmp_path):
+    cfg = make_config(tmp_path, [f"experiment={experiment}"])
+    corpus = hydra.utils.instantiate(cfg.data.prepare)
+    texts = corpus.texts()  # the preset's own settings; text only, no audio
+    assert len(texts["train"]) == cfg.data.prepare.utterances.train
     train_words = {w for s in texts["train"] for w in s.split()}
-    test_words = {w for s in texts["test"] for w in s.split()}
-    assert len(test_words - train_words) / len(test_words) >= 0.25
+    test_tokens = [w for s in texts["test"] for w in s.split()]
+    unseen = set(test_tokens) - train_words
+    assert len(unseen) / len(set(test_tokens)) >= 0.25
     assert not set(texts["train"]) & set(texts["test"])
+    stats = text_statistics(texts)
+    assert stats["test_unseen_type_share"] == round(len(unseen) / len(set(test_tokens)), 4)
+    token_share = sum(w in unseen for w in test_tokens) / len(test_tokens)
+    assert stats["test_unseen_token_share"] == round(token_share, 4)
+    if corpus.word_frequencies == "zipf":  # the unseen words are the rare ones
+        assert token_share < 0.5 * stats["test_unseen_type_share"]
+
+
+def test_zipf_word_frequencies_fall_with_rank_and_put_held_out_words_last():
+    train, full = split_vocabulary(0.4, seed=0)
+    weights = zipf_weights(train, full, exponent=1.0, seed=0)
+    nouns = sorted(full["noun"], key=weights["noun"].get, reverse=True)
+    assert set(nouns[: len(train["noun"])]) == set(train["noun"])
+    generate = SentenceGenerator(full, seed=1, weights=weights)
+    counts = Counter(w for _ in range(20000) for w in generate().split())
+    top, middle = counts[nouns[0]], counts[nouns[len(nouns) // 2]]
+    # noun slots per sentence vary by template, so compare ratios loosely: 1/rank
+    assert 0.5 * (len(nouns) // 2 + 1) < top / max(middle, 1) < 2.0 * (len(nouns) // 2 + 1)
+    assert sum(counts[w] for w in set(full["noun"]) - set(train["noun"])) < 0.2 * sum(
+        counts[w] for w in full["noun"]
+    )
+    uniform = SentenceGenerator(full, seed=1)
+    counts = Counter(w for _ in range(20000) for w in uniform().split())
+    held_out_share = sum(counts[w] for w in set(full["noun"]) - set(train["noun"])) / sum(
+        counts[w] for w in full["noun"]
+    )
+    assert held_out_share == pytest.approx(0.4, abs=0.03)  # without weights: every noun alike
+    with pytest.raises(ValueError, match="word_frequencies must be 'uniform' or 'zipf'"):
+        SyntheticSpeech(root="unused", word_frequencies="zip")
 
 
 def test_librispeech_preparation(librispeech_root, tmp_path):

@@ -38,7 +38,12 @@ from seqrec.synth.espeak import (
     split_variants,
     worker,
 )
-from seqrec.synth.sentences import SentenceGenerator, grammar_fingerprint, split_vocabulary
+from seqrec.synth.sentences import (
+    SentenceGenerator,
+    grammar_fingerprint,
+    split_vocabulary,
+    zipf_weights,
+)
 
 SPLITS = ("train", "val", "test")
 # Part of the corpus settings: bump it whenever synthesis changes.
@@ -54,6 +59,10 @@ class SyntheticSpeech:
         utterances: sentences per split.
         lm_sentences: sentences in ``lm_text.txt``.
         held_out_words: share of each open word class kept out of training text.
+        word_frequencies: ``uniform`` (every word of a class equally likely) or
+            ``zipf`` (frequency ``1 / rank**zipf_exponent`` within a class, the
+            held-out words ranked last: they are the rare words, as in real text).
+        zipf_exponent: the exponent of ``zipf``.
         val_voices, test_voices: held-out eSpeak variants for each split.
         accents, rate, pitch, pitch_range: drawn per utterance (ranges are (low, high)).
         reverb_prob: share of utterances convolved with a simulated room.
@@ -68,6 +77,8 @@ class SyntheticSpeech:
     )
     lm_sentences: int = 20000
     held_out_words: float = 0.3
+    word_frequencies: str = "uniform"
+    zipf_exponent: float = 1.0
     val_voices: int = 10
     test_voices: int = 12
     accents: Sequence[str] = ENGLISH_ACCENTS
@@ -81,6 +92,10 @@ class SyntheticSpeech:
     num_workers: int = 2
 
     def __post_init__(self) -> None:
+        if self.word_frequencies not in ("uniform", "zipf"):
+            raise ValueError(
+                f"word_frequencies must be 'uniform' or 'zipf', not {self.word_frequencies!r}"
+            )
         self.utterances = {split: int(self.utterances[split]) for split in SPLITS}
         self.accents = tuple(self.accents)
         self.rate, self.pitch = tuple(self.rate), tuple(self.pitch)
@@ -97,17 +112,22 @@ class SyntheticSpeech:
     def texts(self) -> dict[str, list[str]]:
         """The sentences of each split and of the LM text (deterministic)."""
         train_words, all_words = split_vocabulary(self.held_out_words, self.seed)
+        weights = None
+        if self.word_frequencies == "zipf":
+            weights = zipf_weights(train_words, all_words, self.zipf_exponent, self.seed)
         texts: dict[str, list[str]] = {}
         held_out: set[str] = set()
         for offset, split in enumerate(("test", "val")):
-            generate = SentenceGenerator(all_words, self.seed + 1 + offset)
+            generate = SentenceGenerator(all_words, self.seed + 1 + offset, weights)
             texts[split] = _distinct(generate, self.utterances[split], held_out)
             held_out.update(texts[split])
         texts["train"] = _distinct(
-            SentenceGenerator(train_words, self.seed + 3), self.utterances["train"], held_out
+            SentenceGenerator(train_words, self.seed + 3, weights),
+            self.utterances["train"],
+            held_out,
         )
         texts["lm"] = _distinct(
-            SentenceGenerator(all_words, self.seed + 4), self.lm_sentences, held_out
+            SentenceGenerator(all_words, self.seed + 4, weights), self.lm_sentences, held_out
         )
         return texts
 
@@ -148,12 +168,17 @@ class SyntheticSpeech:
 
 
 def text_statistics(texts: dict[str, list[str]]) -> dict[str, float]:
-    """Word types per split and the share of val/test types absent from training."""
+    """Word types per split, and the share of val/test word types and word tokens
+    absent from training."""
     types = {split: {w for s in texts[split] for w in s.split()} for split in texts}
     stats: dict[str, float] = {f"{split}_word_types": len(t) for split, t in types.items()}
     for split in ("val", "test"):
         unseen = types[split] - types["train"]
+        tokens = [w for s in texts[split] for w in s.split()]
         stats[f"{split}_unseen_type_share"] = round(len(unseen) / len(types[split]), 4)
+        stats[f"{split}_unseen_token_share"] = round(
+            sum(w in unseen for w in tokens) / len(tokens), 4
+        )
     return stats
 
 

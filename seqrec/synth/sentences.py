@@ -16,6 +16,13 @@ properties make word error rate meaningful on it:
   class (nouns, adjectives, verbs, names, adverbs). Training sentences never use
   them; test sentences draw from the whole vocabulary, so a quarter or more of the
   word types of the test text are never seen in training.
+
+Words are drawn uniformly within their class by default. :func:`zipf_weights` gives
+the alternative of natural text: word frequencies that fall with rank as
+``1 / rank**exponent`` within each class, with the held-out words at the bottom of
+the ranking, so that the words a training text lacks are its rare ones, as in real
+corpora. Unseen words are then a smaller share of the test tokens than of the test
+word types (``text_stats.json`` records both).
 """
 
 import hashlib
@@ -190,8 +197,33 @@ def split_vocabulary(held_out: float, seed: int) -> tuple[dict[str, list], dict[
     return train, full
 
 
+def zipf_weights(
+    train: dict[str, list], full: dict[str, list], exponent: float, seed: int
+) -> dict[str, dict]:
+    """Relative frequency of every word of ``full``, per class: ``1 / rank**exponent``
+    with the ranks shuffled by ``seed``, the training words ranked above the held-out
+    ones.
+
+    >>> train, full = split_vocabulary(0.3, seed=0)
+    >>> weights = zipf_weights(train, full, exponent=1.0, seed=0)
+    >>> held_out = set(full["noun"]) - set(train["noun"])
+    >>> min(weights["noun"][w] for w in train["noun"]) > max(weights["noun"][w] for w in held_out)
+    True
+    """
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for name, words in full.items():
+        known = set(train[name])
+        shuffled = [words[i] for i in rng.permutation(len(words))]
+        ranked = [w for w in shuffled if w in known] + [w for w in shuffled if w not in known]
+        weights[name] = {w: 1.0 / (rank + 1) ** exponent for rank, w in enumerate(ranked)}
+    return weights
+
+
 class SentenceGenerator:
-    """Random sentences over one vocabulary (``split_vocabulary``'s output).
+    """Random sentences over one vocabulary (``split_vocabulary``'s output), its words
+    drawn uniformly within each class or, with ``weights`` (``zipf_weights``' output),
+    in proportion to their weight.
 
     >>> train, _ = split_vocabulary(0.3, seed=0)
     >>> sentence = SentenceGenerator(train, seed=1)()
@@ -199,12 +231,25 @@ class SentenceGenerator:
     True
     """
 
-    def __init__(self, words: dict[str, list], seed: int) -> None:
+    def __init__(
+        self, words: dict[str, list], seed: int, weights: dict[str, dict] | None = None
+    ) -> None:
         self.words = words
         self.rng = np.random.default_rng(seed)
+        self.cdf: dict[str, np.ndarray] = {}
+        for name, items in words.items() if weights else ():
+            w = np.array([weights[name][item] for item in items], dtype=np.float64)
+            self.cdf[name] = np.cumsum(w / w.sum())
 
     def _pick(self, items: Sequence):
         return items[self.rng.integers(len(items))]
+
+    def _word(self, name: str):
+        items = self.words[name]
+        if name not in self.cdf:
+            return self._pick(items)
+        index = int(np.searchsorted(self.cdf[name], self.rng.random(), side="right"))
+        return items[min(index, len(items) - 1)]
 
     def __call__(self) -> str:
         template = self._pick(TEMPLATES)
@@ -214,9 +259,9 @@ class SentenceGenerator:
             if not token:
                 continue
             if token in ("noun", "adj", "name", "adv"):
-                out.append(self._pick(self.words[token]))
+                out.append(self._word(token))
             elif token in ("base", "past"):
-                out.append(self._pick(self.words["verb"])[0 if token == "base" else 1])
+                out.append(self._word("verb")[0 if token == "base" else 1])
             elif token == "det":
                 out.append(self._pick(DETERMINERS))
             elif token == "prep":
