@@ -17,7 +17,7 @@ word types never seen in the training text.
 """
 
 import json
-import multiprocessing as mp
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-from tqdm import tqdm
 
 from seqrec.data.manifest import write_manifest
 from seqrec.data.prepared import is_prepared, mark_prepared
@@ -44,6 +43,9 @@ from seqrec.synth.sentences import (
     split_vocabulary,
     zipf_weights,
 )
+from seqrec.synth.workers import run_jobs
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 # Part of the corpus settings: bump it whenever synthesis changes.
@@ -146,22 +148,26 @@ class SyntheticSpeech:
             for k, text in enumerate(texts[split]):
                 voice = voices[split][k % len(voices[split])]
                 jobs.append((split, k, text, voice, job_seed(self.seed, split, k)))
+        results, crashed = run_jobs(
+            _speak, jobs, self.num_workers, init_worker, (self,), chunksize=8,
+            desc="synthesising sentences", unit="utt",
+        )  # fmt: skip
         rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
-        # fork is safe: eSpeak is only ever initialised inside the workers
-        context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
-        with context.Pool(self.num_workers, initializer=init_worker, initargs=(self,)) as pool:
-            progress = tqdm(
-                pool.imap_unordered(_speak, jobs, chunksize=8),
-                total=len(jobs),
-                desc="synthesising sentences",
-                unit="utt",
-            )
-            for split, row in progress:
-                rows[split].append(row)
+        for split, row in results:
+            rows[split].append(row)
+        for split, k, text, voice, _ in crashed:
+            log.warning(
+                "eSpeak NG crashed on %s sentence %d %r (voice variant %s): left out",
+                split, k, text, voice,
+            )  # fmt: skip
         for split in SPLITS:
             write_manifest(root / f"{split}.jsonl", sorted(rows[split], key=lambda r: r["id"]))
         (root / "lm_text.txt").write_text("\n".join(texts["lm"]) + "\n", encoding="utf-8")
+        for split in SPLITS:  # the statistics of what was written
+            texts[split] = [row["text"] for row in rows[split]]
         stats = text_statistics(texts)
+        for split in SPLITS:
+            stats[f"{split}_left_out"] = self.utterances[split] - len(rows[split])
         (root / "text_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
         mark_prepared(marker, settings)
         return root

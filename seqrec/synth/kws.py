@@ -11,7 +11,7 @@ The corpus is written as wav files plus ``train.jsonl``, ``val.jsonl`` and
 training-time augmentation. A finished corpus is reused when its settings match.
 """
 
-import multiprocessing as mp
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-from tqdm import tqdm
 
 from seqrec.data.manifest import write_manifest
 from seqrec.data.prepared import is_prepared, mark_prepared
@@ -33,11 +32,14 @@ from seqrec.synth.espeak import (
     split_variants,
     worker,
 )
+from seqrec.synth.workers import run_jobs
 
 SPLITS = ("train", "val", "test")
 # Part of the corpus settings: bump it whenever synthesis changes, so a corpus made by
 # older code is not reused.
 SYNTH_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -112,15 +114,15 @@ class SyntheticCommands:
         for split, voices in self.voice_split().items():
             for voice in voices:
                 jobs.append((split, voice, job_seed(self.seed, split, voice)))
+        results, crashed = run_jobs(
+            _speak_voice, jobs, self.num_workers, init_worker, (self,),
+            desc="synthesising voices", unit="voice",
+        )  # fmt: skip
         rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
-        # fork is safe: eSpeak is only ever initialised inside the workers
-        context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
-        with context.Pool(self.num_workers, initializer=init_worker, initargs=(self,)) as pool:
-            progress = tqdm(
-                pool.imap_unordered(_speak_voice, jobs), total=len(jobs), desc="synthesising voices"
-            )
-            for split, voice_rows in progress:
-                rows[split].extend(voice_rows)
+        for split, voice_rows in results:
+            rows[split].extend(voice_rows)
+        for split, voice, _ in crashed:
+            log.warning("eSpeak NG crashed on %s voice variant %s: voice left out", split, voice)
         self._write_extras(root, rows)
         for split in SPLITS:
             write_manifest(

@@ -1,0 +1,113 @@
+"""Process pools for corpus synthesis that survive a crashing worker.
+
+eSpeak NG can kill its process: the espeak-ng library in the espeakng-loader wheel
+ends in a segmentation fault on a few rare combinations of text, voice variant and
+pitch (for example ``"pigeon secretly"`` with ``en-us+Demonic`` at pitch 21). A
+``multiprocessing.Pool`` waits forever for the work of a process that died, so a
+corpus generator needs a pool that notices, finds the job that crashes and goes on
+without it.
+"""
+
+import logging
+import multiprocessing as mp
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+
+def _run_chunk(function: Callable, chunk: Sequence) -> list:
+    return [function(job) for job in chunk]
+
+
+def run_jobs(
+    function: Callable,
+    jobs: Sequence,
+    num_workers: int,
+    initializer: Callable | None = None,
+    initargs: tuple = (),
+    chunksize: int = 1,
+    desc: str = "synthesising",
+    unit: str = "it",
+) -> tuple[list, list]:
+    """``function(job)`` for every job in ``num_workers`` processes, with a progress
+    bar: returns (the results of the jobs that ran, in no set order; the jobs whose
+    process died).
+
+    When a process dies, the pool is replaced. The jobs it may have held (the
+    ``(num_workers + 1) * chunksize`` oldest unfinished ones) then run one at a
+    time, so that the job that kills its process is found; it is returned, not
+    retried, and the rest go back to the parallel pool. An exception raised by
+    ``function`` is not a crash: it propagates.
+    """
+    # fork is safe: eSpeak is only ever initialised inside the workers
+    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
+
+    def pool(workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, context, initializer, initargs)
+
+    results: list = []
+    crashed: list = []
+    pending = list(jobs)
+    suspects_per_crash = (num_workers + 1) * chunksize
+    with tqdm(total=len(pending), desc=desc, unit=unit) as progress:
+        while pending:
+            finished = _run_parallel(
+                pool(num_workers), function, pending, chunksize, results, progress
+            )
+            if finished is None:
+                break
+            pending = [job for i, job in enumerate(pending) if i not in finished]
+            suspects, pending = pending[:suspects_per_crash], pending[suspects_per_crash:]
+            executor = None
+            for job in suspects:
+                executor = executor or pool(1)
+                try:
+                    results.append(executor.submit(function, job).result())
+                    progress.update(1)
+                except BrokenProcessPool:
+                    crashed.append(job)
+                    executor.shutdown(wait=False)
+                    executor = None
+            if executor is not None:
+                executor.shutdown()
+    return results, crashed
+
+
+def _run_parallel(
+    executor: ProcessPoolExecutor,
+    function: Callable,
+    jobs: list,
+    chunksize: int,
+    results: list,
+    progress: tqdm,
+) -> set[int] | None:
+    """Run ``jobs`` in chunks on ``executor``; None when all finished, else the
+    indices of the jobs that finished before a process died."""
+    try:
+        futures = {
+            executor.submit(_run_chunk, function, jobs[start : start + chunksize]): start
+            for start in range(0, len(jobs), chunksize)
+        }
+        remaining, finished = set(futures), set()
+        while remaining:
+            done, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
+            broken = False
+            for future in done:
+                if isinstance(future.exception(), BrokenProcessPool):
+                    broken = True
+                    continue
+                chunk_results = future.result()  # re-raises the job's own error
+                results.extend(chunk_results)
+                progress.update(len(chunk_results))
+                start = futures[future]
+                finished.update(range(start, start + len(chunk_results)))
+            if broken:
+                log.warning("a synthesis process died; looking for the job that crashed it")
+                return finished
+        return None
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
