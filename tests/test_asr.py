@@ -274,6 +274,7 @@ def test_corpus_holds_out_voices_sentences_and_words(asr_data_dir):
     assert len(lm_text) == 200 and not lm_text & (texts["val"] | texts["test"])
     stats = json.loads((root / "text_stats.json").read_text())
     assert stats["test_unseen_type_share"] > 0
+    assert [stats[f"{s}_left_out"] for s in ("train", "val", "test")] == [0, 0, 0]
 
 
 @pytest.mark.parametrize("experiment", ["asr_synthetic", "asr_synthetic_large"])

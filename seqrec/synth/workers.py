@@ -11,7 +11,7 @@ without it.
 import logging
 import multiprocessing as mp
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
 from tqdm import tqdm
@@ -62,17 +62,17 @@ def run_jobs(
                 break
             pending = [job for i, job in enumerate(pending) if i not in finished]
             suspects, pending = pending[:suspects_per_crash], pending[suspects_per_crash:]
-            executor = None
-            for job in suspects:
-                executor = executor or pool(1)
-                try:
-                    results.append(executor.submit(function, job).result())
-                    progress.update(1)
-                except BrokenProcessPool:
-                    crashed.append(job)
-                    executor.shutdown(wait=False)
-                    executor = None
-            if executor is not None:
+            executor = pool(1)
+            try:
+                for job in suspects:  # one at a time: a crash names its job
+                    try:
+                        results.append(executor.submit(function, job).result())
+                        progress.update(1)
+                    except BrokenProcessPool:
+                        crashed.append(job)
+                        executor.shutdown(wait=False)
+                        executor = pool(1)
+            finally:
                 executor.shutdown()
     return results, crashed
 
@@ -92,22 +92,16 @@ def _run_parallel(
             executor.submit(_run_chunk, function, jobs[start : start + chunksize]): start
             for start in range(0, len(jobs), chunksize)
         }
-        remaining, finished = set(futures), set()
-        while remaining:
-            done, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
-            broken = False
-            for future in done:
-                if isinstance(future.exception(), BrokenProcessPool):
-                    broken = True
-                    continue
-                chunk_results = future.result()  # re-raises the job's own error
-                results.extend(chunk_results)
-                progress.update(len(chunk_results))
-                start = futures[future]
-                finished.update(range(start, start + len(chunk_results)))
-            if broken:
+        finished: set[int] = set()
+        for future in as_completed(futures):
+            if isinstance(future.exception(), BrokenProcessPool):
                 log.warning("a synthesis process died; looking for the job that crashed it")
                 return finished
+            chunk_results = future.result()  # re-raises the job's own error
+            results.extend(chunk_results)
+            progress.update(len(chunk_results))
+            start = futures[future]
+            finished.update(range(start, start + len(chunk_results)))
         return None
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
