@@ -11,9 +11,11 @@ happens at training time (the dataset's ``augment``).
 Besides ``train.jsonl``, ``val.jsonl`` and ``test.jsonl`` (with ``text``), the
 corpus holds ``lm_text.txt``: more grammar sentences over the whole vocabulary (none
 of them a validation or test sentence) for the n-gram LM and the lexicon of
-``decoding=beam_lm`` - the role LibriSpeech's separate LM corpus plays - and
-``corpus.json`` with the settings and text statistics, among them the share of test
-word types never seen in the training text.
+``decoding=beam_lm`` - the role LibriSpeech's separate LM corpus plays -,
+``corpus.json`` with the settings, and ``text_stats.json``: word types per split,
+the shares of validation and test word types and words never seen in the training
+text, and per split the sentences left out because eSpeak NG crashed on them
+(:mod:`seqrec.synth.workers`).
 """
 
 import json
