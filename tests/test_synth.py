@@ -1,11 +1,14 @@
 import json
+import os
+import signal
+import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from seqrec.data.manifest import read_manifest
-from seqrec.synth import acoustics
+from seqrec.synth import acoustics, kws
 from seqrec.synth.espeak import ESpeak, ESpeakError, list_variants
 from seqrec.synth.kws import SyntheticCommands
 from tests.conftest import TINY_WORDS
@@ -49,6 +52,11 @@ def test_tiny_corpus_is_complete_held_out_and_reused(synthetic_data_dir):
         speakers["val"]
     )
     assert len(list((root / "_background_noise_").glob("*.wav"))) == 6
+    stats = json.loads((root / "corpus_stats.json").read_text())
+    for split in ("train", "val", "test"):
+        assert (
+            stats[split]["voices"] == len(speakers[split]) and not stats[split]["left_out_voices"]
+        )
     settings = json.loads((root / "corpus.json").read_text())
     corpus = SyntheticCommands(
         root=str(root),
@@ -74,3 +82,32 @@ def test_acoustics():
     assert abs(acoustics.trim_silence(padded, margin=0).size - speech.size) < 50
     rir = acoustics.room_impulse_response(16000, 0.3, rng)
     assert rir.size == 4800 and acoustics.reverberate(speech, rir).shape == speech.shape
+
+
+_speak_voice = kws._speak_voice
+_crash_voice = None  # set by the test; the forked synthesis processes inherit it
+
+
+def _speak_voice_or_crash(job):
+    split, voice, _ = job
+    if split == "train" and voice == _crash_voice:
+        os.kill(os.getpid(), signal.SIGKILL)  # as eSpeak NG does on a few inputs
+    return _speak_voice(job)
+
+
+def test_a_voice_that_crashes_espeak_is_left_out_and_counted(tmp_path, monkeypatch):
+    corpus = SyntheticCommands(
+        root=str(tmp_path), words=["yes"], clips_per_voice={"train": 1, "val": 1, "test": 1},
+        max_voices=5, val_voices=1, test_voices=1,
+    )  # fmt: skip
+    train_voices = corpus.voice_split()["train"]
+    crash = train_voices[0]
+    monkeypatch.setattr(kws, "_speak_voice", _speak_voice_or_crash)
+    monkeypatch.setattr(sys.modules[__name__], "_crash_voice", crash)
+    corpus()
+    stats = json.loads((tmp_path / "corpus_stats.json").read_text())
+    kept = len(train_voices) - 1
+    assert stats["train"] == {"voices": kept, "clips": kept, "left_out_voices": [crash]}
+    assert stats["test"] == {"voices": 1, "clips": 1, "left_out_voices": []}
+    speakers = {e.speaker for e in read_manifest(tmp_path / "train.jsonl", labels=["yes"])}
+    assert crash not in speakers and len(speakers) == kept

@@ -8,9 +8,12 @@ room reverberation on a share of them, and background noise at a random SNR.
 
 The corpus is written as wav files plus ``train.jsonl``, ``val.jsonl`` and
 ``test.jsonl``; a ``_background_noise_`` folder holds long noise recordings for
-training-time augmentation. A finished corpus is reused when its settings match.
+training-time augmentation. ``corpus_stats.json`` counts the voices and clips of
+each split, and names any voice left out because eSpeak NG crashed on it. A
+finished corpus is reused when its settings match.
 """
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -124,10 +127,18 @@ class SyntheticCommands:
         for split, voice, _ in crashed:
             log.warning("eSpeak NG crashed on %s voice variant %s: voice left out", split, voice)
         self._write_extras(root, rows)
+        stats = {}
         for split in SPLITS:
             write_manifest(
                 root / f"{split}.jsonl", sorted(rows[split], key=lambda r: r["audio_filepath"])
             )
+            left_out = sorted(voice for s, voice, _ in crashed if s == split)
+            stats[split] = {
+                "voices": len({row["speaker"] for row in rows[split] if "speaker" in row}),
+                "clips": len(rows[split]),
+                "left_out_voices": left_out,
+            }
+        (root / "corpus_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
         mark_prepared(marker, settings)
         return root
 
