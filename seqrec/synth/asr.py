@@ -20,46 +20,34 @@ text, and per split the sentences left out because eSpeak NG crashed on them
 
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 import torch
 
 from seqrec.data.manifest import write_manifest
-from seqrec.data.prepared import is_prepared, mark_prepared
 from seqrec.synth import acoustics
-from seqrec.synth.espeak import (
-    ENGLISH_ACCENTS,
-    ESpeak,
-    init_worker,
-    job_seed,
-    split_variants,
-    worker,
-)
+from seqrec.synth.espeak import ESpeak, split_variants
 from seqrec.synth.sentences import (
     SentenceGenerator,
     grammar_fingerprint,
     split_vocabulary,
     zipf_weights,
 )
+from seqrec.synth.spoken import SPLITS, SpokenCorpus, init_worker, job_seed, worker
 from seqrec.synth.workers import run_jobs
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
-# Part of the corpus settings: bump it whenever synthesis changes.
-SYNTH_VERSION = 1
 
-
-@dataclass
-class SyntheticSpeech:
-    """Generate (or reuse) a synthetic speech-to-text corpus under ``root``.
+@dataclass(kw_only=True)
+class SyntheticSpeech(SpokenCorpus):
+    """A synthetic speech-to-text corpus: grammar sentences, each by one voice.
 
     Args:
-        root: output folder.
         utterances: sentences per split.
         lm_sentences: sentences in ``lm_text.txt``.
         held_out_words: share of each open word class kept out of training text.
@@ -67,15 +55,10 @@ class SyntheticSpeech:
             ``zipf`` (frequency ``1 / rank**zipf_exponent`` within a class, the
             held-out words ranked last: they are the rare words, as in real text).
         zipf_exponent: the exponent of ``zipf``.
-        val_voices, test_voices: held-out eSpeak variants for each split.
-        accents, rate, pitch, pitch_range: drawn per utterance (ranges are (low, high)).
-        reverb_prob: share of utterances convolved with a simulated room.
-        snr_db: range of background-noise SNRs.
-        seed: everything random derives from it.
-        num_workers: synthesis processes.
+
+    The voice, acoustics and run settings are :class:`SpokenCorpus`'s.
     """
 
-    root: str
     utterances: dict[str, int] = field(
         default_factory=lambda: {"train": 8000, "val": 200, "test": 300}
     )
@@ -83,35 +66,17 @@ class SyntheticSpeech:
     held_out_words: float = 0.3
     word_frequencies: str = "uniform"
     zipf_exponent: float = 1.0
-    val_voices: int = 10
-    test_voices: int = 12
-    accents: Sequence[str] = ENGLISH_ACCENTS
-    rate: Sequence[int] = (130, 210)
-    pitch: Sequence[int] = (20, 80)
-    pitch_range: Sequence[int] = (20, 90)
-    reverb_prob: float = 0.3
-    snr_db: Sequence[float] = (10.0, 40.0)
-    sample_rate: int = 16000
-    seed: int = 0
-    num_workers: int = 2
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.word_frequencies not in ("uniform", "zipf"):
             raise ValueError(
                 f"word_frequencies must be 'uniform' or 'zipf', not {self.word_frequencies!r}"
             )
         self.utterances = {split: int(self.utterances[split]) for split in SPLITS}
-        self.accents = tuple(self.accents)
-        self.rate, self.pitch = tuple(self.rate), tuple(self.pitch)
-        self.pitch_range, self.snr_db = tuple(self.pitch_range), tuple(self.snr_db)
 
-    def settings(self) -> dict:
-        settings = asdict(self)
-        for key in ("root", "num_workers"):
-            settings.pop(key)
-        settings["synth_version"] = SYNTH_VERSION
-        settings["grammar"] = grammar_fingerprint()
-        return settings
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "grammar": grammar_fingerprint()}
 
     def texts(self) -> dict[str, list[str]]:
         """The sentences of each split and of the LM text (deterministic)."""
@@ -135,14 +100,7 @@ class SyntheticSpeech:
         )
         return texts
 
-    def __call__(self) -> Path:
-        root = Path(self.root)
-        marker = root / "corpus.json"
-        settings = self.settings()
-        if is_prepared(marker, settings):
-            return root
-        root.mkdir(parents=True, exist_ok=True)
-        marker.unlink(missing_ok=True)
+    def synthesise(self, root: Path) -> None:
         texts = self.texts()
         voices = split_variants(self.seed, self.val_voices, self.test_voices)
         jobs = []
@@ -171,8 +129,6 @@ class SyntheticSpeech:
         for split in SPLITS:
             stats[f"{split}_left_out"] = self.utterances[split] - len(rows[split])
         (root / "text_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
-        mark_prepared(marker, settings)
-        return root
 
 
 def text_statistics(texts: dict[str, list[str]]) -> dict[str, float]:
@@ -207,10 +163,7 @@ def _speak(job: tuple[str, int, str, str, int]) -> tuple[str, dict]:
     corpus: SyntheticSpeech = worker["corpus"]
     tts: ESpeak = worker["tts"]
     rng = np.random.default_rng(seed)
-    accent = corpus.accents[rng.integers(len(corpus.accents))]
-    rate = int(rng.integers(corpus.rate[0], corpus.rate[1] + 1))
-    pitch = int(rng.integers(corpus.pitch[0], corpus.pitch[1] + 1))
-    pitch_range = int(rng.integers(corpus.pitch_range[0], corpus.pitch_range[1] + 1))
+    accent, rate, pitch, pitch_range = corpus.speaking_style(rng)
     raw = tts.synthesize(text, f"{accent}+{variant}", rate, pitch, pitch_range)
     speech = acoustics.trim_silence(worker["resample"](torch.from_numpy(raw)).numpy())
     if speech.size == 0:

@@ -4,7 +4,6 @@ The library keeps global state, so use one :class:`ESpeak` per process.
 """
 
 import ctypes
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -134,28 +133,3 @@ class ESpeak:
         if not self._chunks:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(self._chunks).astype(np.float32) / 32768.0
-
-
-def job_seed(*parts: object) -> int:
-    """A 64-bit generator seed from the parts (corpus seed, split, item...): the same
-    parts always give the same seed, different parts unrelated ones."""
-    key = "/".join(str(p) for p in parts)
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
-
-
-# per-process synthesis state for the corpus generators' worker pools
-worker: dict = {}
-
-
-def init_worker(corpus) -> None:
-    """Pool initializer: one eSpeak per process, and a resampler to the corpus rate."""
-    import torch
-    import torchaudio
-
-    torch.set_num_threads(1)
-    tts = ESpeak()
-    worker.update(
-        corpus=corpus,
-        tts=tts,
-        resample=torchaudio.transforms.Resample(tts.sample_rate, corpus.sample_rate),
-    )

@@ -16,7 +16,7 @@ finished corpus is reused when its settings match.
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,95 +24,49 @@ import soundfile as sf
 import torch
 
 from seqrec.data.manifest import write_manifest
-from seqrec.data.prepared import is_prepared, mark_prepared
 from seqrec.data.speech_commands import WORDS_35
 from seqrec.synth import acoustics
-from seqrec.synth.espeak import (
-    ENGLISH_ACCENTS,
-    ESpeak,
-    init_worker,
-    job_seed,
-    split_variants,
-    worker,
-)
+from seqrec.synth.espeak import ESpeak, split_variants
+from seqrec.synth.spoken import SPLITS, SpokenCorpus, init_worker, job_seed, worker
 from seqrec.synth.workers import run_jobs
-
-SPLITS = ("train", "val", "test")
-# Part of the corpus settings: bump it whenever synthesis changes, so a corpus made by
-# older code is not reused.
-SYNTH_VERSION = 1
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class SyntheticCommands:
-    """Generate (or reuse) a synthetic keyword-spotting corpus under ``root``.
+@dataclass(kw_only=True)
+class SyntheticCommands(SpokenCorpus):
+    """A synthetic keyword-spotting corpus: every voice speaks every word.
 
     Args:
-        root: output folder.
         words: the vocabulary.
         clips_per_voice: renditions of each word by each voice, per split.
-        val_voices, test_voices: number of held-out variants for each split
-            (the remaining variants train).
-        max_voices: use at most this many variants in all (None: all of them).
-        accents: eSpeak English accents to draw from.
-        rate, pitch, pitch_range: ranges (low, high) to draw from.
-        reverb_prob: share of clips convolved with a simulated room.
-        snr_db: range of background-noise SNRs.
+        max_voices: use at most this many variants in all (None: all of them); the
+            ``val_voices`` and ``test_voices`` held out, the rest train.
         silence_clips: clips per split of a ``_silence_`` class (0: no such class).
-        seed: everything random derives from it.
-        num_workers: synthesis processes.
+        clip_seconds: length of every clip.
+
+    The voice, acoustics and run settings are :class:`SpokenCorpus`'s.
     """
 
-    root: str
     words: Sequence[str] = WORDS_35
     clips_per_voice: dict[str, int] = field(
         default_factory=lambda: {"train": 4, "val": 2, "test": 4}
     )
-    val_voices: int = 10
-    test_voices: int = 12
     max_voices: int | None = None
-    accents: Sequence[str] = ENGLISH_ACCENTS
     rate: Sequence[int] = (120, 230)
-    pitch: Sequence[int] = (20, 80)
-    pitch_range: Sequence[int] = (20, 90)
-    reverb_prob: float = 0.3
-    snr_db: Sequence[float] = (10.0, 40.0)
     silence_clips: int = 0
-    sample_rate: int = 16000
     clip_seconds: float = 1.0
-    seed: int = 0
-    num_workers: int = 2
 
     def __post_init__(self) -> None:
-        # accept OmegaConf containers as well as plain Python ones
+        super().__post_init__()
         self.words = tuple(self.words)
         self.clips_per_voice = {split: int(self.clips_per_voice[split]) for split in SPLITS}
-        self.accents = tuple(self.accents)
-        self.rate, self.pitch = tuple(self.rate), tuple(self.pitch)
-        self.pitch_range, self.snr_db = tuple(self.pitch_range), tuple(self.snr_db)
-
-    def settings(self) -> dict:
-        settings = asdict(self)
-        for key in ("root", "num_workers"):
-            settings.pop(key)
-        settings["synth_version"] = SYNTH_VERSION
-        return settings
 
     def voice_split(self) -> dict[str, list[str]]:
         """Variants of each split; disjoint by construction."""
         return split_variants(self.seed, self.val_voices, self.test_voices, self.max_voices)
 
-    def __call__(self) -> Path:
-        root = Path(self.root)
-        marker = root / "corpus.json"
-        settings = self.settings()
-        if is_prepared(marker, settings):
-            return root
-        root.mkdir(parents=True, exist_ok=True)
-        marker.unlink(missing_ok=True)
-
+    def synthesise(self, root: Path) -> None:
         jobs = []
         for split, voices in self.voice_split().items():
             for voice in voices:
@@ -139,8 +93,6 @@ class SyntheticCommands:
                 "left_out_voices": left_out,
             }
         (root / "corpus_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
-        mark_prepared(marker, settings)
-        return root
 
     def _write_extras(self, root: Path, rows: dict[str, list[dict]]) -> None:
         """Background-noise recordings, and ``_silence_`` clips if asked for."""
@@ -176,8 +128,8 @@ def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
         folder = root / split / word
         folder.mkdir(parents=True, exist_ok=True)
         for k in range(corpus.clips_per_voice[split]):
-            accent = corpus.accents[rng.integers(len(corpus.accents))]
-            clip = _render_clip(word, f"{accent}+{voice}", rng)
+            accent, *style = corpus.speaking_style(rng)
+            clip = _render_clip(word, f"{accent}+{voice}", *style, rng)
             name = f"{voice}_{k}.wav"
             sf.write(folder / name, clip, corpus.sample_rate, subtype="PCM_16")
             rows.append(
@@ -187,13 +139,12 @@ def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
     return split, rows
 
 
-def _render_clip(word: str, voice: str, rng: np.random.Generator) -> np.ndarray:
+def _render_clip(
+    word: str, voice: str, rate: int, pitch: int, pitch_range: int, rng: np.random.Generator
+) -> np.ndarray:
     corpus: SyntheticCommands = worker["corpus"]
     tts: ESpeak = worker["tts"]
     length = round(corpus.clip_seconds * corpus.sample_rate)
-    rate = int(rng.integers(corpus.rate[0], corpus.rate[1] + 1))
-    pitch = int(rng.integers(corpus.pitch[0], corpus.pitch[1] + 1))
-    pitch_range = int(rng.integers(corpus.pitch_range[0], corpus.pitch_range[1] + 1))
     while True:  # speak faster until the word fits in the clip
         raw = tts.synthesize(word, voice, rate, pitch, pitch_range)
         speech = acoustics.trim_silence(worker["resample"](torch.from_numpy(raw)).numpy())

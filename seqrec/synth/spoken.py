@@ -1,0 +1,116 @@
+"""What the eSpeak NG corpora (voice commands, speech-to-text) share: the speaker and
+acoustics settings, how a speaking style is drawn, reuse of a finished corpus, and the
+per-process state of their synthesis pools."""
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from seqrec.data.prepared import is_prepared, mark_prepared
+from seqrec.synth.espeak import ENGLISH_ACCENTS, ESpeak
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(kw_only=True)
+class SpokenCorpus:
+    """Generate (or reuse) a corpus of eSpeak NG speech under ``root``.
+
+    Calling the corpus synthesises it unless ``root/corpus.json`` records the same
+    settings, and returns ``root``. Subclasses implement :meth:`synthesise`.
+
+    Args:
+        root: output folder.
+        val_voices, test_voices: eSpeak variants held out for validation and test.
+        accents: eSpeak English accents to draw from.
+        rate, pitch, pitch_range: ranges (low, high) drawn per clip or utterance.
+        reverb_prob: share of clips or utterances convolved with a simulated room.
+        snr_db: range of background-noise SNRs.
+        sample_rate: of the written audio.
+        seed: everything random derives from it.
+        num_workers: synthesis processes.
+    """
+
+    # Part of the settings: a subclass bumps it whenever its synthesis changes, so a
+    # corpus made by older code is not reused.
+    synth_version: ClassVar[int] = 1
+
+    root: str
+    val_voices: int = 10
+    test_voices: int = 12
+    accents: Sequence[str] = ENGLISH_ACCENTS
+    rate: Sequence[int] = (130, 210)
+    pitch: Sequence[int] = (20, 80)
+    pitch_range: Sequence[int] = (20, 90)
+    reverb_prob: float = 0.3
+    snr_db: Sequence[float] = (10.0, 40.0)
+    sample_rate: int = 16000
+    seed: int = 0
+    num_workers: int = 2
+
+    def __post_init__(self) -> None:
+        # accept OmegaConf containers as well as plain Python ones
+        self.accents = tuple(self.accents)
+        self.rate, self.pitch = tuple(self.rate), tuple(self.pitch)
+        self.pitch_range, self.snr_db = tuple(self.pitch_range), tuple(self.snr_db)
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that decides the corpus's content (not where or how fast)."""
+        settings = asdict(self)
+        for key in ("root", "num_workers"):
+            settings.pop(key)
+        settings["synth_version"] = self.synth_version
+        return settings
+
+    def speaking_style(self, rng: np.random.Generator) -> tuple[str, int, int, int]:
+        """An accent, a speaking rate, a pitch and a pitch range, drawn in that order."""
+        accent = self.accents[rng.integers(len(self.accents))]
+        rate = int(rng.integers(self.rate[0], self.rate[1] + 1))
+        pitch = int(rng.integers(self.pitch[0], self.pitch[1] + 1))
+        pitch_range = int(rng.integers(self.pitch_range[0], self.pitch_range[1] + 1))
+        return accent, rate, pitch, pitch_range
+
+    def __call__(self) -> Path:
+        root = Path(self.root)
+        marker = root / "corpus.json"
+        settings = self.settings()
+        if is_prepared(marker, settings):
+            return root
+        root.mkdir(parents=True, exist_ok=True)
+        marker.unlink(missing_ok=True)
+        self.synthesise(root)
+        mark_prepared(marker, settings)
+        return root
+
+    def synthesise(self, root: Path) -> None:
+        """Write the audio, the manifests and any statistics under ``root``."""
+        raise NotImplementedError
+
+
+def job_seed(*parts: object) -> int:
+    """A 64-bit generator seed from the parts (corpus seed, split, item...): the same
+    parts always give the same seed, different parts unrelated ones."""
+    key = "/".join(str(p) for p in parts)
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
+
+
+# per-process synthesis state for the corpus generators' worker pools
+worker: dict = {}
+
+
+def init_worker(corpus: SpokenCorpus) -> None:
+    """Pool initializer: one eSpeak per process, and a resampler to the corpus rate."""
+    import torch
+    import torchaudio
+
+    torch.set_num_threads(1)
+    tts = ESpeak()
+    worker.update(
+        corpus=corpus,
+        tts=tts,
+        resample=torchaudio.transforms.Resample(tts.sample_rate, corpus.sample_rate),
+    )
