@@ -37,8 +37,8 @@ from seqrec.synth.sentences import (
     split_vocabulary,
     zipf_weights,
 )
-from seqrec.synth.spoken import SPLITS, SpokenCorpus, init_worker, job_seed, worker
-from seqrec.synth.workers import run_jobs
+from seqrec.synth.spoken import SPLITS, SpokenCorpus, init_worker, worker
+from seqrec.synth.workers import job_seed, run_jobs
 
 log = logging.getLogger(__name__)
 

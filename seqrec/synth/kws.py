@@ -27,8 +27,8 @@ from seqrec.data.manifest import write_manifest
 from seqrec.data.speech_commands import WORDS_35
 from seqrec.synth import acoustics
 from seqrec.synth.espeak import ESpeak, split_variants
-from seqrec.synth.spoken import SPLITS, SpokenCorpus, init_worker, job_seed, worker
-from seqrec.synth.workers import run_jobs
+from seqrec.synth.spoken import SPLITS, SpokenCorpus, init_worker, worker
+from seqrec.synth.workers import job_seed, run_jobs
 
 log = logging.getLogger(__name__)
 

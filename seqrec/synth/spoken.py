@@ -2,7 +2,6 @@
 acoustics settings, how a speaking style is drawn, reuse of a finished corpus, and the
 per-process state of their synthesis pools."""
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -98,13 +97,6 @@ class SpokenCorpus:
     def synthesise(self, root: Path) -> None:
         """Write the audio, the manifests and any statistics under ``root``."""
         raise NotImplementedError
-
-
-def job_seed(*parts: object) -> int:
-    """A 64-bit generator seed from the parts (corpus seed, split, item...): the same
-    parts always give the same seed, different parts unrelated ones."""
-    key = "/".join(str(p) for p in parts)
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
 
 
 # per-process synthesis state for the corpus generators' worker pools

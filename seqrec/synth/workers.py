@@ -5,9 +5,11 @@ ends in a segmentation fault on a few rare combinations of text, voice variant a
 pitch (for example ``"pigeon secretly"`` with ``en-us+Demonic`` at pitch 21). A
 ``multiprocessing.Pool`` waits forever for the work of a process that died, so a
 corpus generator needs a pool that notices, finds the job that crashes and goes on
-without it.
+without it. Jobs run in no fixed order, so each job carries its own seed
+(:func:`job_seed`).
 """
 
+import hashlib
 import logging
 import multiprocessing as mp
 from collections.abc import Callable, Sequence
@@ -17,6 +19,13 @@ from concurrent.futures.process import BrokenProcessPool
 from tqdm import tqdm
 
 log = logging.getLogger(__name__)
+
+
+def job_seed(*parts: object) -> int:
+    """A 64-bit generator seed from the parts (corpus seed, split, item...): the same
+    parts always give the same seed, different parts unrelated ones."""
+    key = "/".join(str(p) for p in parts)
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
 
 
 def _run_chunk(function: Callable, chunk: Sequence) -> list:
