@@ -22,7 +22,12 @@ from seqrec.tasks.callbacks import (
     SamplerEpochCallback,
     SkippedSampleReport,
 )
-from seqrec.tasks.checkpointing import AtomicCheckpointIO, LastCheckpoint
+from seqrec.tasks.checkpointing import (
+    AtomicCheckpointIO,
+    LastCheckpoint,
+    TopCheckpoints,
+    average_checkpoints,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,11 @@ log = logging.getLogger(__name__)
 def _plain(value: Any) -> Any:
     """Tensors and numpy scalars to Python numbers, for JSON."""
     return value.item() if hasattr(value, "item") else value
+
+
+def _results(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """``trainer.validate``/``test`` results (one dict per data loader) as one plain dict."""
+    return {key: _plain(value) for result in results for key, value in result.items()}
 
 
 def resolve_resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> str | None:
@@ -58,6 +68,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     The run directory ``cfg.paths.output_dir`` receives ``checkpoints/best.ckpt`` and
     ``checkpoints/last.ckpt``, ``config.yaml`` (resolved), ``metrics.json``, CSV and
     TensorBoard logs, and the test confusion matrix. Returns the final metrics.
+
+    With ``average_checkpoints=N`` (N > 1), the N best checkpoints by the validation
+    metric are kept in ``checkpoints/top/`` and averaged into
+    ``checkpoints/averaged.ckpt``. Both it and ``best.ckpt`` are validated; the
+    average is tested unless it validates worse.
     """
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -87,10 +102,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
         save_top_k=1,
         auto_insert_metric_name=False,
     )
+    average = int(cfg.get("average_checkpoints") or 1)
+    top = (
+        TopCheckpoints(checkpoint_dir / "top", task.monitor, task.monitor_mode, average)
+        if average > 1
+        else None
+    )
     nonfinite = NonFiniteGuard(cfg.nonfinite_max_consecutive)
     skips = SkippedSampleReport()
     callbacks = [
         best,
+        *([top] if top else []),
         LastCheckpoint(checkpoint_dir, cfg.checkpoint_every_n_steps),
         LearningRateMonitor("step"),
         SamplerEpochCallback(),
@@ -114,25 +136,60 @@ def train(cfg: DictConfig) -> dict[str, float]:
     warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
     trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
 
-    evaluate_with = best.best_model_path or None
     metrics: dict[str, Any] = {}
     for key in task.fit_summary_keys:  # e.g. CTC's count of unalignable utterances
         if key in trainer.callback_metrics:
             metrics[key] = _plain(trainer.callback_metrics[key])
-    for results in (
-        trainer.validate(
-            task, datamodule=datamodule, ckpt_path=evaluate_with, verbose=False, weights_only=True
-        ),
-        trainer.test(
-            task, datamodule=datamodule, ckpt_path=evaluate_with, verbose=False, weights_only=True
-        ),
-    ):
-        for result in results:
-            metrics.update({key: _plain(value) for key, value in result.items()})
+    candidates = {"best": best.best_model_path or None}
+    members = sorted(top.best_k_models) if top is not None else []
+    if len(members) > 1:
+        averaged = checkpoint_dir / "averaged.ckpt"
+        if trainer.is_global_zero:
+            average_checkpoints(members, averaged)
+        trainer.strategy.barrier()
+        candidates["averaged"] = str(averaged)
+    validation = {
+        name: _results(
+            trainer.validate(
+                task, datamodule=datamodule, ckpt_path=path, verbose=False, weights_only=True
+            )
+        )
+        for name, path in candidates.items()
+    }
+    # the average unless it validates worse than the best single checkpoint
+    chosen = "averaged" if "averaged" in validation else "best"
+    if chosen == "averaged" and task.monitor in validation["best"]:
+        sign = 1 if task.monitor_mode == "max" else -1
+        scores = {name: sign * result[task.monitor] for name, result in validation.items()}
+        if scores["averaged"] < scores["best"]:
+            chosen = "best"
+    metrics.update(validation[chosen])
+    metrics.update(
+        _results(
+            trainer.test(
+                task,
+                datamodule=datamodule,
+                ckpt_path=candidates[chosen],
+                verbose=False,
+                weights_only=True,
+            )
+        )
+    )
     metrics[NONFINITE_STEPS] = nonfinite.skipped
     if trainer.is_global_zero:
         summary = {
             "best_checkpoint": best.best_model_path or None,
+            "evaluated_checkpoint": candidates[chosen],
+            **(
+                {
+                    "averaged_from": [Path(p).name for p in members],
+                    "validation_by_checkpoint": {
+                        name: result.get(task.monitor) for name, result in validation.items()
+                    },
+                }
+                if len(candidates) > 1
+                else {}
+            ),
             "global_step": trainer.global_step,
             **metrics,
             "data/skipped": {"manifest": datamodule.manifest_skips(), "loading": skips.totals},

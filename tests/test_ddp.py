@@ -83,3 +83,26 @@ def test_two_cpu_processes_share_each_epoch_and_write_one_run(
         p.relative_to(run).as_posix() for p in run.rglob("*") if p.suffix in (".ckpt", ".json")
     )
     assert outputs == ["checkpoints/best.ckpt", "checkpoints/last.ckpt", "metrics.json"]
+
+
+def test_checkpoint_averaging_under_two_cpu_processes(tmp_path, request, monkeypatch):
+    """Rank 0 writes the average, both ranks validate it: the logged metric is that of
+    the evaluated checkpoint, scored by one process on all of val."""
+    run = ddp_run(
+        tmp_path,
+        ["experiment=kws_synthetic", *recipe_overrides("kws_synthetic", request),
+         "average_checkpoints=2"],
+        monkeypatch,
+    )  # fmt: skip
+    outputs = sorted(
+        p.relative_to(run).as_posix() for p in run.rglob("*") if p.suffix in (".ckpt", ".json")
+    )
+    assert outputs == ["checkpoints/averaged.ckpt", "checkpoints/best.ckpt", "checkpoints/last.ckpt",
+                       "checkpoints/top/epoch000.ckpt", "checkpoints/top/epoch001.ckpt",
+                       "metrics.json"]  # fmt: skip
+    metrics = json.loads((run / "metrics.json").read_text())
+    corpus = request.getfixturevalue("synthetic_data_dir") / "kws_synthetic"
+    model = seqrec.load(metrics["evaluated_checkpoint"])
+    assert metrics["val/acc"] == pytest.approx(
+        evaluate_classifier(model, corpus / "val.jsonl")["acc"], abs=1e-6
+    )

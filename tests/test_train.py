@@ -58,6 +58,56 @@ def test_both_cells_train_and_learn(tmp_path, synthetic_data_dir, cell):
     assert isinstance(rnn, torch.nn.GRU if cell == "gru" else torch.nn.LSTM)
 
 
+def test_averaged_checkpoint_is_the_mean_of_the_top_k_and_chosen_on_validation(
+    tmp_path, synthetic_data_dir
+):
+    cfg = make_config(tmp_path, ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir),
+                                 *tiny_model_overrides(), "trainer.max_epochs=4",
+                                 "average_checkpoints=3"])  # fmt: skip
+    train(cfg)
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    top = sorted((tmp_path / "checkpoints" / "top").glob("*.ckpt"))
+    assert len(top) == 3 and summary["averaged_from"] == [p.name for p in top]
+    members = [torch.load(p, weights_only=True)["state_dict"] for p in top]
+    averaged = torch.load(tmp_path / "checkpoints" / "averaged.ckpt", weights_only=True)
+    assert averaged["averaged_from"] == summary["averaged_from"]
+    for key, value in averaged["state_dict"].items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, sum(m[key] for m in members) / 3)
+    assert any(  # the members differ, so the average is a new point
+        not torch.equal(members[0][key], members[1][key]) for key in members[0]
+    )
+    scores = summary["validation_by_checkpoint"]
+    chosen = "averaged" if scores["averaged"] >= scores["best"] else "best"  # val/acc: higher wins
+    assert summary["evaluated_checkpoint"].endswith(f"{chosen}.ckpt")
+    assert summary[names.VAL_ACC] == scores[chosen]
+    prediction = seqrec.load(tmp_path / "checkpoints" / "averaged.ckpt").classify(
+        [torch.zeros(16000)]
+    )[0]
+    assert prediction.label in ("yes", "no", "up")
+
+
+def test_averaging_refuses_checkpoints_of_different_models(tmp_path):
+    from seqrec.inference import CheckpointError
+    from seqrec.tasks.checkpointing import average_checkpoints
+
+    for name, size in (("a.ckpt", 3), ("b.ckpt", 4)):
+        torch.save({"state_dict": {"model.w": torch.ones(size)}}, tmp_path / name)
+    with pytest.raises(CheckpointError, match=r"b\.ckpt: cannot average with .*a\.ckpt.*shape"):
+        average_checkpoints([tmp_path / "a.ckpt", tmp_path / "b.ckpt"], tmp_path / "avg.ckpt")
+    torch.save(
+        {"state_dict": {"model.w": torch.ones(3), "model.n": torch.tensor(5)}}, tmp_path / "a.ckpt"
+    )
+    torch.save(
+        {"state_dict": {"model.w": torch.zeros(3), "model.n": torch.tensor(9)}}, tmp_path / "c.ckpt"
+    )
+    average_checkpoints([tmp_path / "a.ckpt", tmp_path / "c.ckpt"], tmp_path / "avg.ckpt")
+    state = torch.load(tmp_path / "avg.ckpt", weights_only=True)["state_dict"]
+    assert (
+        state["model.w"].tolist() == [0.5] * 3 and state["model.n"].item() == 5
+    )  # counters: the first's
+
+
 def test_fast_dev_run_writes_metrics_without_checkpoints(tmp_path, synthetic_data_dir):
     cfg = make_config(tmp_path, ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir),
                                  *tiny_model_overrides(), "trainer.fast_dev_run=true"])  # fmt: skip

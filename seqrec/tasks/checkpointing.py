@@ -1,13 +1,17 @@
-"""Checkpoints that survive a kill: atomic writes and a frequent ``last.ckpt``."""
+"""Checkpoints that survive a kill (atomic writes, a frequent ``last.ckpt``), and the
+average of the best checkpoints."""
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins import TorchCheckpointIO
-from pytorch_lightning.callbacks import Checkpoint
+from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
+
+from seqrec.inference import CheckpointError, read_checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -64,3 +68,64 @@ class LastCheckpoint(Checkpoint):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.state.fn == "fit":
             self._save(trainer)
+
+
+class TopCheckpoints(ModelCheckpoint):
+    """The ``k`` best checkpoints by the monitored validation metric, weights only,
+    as ``<dirpath>/epochNNN.ckpt``: the members of a checkpoint average."""
+
+    def __init__(self, dirpath: str | Path, monitor: str, mode: str, k: int) -> None:
+        if k < 2:
+            raise ValueError(f"averaging needs at least 2 checkpoints, got {k}")
+        super().__init__(
+            dirpath=dirpath,
+            filename="epoch{epoch:03d}",
+            monitor=monitor,
+            mode=mode,
+            save_top_k=k,
+            save_weights_only=True,
+            auto_insert_metric_name=False,
+        )
+
+
+def average_checkpoints(paths: Sequence[str | Path], out: str | Path) -> Path:
+    """Average the model weights of the checkpoints ``paths`` into ``out``.
+
+    Floating-point tensors of ``state_dict`` become their mean (accumulated in
+    float64); any other tensor (a counter such as BatchNorm's ``num_batches_tracked``)
+    is taken from the first checkpoint, as is everything outside ``state_dict``
+    (the hyper-parameters that rebuild the model). ``averaged_from`` lists the
+    members. The file is written atomically.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("no checkpoints to average")
+    first = read_checkpoint(paths[0])
+    sums = {
+        key: value.double() if value.is_floating_point() else value
+        for key, value in first["state_dict"].items()
+    }
+    for path in paths[1:]:
+        state = read_checkpoint(path)["state_dict"]
+        if state.keys() != sums.keys():
+            raise CheckpointError(
+                f"{path}: cannot average with {paths[0]}: the weights differ "
+                f"({sorted(state.keys() ^ sums.keys())[:5]})"
+            )
+        for key, value in state.items():
+            if value.shape != sums[key].shape:
+                raise CheckpointError(
+                    f"{path}: cannot average with {paths[0]}: {key} has shape "
+                    f"{tuple(value.shape)}, not {tuple(sums[key].shape)}"
+                )
+            if value.is_floating_point():
+                sums[key] += value.double()
+    averaged = {
+        key: (value / len(paths)).to(first["state_dict"][key].dtype)
+        if value.is_floating_point()
+        else value
+        for key, value in sums.items()
+    }
+    checkpoint = {**first, "state_dict": averaged, "averaged_from": [p.name for p in paths]}
+    AtomicCheckpointIO().save_checkpoint(checkpoint, out)
+    return Path(out)
