@@ -42,6 +42,15 @@ def _results(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {key: _plain(value) for result in results for key, value in result.items()}
 
 
+def _choose_checkpoint(validation: dict[str, dict[str, Any]], monitor: str, mode: str) -> str:
+    """``averaged`` when validated, unless its ``monitor`` is worse than ``best``'s."""
+    if "averaged" not in validation:
+        return "best"
+    sign = 1 if mode == "max" else -1
+    worse = sign * validation["averaged"][monitor] < sign * validation["best"][monitor]
+    return "best" if worse else "averaged"
+
+
 def resolve_resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> str | None:
     """``ckpt_path=last`` means this run directory's ``checkpoints/last.ckpt``.
 
@@ -156,13 +165,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         )
         for name, path in candidates.items()
     }
-    # the average unless it validates worse than the best single checkpoint
-    chosen = "averaged" if "averaged" in validation else "best"
-    if chosen == "averaged" and task.monitor in validation["best"]:
-        sign = 1 if task.monitor_mode == "max" else -1
-        scores = {name: sign * result[task.monitor] for name, result in validation.items()}
-        if scores["averaged"] < scores["best"]:
-            chosen = "best"
+    chosen = _choose_checkpoint(validation, task.monitor, task.monitor_mode)
     metrics.update(validation[chosen])
     metrics.update(
         _results(
