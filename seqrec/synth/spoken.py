@@ -26,10 +26,9 @@ class SpokenCorpus:
     acoustics. It does not fix the waveforms to the bit: eSpeak NG carries state
     from one call to the next within a process (the same sentence spoken twice in
     a row comes out slightly different), and jobs reach the pool's processes in no
-    fixed order.
-    Two runs with the same settings therefore give the same manifests, except
-    that a sentence's duration can differ by some milliseconds (at most 14 ms
-    in 90 sentences of three such runs compared).
+    fixed order. Two runs with the same settings therefore give the same
+    manifests, except that a sentence's duration can differ by some milliseconds
+    (at most 14 ms in 90 sentences of three such runs compared).
 
     Args:
         root: output folder.
