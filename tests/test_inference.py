@@ -1,5 +1,4 @@
 import json
-import pickle
 import subprocess
 import sys
 
@@ -48,26 +47,24 @@ def test_classify_paths_and_waveforms(model, synthetic_data_dir):
 
 
 class Payload:
+    """Unpickling it creates ``marker``: the file shows whether a load ran it."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
     def __reduce__(self):
-        return (open, ("/tmp/seqrec_payload_ran", "w"))
+        return (open, (self.marker, "w"))
 
 
 def test_pickled_payload_is_refused_and_never_runs(tmp_path):
-    marker = "/tmp/seqrec_payload_ran"
-    import os
-
-    if os.path.exists(marker):
-        os.remove(marker)
+    marker = tmp_path / "payload_ran"
     path = tmp_path / "evil.ckpt"
-    with path.open("wb") as f:
-        torch.save(
-            {"state_dict": {}, "hyper_parameters": {"x": Payload()}},
-            f,
-            pickle_protocol=pickle.HIGHEST_PROTOCOL,
-        )
+    torch.save({"state_dict": {}, "hyper_parameters": {"x": Payload(str(marker))}}, path)
     with pytest.raises(CheckpointError, match="refused to load"):
         seqrec.load(path)
-    assert not os.path.exists(marker)
+    assert not marker.exists()
+    torch.load(path, weights_only=False)  # an unsafe load does run the payload
+    assert marker.exists()
     with pytest.raises(CheckpointError, match="not found"):
         seqrec.load(tmp_path / "missing.ckpt")
     torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
