@@ -56,10 +56,22 @@ def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarr
 
 def trim_silence(audio: np.ndarray, threshold_db: float = -40.0, margin: int = 160) -> np.ndarray:
     """Cut leading and trailing samples quieter than ``threshold_db`` below the peak."""
+    start, end = speech_bounds(audio, threshold_db, margin)
+    return audio[start:end]
+
+
+def speech_bounds(
+    audio: np.ndarray, threshold_db: float = -40.0, margin: int = 160
+) -> tuple[int, int]:
+    """(start, end) of what :func:`trim_silence` keeps; (0, 0) if nothing.
+
+    >>> speech_bounds(np.array([0.0, 0.0, 0.5, 1.0, 0.0]), margin=0)
+    (2, 4)
+    """
     if audio.size == 0:
-        return audio
+        return 0, 0
     threshold = np.abs(audio).max() * 10 ** (threshold_db / 20)
     loud = np.flatnonzero(np.abs(audio) > threshold)
     if loud.size == 0:
-        return audio[:0]
-    return audio[max(loud[0] - margin, 0) : loud[-1] + margin + 1]
+        return 0, 0
+    return max(int(loud[0]) - margin, 0), int(loud[-1]) + margin + 1

@@ -20,6 +20,7 @@ text, and per split the sentences left out because eSpeak NG crashed on them
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,11 +162,35 @@ def _distinct(generate: SentenceGenerator, count: int, exclude: set[str]) -> lis
 def _speak(job: tuple[str, int, str, str, int]) -> tuple[str, dict]:
     split, k, text, variant, seed = job
     corpus: SyntheticSpeech = worker["corpus"]
-    tts: ESpeak = worker["tts"]
     rng = np.random.default_rng(seed)
+    audio, accent, _ = speak(corpus, worker["tts"], worker["resample"], text, variant, rng)
+    relative = f"{split}/{variant}/{split}_{k:05d}.wav"
+    path = Path(corpus.root) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, audio, corpus.sample_rate, subtype="PCM_16")
+    row = {"audio_filepath": relative, "duration": round(audio.size / corpus.sample_rate, 4),
+           "text": text, "speaker": variant, "accent": accent, "id": f"{split}_{k:05d}"}  # fmt: skip
+    return split, row
+
+
+def speak(
+    corpus: SyntheticSpeech,
+    tts: ESpeak,
+    resample: Callable[[torch.Tensor], torch.Tensor],
+    text: str,
+    variant: str,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, str, list[float | None]]:
+    """One utterance as the corpus renders it: the waveform at the corpus rate, the
+    accent drawn, and for each word of ``text`` (split at spaces) the time in seconds
+    at which eSpeak NG began it. eSpeak reports no start for some short words that it
+    speaks together with the next one ("on the"); their time is None.
+    ``resample`` takes eSpeak's rate to the corpus rate."""
     accent, rate, pitch, pitch_range = corpus.speaking_style(rng)
-    raw = tts.synthesize(text, f"{accent}+{variant}", rate, pitch, pitch_range)
-    speech = acoustics.trim_silence(worker["resample"](torch.from_numpy(raw)).numpy())
+    raw, words = tts.synthesize_words(text, f"{accent}+{variant}", rate, pitch, pitch_range)
+    resampled = resample(torch.from_numpy(raw)).numpy()
+    begin, end = acoustics.speech_bounds(resampled)
+    speech = resampled[begin:end]
     if speech.size == 0:
         raise RuntimeError(f"eSpeak voice {accent}+{variant} produced silence for {text!r}")
     sr = corpus.sample_rate
@@ -177,10 +202,14 @@ def _speak(job: tuple[str, int, str, str, int]) -> tuple[str, dict]:
     noise = acoustics.background_noise(audio.size, sr, rng)
     audio = acoustics.mix_at_snr(audio, noise, rng.uniform(*corpus.snr_db))
     audio = (audio / (np.abs(audio).max() + 1e-9) * rng.uniform(0.1, 0.9)).astype(np.float32)
-    relative = f"{split}/{variant}/{split}_{k:05d}.wav"
-    path = Path(corpus.root) / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, audio, sr, subtype="PCM_16")
-    row = {"audio_filepath": relative, "duration": round(audio.size / sr, 4), "text": text,
-           "speaker": variant, "accent": accent, "id": f"{split}_{k:05d}"}  # fmt: skip
-    return split, row
+    index, position = {}, 0  # character offset of each word of the text -> its index
+    for i, word in enumerate(text.split(" ")):
+        index[position] = i
+        position += len(word) + 1
+    starts: list[float | None] = [None] * len(index)
+    for word in words:
+        if word.start in index:
+            starts[index[word.start]] = (
+                lead + max(word.sample * sr / tts.sample_rate - begin, 0)
+            ) / sr
+    return audio, accent, starts
