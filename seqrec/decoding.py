@@ -1,6 +1,7 @@
 """Decoding CTC outputs."""
 
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -28,6 +29,98 @@ def ctc_greedy_decode(
         tokens = torch.unique_consecutive(path[:length])
         hypotheses.append(tokens[tokens != blank].tolist())
     return hypotheses
+
+
+def ctc_greedy_path(
+    log_probs: torch.Tensor, lengths: torch.Tensor, blank: int = 0
+) -> list[tuple[list[int], list[int]]]:
+    """:func:`ctc_greedy_decode` with, for every token, the frame where its run of
+    frames begins.
+
+    >>> frames = torch.tensor([[0, 3, 3, 0, 3, 5, 5, 0]])
+    >>> ctc_greedy_path(torch.nn.functional.one_hot(frames, 6).float(), torch.tensor([7]))
+    [([3, 3, 5], [1, 4, 5])]
+    """
+    best = log_probs.argmax(dim=-1).cpu()  # (B, T)
+    paths = []
+    for path, length in zip(best, lengths.tolist(), strict=True):
+        path = path[:length]
+        starts = torch.ones_like(path, dtype=torch.bool)
+        starts[1:] = path[1:] != path[:-1]
+        frames = torch.nonzero(starts & (path != blank)).flatten()
+        paths.append((path[frames].tolist(), frames.tolist()))
+    return paths
+
+
+@dataclass
+class Hypothesis:
+    """A decoded utterance: its text, and its tokens (class indices, blanks and
+    repeats removed) with the output frame at which each was emitted."""
+
+    text: str
+    tokens: list[int] = field(default_factory=list)
+    frames: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WordTime:
+    """A word and where it was heard, in seconds from the start of the input."""
+
+    word: str
+    start: float
+    end: float
+
+    def as_dict(self) -> dict[str, str | float]:
+        return {"word": self.word, "start": round(self.start, 3), "end": round(self.end, 3)}
+
+
+def word_times(
+    hypothesis: Hypothesis, tokenizer, frame_seconds: float, offset: float = 0.0
+) -> list[WordTime]:
+    """The words of a hypothesis with their times.
+
+    A CTC model emits each token at a spike of one or a few frames, so a word's time
+    is where the model fired: it starts at the frame of its first token and ends one
+    frame after its last. Words are split at the word boundary token (a space) and
+    before every SentencePiece piece that begins a word (``▁``).
+
+    Args:
+        hypothesis: from :meth:`CTCDecoder.decode`.
+        tokenizer: the model's :class:`~seqrec.text.Tokenizer`.
+        frame_seconds: seconds between the model's output frames.
+        offset: seconds added to every time (where the decoded audio began).
+
+    >>> from seqrec.text import CharTokenizer
+    >>> tok = CharTokenizer()
+    >>> hyp = Hypothesis("hi yo", tok.encode("hi yo"), [2, 3, 6, 9, 10])
+    >>> [w.as_dict() for w in word_times(hyp, tok, 0.04)]
+    [{'word': 'hi', 'start': 0.08, 'end': 0.16}, {'word': 'yo', 'start': 0.36, 'end': 0.44}]
+    """
+    pieces = tokenizer.decoder_tokens()
+    words: list[tuple[list[int], int, int]] = []  # token ids, first frame, last frame
+    current: list[int] = []
+    first = last = 0
+    for token, frame in zip(hypothesis.tokens, hypothesis.frames, strict=True):
+        piece = pieces[token]
+        if (piece == WORD_BOUNDARY or piece.startswith("▁")) and current:
+            words.append((current, first, last))
+            current = []
+        if piece == WORD_BOUNDARY:
+            continue
+        if not current:
+            first = frame
+        current.append(token)
+        last = frame
+    if current:
+        words.append((current, first, last))
+    times = []
+    for tokens, first, last in words:
+        word = tokenizer.decode(tokens).strip()
+        if word:
+            times.append(
+                WordTime(word, offset + first * frame_seconds, offset + (last + 1) * frame_seconds)
+            )
+    return times
 
 
 DECODING_METHODS = ("greedy", "beam", "beam_lm")
@@ -113,12 +206,32 @@ class CTCDecoder:
         """(B, T, V) log-probabilities and (B,) frame counts -> B strings."""
         if self._search is None:
             return [self.tokenizer.decode(ids) for ids in ctc_greedy_decode(log_probs, lengths)]
+        return [hypothesis.text for hypothesis in self.decode(log_probs, lengths)]
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Hypothesis]:
+        """(B, T, V) log-probabilities and (B,) frame counts -> B hypotheses, with the
+        frame of every token (for :func:`word_times`)."""
+        if self._search is None:
+            return [
+                Hypothesis(self.tokenizer.decode(ids), ids, frames)
+                for ids, frames in ctc_greedy_path(log_probs, lengths)
+            ]
         emissions = log_probs.detach().float().cpu()
         if self._extra_columns:
             pad = emissions.new_full((*emissions.shape[:2], self._extra_columns), -1e5)
             emissions = torch.cat([emissions, pad], dim=-1)
         results = self._search(emissions.contiguous(), lengths.cpu().to(torch.int32))
-        return [self.tokenizer.decode(hyps[0].tokens.tolist()) if hyps else "" for hyps in results]
+        hypotheses = []
+        for hyps in results:
+            if not hyps:
+                hypotheses.append(Hypothesis(""))
+                continue
+            tokens = hyps[0].tokens.tolist()
+            # flashlight's path starts with a sentinel before frame 0, which torchaudio
+            # counts in its timesteps: frame = timestep - 1
+            frames = (hyps[0].timesteps - 1).clamp(min=0).tolist()
+            hypotheses.append(Hypothesis(self.tokenizer.decode(tokens), tokens, frames))
+        return hypotheses
 
 
 def ensure_lm(lm_text: str | Path, order: int = 3) -> Path:

@@ -21,6 +21,7 @@ from torch import nn
 from seqrec.data.audio import load_audio
 from seqrec.data.batch import pad_sequences
 from seqrec.data.video import ClipReader, ClipTransform
+from seqrec.decoding import WordTime, word_times
 
 Input = str | Path | np.ndarray | torch.Tensor
 
@@ -230,6 +231,15 @@ class Transcriber(LoadedModel):
         self.decoding = dict(decoding)
         self.decoder = CTCDecoder(self.tokenizer, **self.decoding)
 
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds between the model's output frames (the feature hop times the
+        subsampling factor)."""
+        stride = 1
+        for part in (self.model.frontend, self.model.encoder, self.model.decoder):
+            stride *= getattr(part, "time_stride", 1)
+        return stride / self.sample_rate
+
     @torch.inference_mode()
     def transcribe(self, inputs: Sequence[Input], batch_size: int = 16) -> list[str]:
         """One transcript per input: audio file paths, or mono waveforms at
@@ -237,30 +247,73 @@ class Transcriber(LoadedModel):
         return self.transcribe_waveforms([self.prepare(item)[0] for item in inputs], batch_size)
 
     @torch.inference_mode()
+    def transcribe_with_times(
+        self, inputs: Sequence[Input], batch_size: int = 16
+    ) -> list["Transcript"]:
+        """:meth:`transcribe`, with the start and end of every word in seconds
+        (:func:`~seqrec.decoding.word_times`)."""
+        waveforms = [self.prepare(item)[0] for item in inputs]
+        transcripts = self.transcripts(waveforms, batch_size, with_times=True)
+        for i, (transcript, item) in enumerate(zip(transcripts, inputs, strict=True)):
+            transcript.input = str(item) if isinstance(item, str | Path) else f"input[{i}]"
+        return transcripts
+
+    @torch.inference_mode()
     def transcribe_waveforms(
         self, waveforms: Sequence[torch.Tensor], batch_size: int = 16
     ) -> list[str]:
         """Transcripts of waveforms already read (1-D, at :attr:`sample_rate`)."""
+        return [t.text for t in self.transcripts(waveforms, batch_size, with_times=False)]
+
+    @torch.inference_mode()
+    def transcripts(
+        self, waveforms: Sequence[torch.Tensor], batch_size: int = 16, with_times: bool = True
+    ) -> list["Transcript"]:
+        """:class:`Transcript` of waveforms already read; word times if ``with_times``."""
         max_samples = round(self.chunk_seconds * self.sample_rate)
-        chunks, owners = [], []
+        chunks, owners, offsets = [], [], []
         for i, waveform in enumerate(waveforms):
+            offset = 0
             for chunk in split_at_quiet_points(waveform, max_samples, self.sample_rate):
                 chunks.append(chunk)
                 owners.append(i)
+                offsets.append(offset / self.sample_rate)
+                offset += chunk.shape[0]
         order = sorted(range(len(chunks)), key=lambda i: chunks[i].shape[0])  # less padding
-        texts = [""] * len(chunks)
+        parts = [Transcript("") for _ in chunks]
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             padded, lengths = pad_sequences([chunks[i] for i in batch])
             log_probs, out_lengths = self.model(padded.to(self.device), lengths.to(self.device))
-            for i, text in zip(batch, self.decoder(log_probs.float().cpu(), out_lengths.cpu()),
-                               strict=True):  # fmt: skip
-                texts[i] = text
-        joined: list[list[str]] = [[] for _ in waveforms]
-        for owner, text in zip(owners, texts, strict=True):
-            if text:
-                joined[owner].append(text)
-        return [" ".join(parts) for parts in joined]
+            log_probs, out_lengths = log_probs.float().cpu(), out_lengths.cpu()
+            if not with_times:
+                for i, text in zip(batch, self.decoder(log_probs, out_lengths), strict=True):
+                    parts[i] = Transcript(text)
+                continue
+            for i, hypothesis in zip(batch, self.decoder.decode(log_probs, out_lengths),
+                                     strict=True):  # fmt: skip
+                words = word_times(hypothesis, self.tokenizer, self.frame_seconds, offsets[i])
+                parts[i] = Transcript(hypothesis.text, words)
+        joined = [Transcript("") for _ in waveforms]
+        for owner, part in zip(owners, parts, strict=True):
+            if part.text:
+                whole = joined[owner]
+                whole.text = f"{whole.text} {part.text}" if whole.text else part.text
+                whole.words.extend(part.words)
+        return joined
+
+
+@dataclass
+class Transcript:
+    """A transcript, with its words' times when asked for
+    (:meth:`Transcriber.transcribe_with_times`)."""
+
+    text: str
+    words: list[WordTime] = field(default_factory=list)
+    input: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"input": self.input, "text": self.text, "words": [w.as_dict() for w in self.words]}
 
 
 def split_at_quiet_points(

@@ -1,9 +1,12 @@
 """seqrec-predict: label or transcribe audio or video files with a checkpoint and
 write JSON Lines (``label``/``score``/``top_k``, or ``text``, per input).
+With ``word_times=true``, a transcript also lists its words with their start and end
+in seconds (``words``).
 
 seqrec-predict ckpt_path=best.ckpt 'inputs=[a.wav,b.wav]' output=predictions.jsonl
 seqrec-predict ckpt_path=best.ckpt manifest=data/kws_synthetic/test.jsonl
 seqrec-predict ckpt_path=asr.ckpt 'inputs=[talk.flac]' decoding=beam_lm decoding.lm_path=lm.arpa
+seqrec-predict ckpt_path=asr.ckpt 'inputs=[talk.flac]' word_times=true
 """
 
 import hydra
@@ -45,8 +48,15 @@ def main(cfg: DictConfig) -> None:
     if not items:
         raise SystemExit("seqrec-predict: nothing to do; give inputs=[...] or manifest=...")
     if isinstance(model, Transcriber):
-        texts = model.transcribe_waveforms([item[0] for item in items], cfg.batch_size)
-        rows = [{"input": name, "text": text} for name, text in zip(names, texts, strict=True)]
+        waveforms = [item[0] for item in items]
+        transcripts = model.transcripts(waveforms, cfg.batch_size, with_times=cfg.word_times)
+        rows = []
+        for name, transcript in zip(names, transcripts, strict=True):
+            transcript.input = name
+            row = transcript.as_dict()
+            if not cfg.word_times:
+                row.pop("words")
+            rows.append(row)
     else:
         predictions = model.classify_clips(items, names, cfg.top_k, cfg.batch_size)
         rows = [prediction.as_dict() for prediction in predictions]

@@ -162,6 +162,11 @@ class AudioFrontend(nn.Module):
         pattern = torch.randn(16384, generator=torch.Generator().manual_seed(0))
         self.register_buffer("dither_pattern", pattern, persistent=False)
 
+    @property
+    def time_stride(self) -> int:
+        """Input samples per output frame."""
+        return self.featurizer.hop_length
+
     def _add_dither(self, audio: torch.Tensor) -> torch.Tensor:
         if self.dither <= 0:
             return audio

@@ -37,6 +37,11 @@ class ConvSubsampling(nn.Module):
         if not self.layers:  # factor 1: a frame-wise projection
             self.layers.append(nn.Conv1d(channels, out_dim, 1))
 
+    @property
+    def time_stride(self) -> int:
+        """Input frames per output frame."""
+        return self.factor
+
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
             if layer.stride[0] == 2:
