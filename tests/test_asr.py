@@ -6,8 +6,11 @@ from collections import Counter
 from pathlib import Path
 
 import hydra
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
+import torchaudio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +19,7 @@ from seqrec.data.audio import TranscribedAudioDataset
 from seqrec.data.librispeech import LibriSpeechPreparer
 from seqrec.data.manifest import ManifestError
 from seqrec.data.prepared import DatasetLayoutError
-from seqrec.decoding import CTCDecoder
+from seqrec.decoding import CTCDecoder, Hypothesis, word_times
 from seqrec.evaluate import (
     align_words,
     errors_by_known_words,
@@ -26,7 +29,7 @@ from seqrec.evaluate import (
 from seqrec.inference import Transcriber
 from seqrec.modules import ConvSubsampling, CTCHead, RecurrentDecoder, SequenceModel
 from seqrec.modules.features import AudioFrontend, LogMelSpectrogram
-from seqrec.synth.asr import SyntheticSpeech, text_statistics
+from seqrec.synth.asr import SyntheticSpeech, speak, text_statistics
 from seqrec.synth.espeak import ENGLISH_ACCENTS, ESpeak
 from seqrec.synth.sentences import (
     SentenceGenerator,
@@ -244,6 +247,108 @@ def test_transcribe_returns_a_string_per_input_and_chunks_long_audio():
     assert max(chunk_lengths) <= 32000 and len(chunk_lengths) >= 6
 
 
+def test_word_times_come_from_the_frames_where_the_tokens_fire():
+    """A stand-in network spikes like a CTC model: "a" on the first and on the last
+    loud output frame of each burst of sound, blank between, and a space on quiet
+    frames. Each burst is then the word "aa", and its times must be the burst's,
+    across chunk boundaries too."""
+    tokenizer = CharTokenizer()
+    transcriber = Transcriber(tiny_ctc_model(), tokenizer, {"modality": "audio", "sample_rate": 16000},
+                              chunk_seconds=2.0)  # fmt: skip
+    assert transcriber.frame_seconds == pytest.approx(0.04)  # 10 ms hop, subsampled 4 times
+    network = transcriber.model.forward
+    a, space = tokenizer.encode("a a")[:2]
+
+    def spike_on_sound(x, lengths):
+        _, out_lengths = network(x, lengths)
+        frames = int(out_lengths.max())
+        x = torch.nn.functional.pad(x, (0, max(0, frames * 640 - x.shape[1])))
+        loud = x[:, : frames * 640].reshape(len(x), frames, 640).pow(2).mean(-1).sqrt() > 0.05
+        quiet = torch.nn.functional.pad(~loud, (1, 1), value=True)
+        edge = loud & (quiet[:, :-2] | quiet[:, 2:])  # first or last loud frame of a burst
+        best = torch.where(edge, a, torch.where(loud, 0, space))
+        return torch.nn.functional.one_hot(best, tokenizer.num_classes).float().log(), out_lengths
+
+    transcriber.model.forward = spike_on_sound
+    bursts = [(0.5, 0.7), (2.6, 2.9), (4.2, 4.4), (6.0, 6.5)]
+    audio = torch.randn(7 * 16000) * 1e-3
+    for start, end in bursts:
+        audio[int(start * 16000) : int(end * 16000)] += 0.5
+    (transcript,) = transcriber.transcribe_with_times([audio])
+    assert transcript.text == "aa aa aa aa" == transcriber.transcribe([audio])[0]
+    assert transcript.input == "input[0]"
+    for word, (start, end) in zip(transcript.words, bursts, strict=True):
+        assert abs(word.start - start) <= 0.04 and abs(word.end - end) <= 0.04, (word, start, end)
+
+
+def test_beam_search_and_greedy_give_the_same_word_times(bpe):
+    tokenizer = CharTokenizer()
+    ids = tokenizer.encode("hi yo")
+    path = [0, 0, ids[0], 0, ids[1], ids[1], 0, 0, ids[2], 0, ids[3], 0, 0, ids[4], 0]
+    log_probs = torch.log_softmax(
+        10 * torch.nn.functional.one_hot(torch.tensor([path]), 29).float(), -1
+    )
+    lengths = torch.tensor([len(path)])
+    greedy = CTCDecoder(tokenizer, "greedy").decode(log_probs, lengths)[0]
+    beam = CTCDecoder(tokenizer, "beam").decode(log_probs, lengths)[0]
+    assert greedy.frames == [2, 4, 8, 10, 13]
+    expected = [("hi", 0.2, 0.5), ("yo", 1.0, 1.4)]  # first frame, one after the last, 0.1 s each
+    for hypothesis in (greedy, beam):
+        times = word_times(hypothesis, tokenizer, 0.1)
+        assert [(w.word, round(w.start, 6), round(w.end, 6)) for w in times] == expected
+    # SentencePiece: a piece that begins with "▁" begins a word
+    pieces = bpe.encode("the brave otter")
+    times = word_times(Hypothesis("the brave otter", pieces, list(range(len(pieces)))), bpe, 1.0)
+    assert [w.word for w in times] == ["the", "brave", "otter"]
+    assert times[0].start == 0 and times[-1].end == len(pieces)
+
+
+def test_rendered_utterances_know_where_each_word_starts():
+    """With no reverberation and little noise, the audio is quiet before the first
+    reported word start and loud just after it, and every later start falls inside
+    the speech."""
+    corpus = SyntheticSpeech(root="unused", reverb_prob=0.0, snr_db=(60.0, 60.0))
+    tts = ESpeak()
+    resample = torchaudio.transforms.Resample(tts.sample_rate, corpus.sample_rate)
+    text = "bruno trapped your spooky laptop on the gorilla eagerly"
+    for seed in range(3):
+        audio, _, starts = speak(corpus, tts, resample, text, "m3", np.random.default_rng(seed))
+        assert len(starts) == 9 and starts[6] is None  # eSpeak speaks "on the" as one word
+        timed = [s for s in starts if s is not None]
+        assert timed == sorted(timed) and timed[0] >= 0.05 and timed[-1] < audio.size / 16000 - 0.05
+        first = int(timed[0] * 16000)
+        before, after = audio[: first - 320], audio[first : first + 4800]  # 20 ms / 300 ms
+        assert np.sqrt(np.mean(before**2)) < 0.01 * np.sqrt(np.mean(after**2))
+
+
+def test_word_time_benchmark_pairs_correct_words_with_their_starts():
+    from seqrec.bench.word_times import start_errors, summarise
+    from seqrec.decoding import WordTime
+    from seqrec.inference import Transcript
+
+    words = [("the", 0.12), ("big", 0.3), ("rad", 0.5), ("cat", 0.9), ("sat", 1.25)]
+    transcript = Transcript("the big rad cat sat", [WordTime(w, t, t + 0.1) for w, t in words])
+    # "big" is inserted, "red" substituted; "cat" has no reference start
+    errors, total, correct = start_errors(
+        [transcript], ["the red cat sat"], [[0.1, 0.5, None, 1.2]]
+    )
+    assert errors == pytest.approx([0.02, 0.05]) and (total, correct) == (4, 3)
+    stats = summarise(errors, total, correct, frame_seconds=0.04)
+    assert stats["within_1_frame"] == 0.5 and stats["mean_abs_error_s"] == pytest.approx(0.035)
+    assert summarise([], 4, 0, 0.04)["mean_error_s"] is None
+
+
+def test_word_time_benchmark_runs_on_a_corpus(asr_run, asr_data_dir, capsys):
+    from seqrec.bench.word_times import main
+
+    corpus = asr_data_dir / "asr_synthetic"
+    main([str(asr_run / "checkpoints" / "best.ckpt"), "--corpus", str(corpus), "--limit", "2"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    texts = [json.loads(line)["text"] for line in (corpus / "test.jsonl").open()][:2]
+    assert result["utterances"] == 2 and result["frame_seconds"] == 0.04
+    assert result["greedy_words"] == result["beam_lm_words"] == sum(len(t.split()) for t in texts)
+
+
 def test_vocabulary_has_no_homophones_in_any_accent():
     """No two words of the grammar sound the same to eSpeak, in any accent we use."""
     tts = ESpeak()
@@ -357,9 +462,15 @@ def test_load_transcribe_eval_and_predict(asr_run, asr_data_dir, tmp_path):
     out = tmp_path / "pred.jsonl"
     wav = next((asr_data_dir / "asr_synthetic" / "test").glob("*/*.wav"))
     run_cli("seqrec.cli.predict", f"ckpt_path={checkpoint}", f"inputs=[{wav}]", f"output={out}",
-            "decoding=beam_lm", f"lm_text={asr_data_dir / 'asr_synthetic' / 'lm_text.txt'}", cwd=tmp_path)  # fmt: skip
+            "decoding=beam_lm", f"lm_text={asr_data_dir / 'asr_synthetic' / 'lm_text.txt'}",
+            "word_times=true", cwd=tmp_path)  # fmt: skip
     rows = [json.loads(line) for line in out.open()]
     assert len(rows) == 1 and isinstance(rows[0]["text"], str)
+    words = rows[0]["words"]
+    assert " ".join(w["word"] for w in words) == rows[0]["text"]
+    duration = sf.info(wav).duration
+    assert all(0 <= w["start"] < w["end"] <= duration + 0.04 for w in words)
+    assert [w["start"] for w in words] == sorted(w["start"] for w in words)
     train = asr_data_dir / "asr_synthetic" / "train.jsonl"
     result = run_cli("seqrec.cli.evaluate", f"ckpt_path={checkpoint}", f"manifest={manifest}",
                      "decoding=beam", f"known_words={train}", f"output={tmp_path / 'eval.json'}",
