@@ -271,6 +271,7 @@ class Transcriber(LoadedModel):
     ) -> list["Transcript"]:
         """:class:`Transcript` of waveforms already read; word times if ``with_times``."""
         max_samples = round(self.chunk_seconds * self.sample_rate)
+        frame_seconds = self.frame_seconds
         chunks, owners, offsets = [], [], []
         for i, waveform in enumerate(waveforms):
             offset = 0
@@ -285,15 +286,13 @@ class Transcriber(LoadedModel):
             batch = order[start : start + batch_size]
             padded, lengths = pad_sequences([chunks[i] for i in batch])
             log_probs, out_lengths = self.model(padded.to(self.device), lengths.to(self.device))
-            log_probs, out_lengths = log_probs.float().cpu(), out_lengths.cpu()
-            if not with_times:
-                for i, text in zip(batch, self.decoder(log_probs, out_lengths), strict=True):
-                    parts[i] = Transcript(text)
-                continue
-            for i, hypothesis in zip(batch, self.decoder.decode(log_probs, out_lengths),
-                                     strict=True):  # fmt: skip
-                words = word_times(hypothesis, self.tokenizer, self.frame_seconds, offsets[i])
-                parts[i] = Transcript(hypothesis.text, words)
+            hypotheses = self.decoder.decode(log_probs.float().cpu(), out_lengths.cpu())
+            for i, hypothesis in zip(batch, hypotheses, strict=True):
+                parts[i] = Transcript(hypothesis.text)
+                if with_times:
+                    parts[i].words = word_times(
+                        hypothesis, self.tokenizer, frame_seconds, offsets[i]
+                    )
         joined = [Transcript("") for _ in waveforms]
         for owner, part in zip(owners, parts, strict=True):
             if part.text:
