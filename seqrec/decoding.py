@@ -23,12 +23,7 @@ def ctc_greedy_decode(
     >>> ctc_greedy_decode(torch.nn.functional.one_hot(frames, 6).float(), torch.tensor([7]))
     [[3, 3, 5]]
     """
-    best = log_probs.argmax(dim=-1).cpu()  # (B, T)
-    hypotheses = []
-    for path, length in zip(best, lengths.tolist(), strict=True):
-        tokens = torch.unique_consecutive(path[:length])
-        hypotheses.append(tokens[tokens != blank].tolist())
-    return hypotheses
+    return [tokens for tokens, _ in ctc_greedy_path(log_probs, lengths, blank)]
 
 
 def ctc_greedy_path(
@@ -204,8 +199,6 @@ class CTCDecoder:
 
     def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
         """(B, T, V) log-probabilities and (B,) frame counts -> B strings."""
-        if self._search is None:
-            return [self.tokenizer.decode(ids) for ids in ctc_greedy_decode(log_probs, lengths)]
         return [hypothesis.text for hypothesis in self.decode(log_probs, lengths)]
 
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Hypothesis]:
