@@ -31,7 +31,6 @@ from seqrec.evaluate import align_words
 from seqrec.inference import Transcriber, Transcript
 from seqrec.synth.asr import SyntheticSpeech, speak
 from seqrec.synth.espeak import ESpeak, split_variants
-from seqrec.synth.workers import job_seed
 
 
 def render_split(
@@ -57,9 +56,10 @@ def render_split(
     tts = ESpeak()
     resample = torchaudio.transforms.Resample(tts.sample_rate, corpus.sample_rate)
     waveforms, starts = [], []
-    for k, text in enumerate(tqdm(texts, desc=f"rendering {split} utterances", unit="utt")):
-        rng = np.random.default_rng(job_seed(corpus.seed, split, k))
-        audio, _, word_starts = speak(corpus, tts, resample, text, voices[k % len(voices)], rng)
+    jobs = corpus.jobs(split, texts, voices)
+    for _, _, text, voice, seed in tqdm(jobs, desc=f"rendering {split} utterances", unit="utt"):
+        rng = np.random.default_rng(seed)
+        audio, _, word_starts = speak(corpus, tts, resample, text, voice, rng)
         waveforms.append(torch.from_numpy(audio))
         starts.append(word_starts)
     return waveforms, texts, starts

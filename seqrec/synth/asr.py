@@ -101,14 +101,18 @@ class SyntheticSpeech(SpokenCorpus):
         )
         return texts
 
+    def jobs(
+        self, split: str, texts: list[str], voices: list[str]
+    ) -> list[tuple[str, int, str, str, int]]:
+        """(split, index, sentence, voice variant, seed) of each utterance of a split:
+        the voices take turns, and the seed comes from (corpus seed, split, index)."""
+        return [(split, k, text, voices[k % len(voices)], job_seed(self.seed, split, k))
+                for k, text in enumerate(texts)]  # fmt: skip
+
     def synthesise(self, root: Path) -> None:
         texts = self.texts()
         voices = split_variants(self.seed, self.val_voices, self.test_voices)
-        jobs = []
-        for split in SPLITS:
-            for k, text in enumerate(texts[split]):
-                voice = voices[split][k % len(voices[split])]
-                jobs.append((split, k, text, voice, job_seed(self.seed, split, k)))
+        jobs = [job for split in SPLITS for job in self.jobs(split, texts[split], voices[split])]
         results, crashed = run_jobs(
             _speak, jobs, self.num_workers, init_worker, (self,), chunksize=8,
             desc="synthesising sentences", unit="utt",
