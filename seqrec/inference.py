@@ -7,7 +7,6 @@ asr = seqrec.load("outputs/asr_synthetic/<run>/checkpoints/best.ckpt")
 asr.transcribe(["a.wav", waveform])    # ["the cat sat on the mat", ...]
 """
 
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,19 +14,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from torch import nn
 
+from seqrec.checkpoint import CheckpointError, build_model, read_checkpoint
 from seqrec.data.audio import load_audio
 from seqrec.data.batch import pad_sequences
 from seqrec.data.video import ClipReader, ClipTransform
 from seqrec.decoding import WordTime, word_times
 
 Input = str | Path | np.ndarray | torch.Tensor
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be loaded safely; the message names the file."""
 
 
 @dataclass
@@ -42,26 +37,6 @@ class Prediction:
                 "top_k": [{"label": label, "score": score} for label, score in self.top_k]}  # fmt: skip
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """``torch.load`` with ``weights_only=True``: tensors and plain containers only.
-
-    A checkpoint that carries any other pickled object is refused, and nothing in it
-    runs.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"{path}: refused to load: the checkpoint holds objects other than tensors and plain "
-            f"containers, which could run code when unpickled ({str(e).splitlines()[0]})"
-        ) from None
-    except (RuntimeError, EOFError, OSError) as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({e})") from None
-
-
 def load(path: str | Path, device: str | torch.device = "cpu") -> "Classifier | Transcriber":
     """Rebuild a trained model from a seqrec checkpoint, in eval mode on ``device``: a
     :class:`Classifier` (voice commands, video actions) or a :class:`Transcriber`
@@ -69,30 +44,47 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> "Classifier | 
     checkpoint = read_checkpoint(path)
     try:
         hparams = checkpoint["hyper_parameters"]
-        model: nn.Module = instantiate(hparams["model_config"])
-        prefix = "model."
-        state = {
-            k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
-        }
-        model.load_state_dict(state)
-        if "tokenizer" in hparams:
-            from seqrec.text import tokenizer_from_state
-
-            tokenizer = tokenizer_from_state(hparams["tokenizer"])
-            return Transcriber(
-                model, tokenizer, hparams["input_spec"], hparams.get("decoding"), device
-            )
-        return Classifier(model, hparams["labels"], hparams["input_spec"], device)
-    except KeyError as e:
+        model_config, input_spec = hparams["model_config"], hparams["input_spec"]
+        state_dict = checkpoint["state_dict"]
+    except (KeyError, TypeError) as e:
         raise CheckpointError(f"{path}: not a seqrec checkpoint (missing {e})") from None
+    try:
+        model = build_model(model_config, path)
+    except CheckpointError:
+        raise
+    except Exception as e:  # a config that names allowed parts with wrong arguments
+        raise CheckpointError(f"{path}: cannot rebuild the model from its config: {e}") from None
+    prefix = "model."
+    state = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit the model: {e}") from None
+    if "tokenizer" in hparams:
+        from seqrec.text import tokenizer_from_state
+
+        tokenizer = tokenizer_from_state(hparams["tokenizer"])
+        return Transcriber(
+            model, tokenizer, input_spec, hparams.get("decoding"), device, source=path
+        )
+    if "labels" not in hparams:
+        raise CheckpointError(
+            f"{path}: not a seqrec checkpoint (neither labels nor a tokenizer in its hyper-parameters)"
+        )
+    return Classifier(model, hparams["labels"], input_spec, device, source=path)
 
 
 class LoadedModel:
     """What every loaded model shares: the network in eval mode, what it takes as input
     (``input_spec``), and reading inputs that way."""
 
-    def __init__(self, model: nn.Module, input_spec: dict[str, Any], device="cpu") -> None:
+    kind = "model"
+
+    def __init__(
+        self, model: nn.Module, input_spec: dict[str, Any], device="cpu", source: str | Path = ""
+    ) -> None:
         self.model = model.to(device).eval()
+        self.source = str(source) or "this model"
         self.input_spec = dict(input_spec)
         self.device = torch.device(device)
         self.modality = self.input_spec.get("modality", "audio")
@@ -110,6 +102,20 @@ class LoadedModel:
     @property
     def sample_rate(self) -> int:
         return int(self.input_spec["sample_rate"])
+
+    def _wrong_kind(self, method: str, wants: str) -> TypeError:
+        return TypeError(
+            f"{self.source}: {method}() needs {wants}, but this checkpoint is a {self.kind}"
+        )
+
+    def classify(self, *args: Any, **kwargs: Any) -> list["Prediction"]:
+        raise self._wrong_kind("classify", "a classifier (voice commands or video actions)")
+
+    def transcribe(self, *args: Any, **kwargs: Any) -> list[str]:
+        raise self._wrong_kind("transcribe", "a speech-to-text (CTC) checkpoint")
+
+    def transcribe_with_times(self, *args: Any, **kwargs: Any) -> list["Transcript"]:
+        raise self._wrong_kind("transcribe_with_times", "a speech-to-text (CTC) checkpoint")
 
     def prepare(self, item: Input) -> list[torch.Tensor]:
         """One input as the list of sequences the model scores (clips of a video)."""
@@ -135,10 +141,17 @@ class LoadedModel:
 class Classifier(LoadedModel):
     """A trained sequence classifier: audio or video in, labels out."""
 
+    kind = "classifier"
+
     def __init__(
-        self, model: nn.Module, labels: Sequence[str], input_spec: dict[str, Any], device="cpu"
+        self,
+        model: nn.Module,
+        labels: Sequence[str],
+        input_spec: dict[str, Any],
+        device="cpu",
+        source: str | Path = "",
     ) -> None:
-        super().__init__(model, input_spec, device)
+        super().__init__(model, input_spec, device, source)
         self.labels = list(labels)
 
     @torch.inference_mode()
@@ -209,6 +222,8 @@ class Transcriber(LoadedModel):
             as a batch and joined; nothing is dropped.
     """
 
+    kind = "speech-to-text model"
+
     def __init__(
         self,
         model: nn.Module,
@@ -217,8 +232,9 @@ class Transcriber(LoadedModel):
         decoding: dict[str, Any] | None = None,
         device="cpu",
         chunk_seconds: float = 30.0,
+        source: str | Path = "",
     ) -> None:
-        super().__init__(model, input_spec, device)
+        super().__init__(model, input_spec, device, source)
         self.tokenizer = tokenizer
         self.chunk_seconds = chunk_seconds
         self.set_decoding(decoding or {"method": "greedy"})

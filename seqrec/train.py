@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-from seqrec.inference import CheckpointError, read_checkpoint
+from seqrec.checkpoint import CheckpointError, read_checkpoint
 from seqrec.tasks.callbacks import (
     NONFINITE_STEPS,
     NonFiniteGuard,

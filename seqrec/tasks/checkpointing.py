@@ -11,7 +11,7 @@ import torch
 from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 
-from seqrec.inference import CheckpointError, read_checkpoint
+from seqrec.checkpoint import CheckpointError, check_config, read_checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -37,8 +37,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def load_checkpoint(
         self, path: str | Path, map_location: Any = None, weights_only: bool | None = True
     ) -> dict:
-        # tensors and plain containers only: a checkpoint never runs code when loaded
-        return super().load_checkpoint(path, map_location=map_location, weights_only=True)
+        # tensors and plain containers only, and a config naming only seqrec's building
+        # blocks: a checkpoint never runs code when loaded (resume, validate, test)
+        checkpoint = super().load_checkpoint(path, map_location=map_location, weights_only=True)
+        check_config(checkpoint.get("hyper_parameters", {}), path)
+        return checkpoint
 
 
 class LastCheckpoint(Checkpoint):

@@ -1,0 +1,252 @@
+"""A checkpoint is data: nothing it names is imported or called unless seqrec allows it.
+
+Each planted checkpoint below holds only tensors and plain containers, so it passes
+``weights_only=True``; its payload would create ``marker`` in ``tmp_path`` if it ran.
+Each test first shows that plain ``hydra.utils.instantiate`` does run the payload
+(or, for the callables Hydra's own blocklist names, that the refusal is seqrec's),
+so a refusal test that lets the payload through fails.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+import seqrec
+from seqrec.checkpoint import ALLOWED_TARGETS, CheckpointError, check_config, read_checkpoint
+from seqrec.config import CONF_DIR
+from seqrec.tasks.checkpointing import AtomicCheckpointIO, average_checkpoints
+from seqrec.train import resolve_resume_checkpoint
+from tests.conftest import make_config
+
+CLASSIFIER = {
+    "_target_": "seqrec.modules.SequenceClassifier",
+    "frontend": {
+        "_target_": "seqrec.modules.AudioFrontend",
+        "featurizer": {"_target_": "seqrec.modules.LogMelSpectrogram", "n_mels": 8},
+        "out_dim": 8,
+    },
+    "encoder": None,
+    "decoder": {"_target_": "seqrec.modules.RecurrentDecoder", "input_dim": 8, "hidden": 4},
+    "head": {"_target_": "seqrec.modules.ClassifierHead", "input_dim": 8, "num_classes": 2},
+}
+
+
+def payloads(marker: Path) -> dict[str, dict]:
+    """One model config per route; each would create ``marker``."""
+    nested = {**CLASSIFIER, "frontend": {**CLASSIFIER["frontend"]}}
+    nested["frontend"]["featurizer"] = {
+        **CLASSIFIER["frontend"]["featurizer"],
+        "window": {"_target_": "builtins.open", "_args_": [str(marker), "w"]},  # 3 levels down
+    }
+    return {
+        "builtins.open": {"_target_": "builtins.open", "_args_": [str(marker), "w"]},
+        "os.system": {"_target_": "os.system", "_args_": [f"touch {marker}"]},
+        "subprocess.run": {"_target_": "subprocess.run", "_args_": [["touch", str(marker)]]},
+        "builtins.eval via _partial_": {
+            "_target_": "builtins.eval",
+            "_partial_": True,
+            "_args_": [f"open({str(marker)!r}, 'w')"],
+        },
+        "nested three levels down": nested,
+        "in _args_": {
+            "_target_": "seqrec.modules.FrameEncoder",
+            "_args_": [
+                {
+                    "_target_": "pathlib.Path.touch",
+                    "_args_": [{"_target_": "pathlib.Path", "_args_": [str(marker)]}],
+                }
+            ],
+        },
+        "resolver": {**CLASSIFIER, "encoder": "${seqrec_test_touch:" + str(marker) + "}"},
+        "oc.env": {**CLASSIFIER, "encoder": "${oc.env:HOME}"},
+    }
+
+
+HYDRA_BLOCKS = {"os.system", "subprocess.run", "builtins.eval via _partial_"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def touch_resolver():
+    """A resolver with a visible side effect, standing in for any registered one."""
+    OmegaConf.register_new_resolver(
+        "seqrec_test_touch", lambda path: Path(path).touch() or None, replace=True
+    )
+    yield
+    OmegaConf.clear_resolver("seqrec_test_touch")
+
+
+def plant(path: Path, model_config: dict) -> Path:
+    hparams = {
+        "model_config": model_config,
+        "labels": ["a", "b"],
+        "input_spec": {"sample_rate": 16000},
+    }
+    torch.save({"state_dict": {}, "hyper_parameters": hparams}, path)
+    return path
+
+
+def _run_unguarded(config: dict) -> None:
+    """What seqrec did before the allowlist: Hydra's instantiate on the loaded config."""
+    try:
+        built = instantiate(config)
+        if callable(built) and not isinstance(built, torch.nn.Module):
+            built()  # a _partial_ is called when used, as an optimizer factory is
+    except Exception:
+        pass
+
+
+ROUTES = list(payloads(Path("m")))
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_unguarded_instantiate_runs_the_payload(tmp_path, route):
+    marker = tmp_path / "payload_ran"
+    config = payloads(marker)[route]
+    if route in HYDRA_BLOCKS:
+        with pytest.raises(Exception, match="blocklisted"):
+            instantiate(config)
+        return
+    if route == "oc.env":
+        built = OmegaConf.create(config)
+        assert built.encoder == str(Path.home())  # the environment leaks into the model
+        return
+    _run_unguarded(config)
+    assert marker.exists()
+
+
+def _load(path: Path) -> None:
+    seqrec.load(path)
+
+
+def _resume(path: Path) -> None:
+    resolve_resume_checkpoint(str(path), path.parent)
+
+
+def _lightning_io(path: Path) -> None:
+    AtomicCheckpointIO().load_checkpoint(path)  # trainer.fit/validate/test(ckpt_path=...)
+
+
+def _average(path: Path) -> None:
+    average_checkpoints([path, path], path.with_name("avg.ckpt"))
+
+
+def _validate_cli(path: Path) -> None:
+    from seqrec.cli.validate import checkpoint_rules
+
+    checkpoint_rules(str(path), None)
+
+
+ENTRY_POINTS = {
+    "seqrec.load": _load,
+    "resume": _resume,
+    "lightning": _lightning_io,
+    "average": _average,
+    "validate": _validate_cli,
+}
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+@pytest.mark.parametrize("route", ROUTES)
+def test_planted_checkpoint_is_refused_and_never_runs(tmp_path, route, entry):
+    marker = tmp_path / "payload_ran"
+    path = plant(tmp_path / "planted.ckpt", payloads(marker)[route])
+    with pytest.raises(CheckpointError, match=r"planted\.ckpt: refused to load") as refusal:
+        ENTRY_POINTS[entry](path)
+    assert not marker.exists()
+    message = str(refusal.value)
+    if route in ("resolver", "oc.env"):
+        assert "interpolation" in message and "model_config.encoder" in message
+    else:
+        assert "is not one of seqrec's building blocks" in message
+        refused = {"in _args_": "pathlib.Path.touch", "nested three levels down": "builtins.open",
+                   "builtins.eval via _partial_": "builtins.eval"}.get(route, route)  # fmt: skip
+        assert repr(refused) in message
+
+
+def test_seqrec_eval_refuses_a_planted_checkpoint(tmp_path):
+    marker = tmp_path / "payload_ran"
+    path = plant(tmp_path / "planted.ckpt", payloads(marker)["builtins.open"])
+    result = subprocess.run(
+        [sys.executable, "-m", "seqrec.cli.evaluate", f"ckpt_path={path}", "manifest=x.jsonl"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "planted.ckpt: refused to load" in result.stderr + result.stdout
+    assert not marker.exists()
+
+
+def test_targets_in_every_form_are_checked():
+    source = "x.ckpt"
+    for bad in (
+        {"_target_": ["builtins.open"]},  # not a string
+        {"_target_": "seqrec.modules.features.torch.load"},  # an allowed module's attribute
+        {"_target_": " seqrec.modules.SmallCNN"},
+        {"layers": [[{"_target_": "builtins.open"}]]},  # inside nested lists
+        {"_target_": "seqrec.modules.SmallCNN", "_args_": [{"_target_": "builtins.print"}]},
+        {"${oc.env:HOME}": 1},  # an interpolation as a key
+        {"a": b"bytes"},  # not plain config data
+    ):
+        with pytest.raises(CheckpointError, match=r"x\.ckpt: refused to load"):
+            check_config(bad, source)
+    check_config({"_target_": "seqrec.modules.SmallCNN", "channels": [8, 16]}, source)
+
+
+def test_every_model_target_in_the_configs_is_allowed():
+    """The allowlist covers every building block a preset can name, so a new module
+    cannot ship without deciding whether checkpoints may build it."""
+    groups = ("frontend", "encoder", "decoder", "head", "model")
+    named = set()
+    for group in groups:
+        for path in (CONF_DIR / group).glob("*.yaml"):
+            named |= {
+                line.split("_target_:")[1].strip()
+                for line in path.read_text().splitlines()
+                if "_target_:" in line
+            }
+    assert named and named <= ALLOWED_TARGETS, named - ALLOWED_TARGETS
+
+
+def _preset_checkpoint(tmp_path: Path, preset: str) -> Path:
+    """A checkpoint of ``preset``'s full-size model, written by Lightning as training
+    writes ``best.ckpt``."""
+    from seqrec.text import CharTokenizer, SentencePieceTokenizer
+
+    cfg = make_config(tmp_path / "run", [f"experiment={preset}", f"paths.data_dir={tmp_path}"])
+    targets: dict = {}
+    if "tokenizer" in cfg.data:
+        if cfg.data.tokenizer.kind == "char":
+            targets["tokenizer"] = CharTokenizer().state()
+        else:
+            text = ["the quick brown fox jumps over the lazy dog", "pack my box with liquor"] * 50
+            targets["tokenizer"] = SentencePieceTokenizer.train(text, 40, "bpe").state()
+    else:
+        targets["labels"] = list(cfg.data.labels or ["a", "b", "c"])
+    task = instantiate(cfg.task, _partial_=True)(
+        model_config=OmegaConf.to_container(cfg.model, resolve=True),
+        input_spec=OmegaConf.to_container(cfg.input_spec, resolve=True),
+        **targets,
+    )
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, accelerator="cpu")
+    trainer.strategy.connect(task)
+    path = tmp_path / f"{preset}.ckpt"
+    trainer.save_checkpoint(path, weights_only=True)
+    return path
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")))
+def test_every_preset_checkpoint_still_loads(tmp_path, preset):
+    path = _preset_checkpoint(tmp_path, preset)
+    read_checkpoint(path)  # the allowlist admits it
+    model = seqrec.load(path)
+    saved = torch.load(path, weights_only=True)["state_dict"]
+    loaded = model.model.state_dict()
+    assert loaded.keys() == {k.removeprefix("model.") for k in saved}
+    assert all(torch.equal(loaded[k.removeprefix("model.")], v) for k, v in saved.items())
