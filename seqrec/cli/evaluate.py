@@ -11,6 +11,7 @@ import json
 import hydra
 from omegaconf import DictConfig
 
+from seqrec.cli import refuse_unused_options
 from seqrec.config import conf_dir, register_resolvers
 
 register_resolvers()
@@ -33,6 +34,7 @@ def main(cfg: DictConfig) -> None:
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     model = seqrec.load(cfg.ckpt_path, device=cfg.device)
+    refuse_unused_options("seqrec-eval", cfg, model)
     if isinstance(model, Transcriber):
         if cfg.get("decoding"):
             model.set_decoding(OmegaConf.to_container(cfg.decoding, resolve=True))

@@ -12,6 +12,7 @@ seqrec-predict ckpt_path=asr.ckpt 'inputs=[talk.flac]' word_times=true
 import hydra
 from omegaconf import DictConfig
 
+from seqrec.cli import refuse_unused_options
 from seqrec.config import conf_dir, register_resolvers
 
 register_resolvers()
@@ -33,6 +34,7 @@ def main(cfg: DictConfig) -> None:
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     model = seqrec.load(cfg.ckpt_path, device=cfg.device)
+    refuse_unused_options("seqrec-predict", cfg, model)
     if isinstance(model, Transcriber):
         model.chunk_seconds = float(cfg.chunk_seconds)
         if cfg.get("decoding"):

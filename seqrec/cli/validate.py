@@ -11,6 +11,8 @@ import argparse
 import sys
 from collections import Counter
 
+from seqrec.checkpoint import CheckpointError
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="seqrec-validate", description=__doc__.split("\n\n")[0])
@@ -19,9 +21,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--labels", help="comma-separated label set; labels outside it are reported"
     )
     parser.add_argument(
-        "--checkpoint", help="take the label set and sample rate from a trained seqrec checkpoint"
+        "--checkpoint",
+        help="take the label set (classifier) or the tokenizer's characters (speech-to-text) "
+        "from a trained seqrec checkpoint; audio at other sample rates is resampled on "
+        "reading, so use --sample-rates to require one",
     )
-    parser.add_argument("--charset", help="characters allowed in `text` (checks ASR manifests)")
+    parser.add_argument(
+        "--charset",
+        help="characters allowed in `text` after seqrec's text normalisation (ASR manifests)",
+    )
     parser.add_argument(
         "--sample-rates", help="comma-separated allowed sample rates (default: any)"
     )
@@ -43,20 +51,44 @@ def _ints(text: str | None) -> list[int] | None:
     return [int(x) for x in text.split(",")] if text else None
 
 
+def checkpoint_rules(path: str, labels: list[str] | None) -> tuple[list[str] | None, str | None]:
+    """The label set of a classifier checkpoint, or the characters of a speech-to-text
+    checkpoint's character tokenizer (None for SentencePiece, which spells any
+    normalised text)."""
+    from seqrec.checkpoint import read_checkpoint
+
+    hparams = read_checkpoint(path).get("hyper_parameters") or {}
+    if "labels" in hparams:
+        return labels or list(hparams["labels"]), None
+    if "tokenizer" in hparams:
+        from seqrec.text import CharTokenizer, tokenizer_from_state
+
+        tokenizer = tokenizer_from_state(hparams["tokenizer"])
+        charset = "".join(tokenizer.tokens) if isinstance(tokenizer, CharTokenizer) else None
+        return labels, charset
+    raise CheckpointError(
+        f"{path}: not a seqrec checkpoint (its hyper-parameters have neither labels nor a "
+        f"tokenizer)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from seqrec.data.validate import ValidationRules, validate_manifests
 
     labels = args.labels.split(",") if args.labels else None
     sample_rates = _ints(args.sample_rates)
+    charset = args.charset
     if args.checkpoint:
-        from seqrec.inference import read_checkpoint
-
-        hparams = read_checkpoint(args.checkpoint)["hyper_parameters"]
-        labels = labels or list(hparams["labels"])
+        try:
+            labels, checkpoint_charset = checkpoint_rules(args.checkpoint, labels)
+        except (CheckpointError, ValueError) as e:
+            print(f"seqrec-validate: {e}", file=sys.stderr)
+            return 2
+        charset = charset or checkpoint_charset
     rules = ValidationRules(
         labels=labels,
-        charset=args.charset,
+        charset=charset,
         sample_rates=sample_rates,
         channels=_ints(args.channels),
         duration_tolerance=args.duration_tolerance,
