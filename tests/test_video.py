@@ -1,17 +1,27 @@
-"""Video: frame sampling by time, clip transforms, batch invariance, dataset
-preparation, the video experiments and classification."""
+"""Video: frame sampling by time, files cut short, clip transforms, batch invariance,
+dataset preparation, the video experiments and classification."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import seqrec
+from seqrec.cli.validate import main as validate_main
 from seqrec.data.action_datasets import DatasetLayoutError, HMDB51Preparer, UCF101Preparer
-from seqrec.data.batch import collate_video
+from seqrec.data.batch import SkippedSample, collate_video
 from seqrec.data.manifest import read_manifest
-from seqrec.data.video import ClipReader, ClipTransform, VideoError, probe_video, read_frames
+from seqrec.data.video import (
+    ClipReader,
+    ClipTransform,
+    VideoError,
+    clip_times,
+    decode_video,
+    probe_video,
+    read_frames,
+)
 from seqrec.data.video_dataset import VideoClassificationDataset
 from seqrec.modules import (
     ClassifierHead,
@@ -21,6 +31,7 @@ from seqrec.modules import (
     SmallCNN,
 )
 from seqrec.synth.video import ORDERS, frame_order, render_clip
+from seqrec.tasks.callbacks import SkippedSampleReport
 from seqrec.train import train
 from tests.conftest import (
     TINY_ACTIONS,
@@ -50,10 +61,14 @@ def test_frames_are_sampled_by_time(counting_video):
         and info.fps == 10
         and (info.width, info.height) == (32, 32)
     )
-    times = [0.0, 0.05, 0.1, 0.34, 0.99, 1.75, 2.5, 2.99, 5.0]
+    times = [0.0, 0.05, 0.1, 0.34, 0.99, 1.75, 2.5, 2.99, 3.04]
     frames = read_frames(counting_video, times)
-    # the frame on screen at t is the last one starting at or before t; past the end, the last frame
+    # the frame on screen at t is the last one starting at or before t; just past the end
+    # (within END_TOLERANCE of 3.0 s), the last frame
     assert [frame_index(f) for f in frames] == [0, 0, 1, 3, 9, 17, 25, 29, 29]
+    with pytest.raises(VideoError, match=r"count\.mp4: the frames end at 3\.000s; .* 3\.100s") as e:
+        read_frames(counting_video, [2.0, 3.1])  # further past the end is an error
+    assert e.value.reason == "duration_mismatch"
     late = read_frames(counting_video, [2.05, 2.6])  # seeks past the start first
     assert [frame_index(f) for f in late] == [20, 26]
     assert read_frames(counting_video, [1.0], short_side=16).shape == (1, 16, 16, 3)
@@ -119,6 +134,101 @@ def test_corrupt_and_empty_videos_name_the_file(tmp_path):
     assert dataset[0].clips[0].shape == (2, 3, 16, 16)
     with pytest.raises(VideoError, match=r"m\.jsonl:2: .*corrupt\.mp4"):
         dataset[1]
+
+
+def write_cut_short_video(path: Path, seconds: float = 2.0, kept: float = 0.6) -> Path:
+    """An mp4 at 10 fps (frame i: grey level 8i) whose header says ``seconds`` and that
+    holds only the frames before ``kept`` s (all of them when ``kept >= seconds``), as a
+    download cut short leaves it: the index sits at the front (faststart) and the bytes
+    stop where the first frame at or after ``kept`` begins."""
+    import av
+
+    whole = path.with_name(f"whole_{path.name}")
+    with av.open(str(whole), "w", options={"movflags": "+faststart"}) as container:
+        # no B-frames, so the frames lie in the file in display order
+        stream = container.add_stream(
+            "libx264", rate=10, options={"crf": "10", "g": "5", "bf": "0"}
+        )
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        for i in range(round(seconds * 10)):
+            image = np.full((32, 32, 3), 8 * i, dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    with av.open(str(whole)) as container:
+        packets = [p for p in container.demux(video=0) if p.size]
+        cut = next((p.pos for p in packets if p.pts * p.time_base >= kept - 1e-6), None)
+    path.write_bytes(whole.read_bytes()[:cut])
+    whole.unlink()
+    return path
+
+
+@pytest.fixture
+def cut_short_and_whole(tmp_path) -> tuple[Path, Path]:
+    """A 2 s video cut short after 0.6 s, and the same video whole."""
+    import av
+
+    cut = write_cut_short_video(tmp_path / "cut.mp4")
+    whole = write_cut_short_video(tmp_path / "whole.mp4", kept=2.0)
+    for path, frames in ((cut, 6), (whole, 20)):
+        assert probe_video(path).duration == pytest.approx(2.0)  # what the header says
+        with av.open(str(path)) as container:
+            times = [frame.time for frame in container.decode(video=0)]
+        assert times == pytest.approx([i / 10 for i in range(frames)])  # what the file holds
+    return cut, whole
+
+
+def test_video_cut_short_is_an_error_naming_the_file(cut_short_and_whole):
+    cut, whole = cut_short_and_whole
+    clip = clip_times(2.0, 4)  # [0.25, 0.75, 1.25, 1.75]
+    assert [frame_index(f) for f in read_frames(whole, clip)] == [2, 7, 12, 17]
+    assert decode_video(whole).duration == pytest.approx(2.0)
+    message = r"cut\.mp4: the frames end at 0\.600s but the header says 2\.000s"
+    for times in (clip, [1.25, 1.75]):  # from the start, and after a seek past the cut
+        with pytest.raises(VideoError, match=message) as e:
+            read_frames(cut, times)
+        assert e.value.reason == "truncated_video"
+    with pytest.raises(VideoError, match=message):
+        decode_video(cut)
+    assert [frame_index(f) for f in read_frames(cut, [0.1, 0.55, 0.62])] == [1, 5, 5]
+
+
+def test_video_cut_short_is_a_counted_skip(cut_short_and_whole, tmp_path):
+    manifest = write_manifest_lines(
+        tmp_path / "m.jsonl",
+        [{"video_filepath": "whole.mp4", "duration": 2.0, "label": "a"},
+         {"video_filepath": "cut.mp4", "duration": 2.0, "label": "a"}],
+    )  # fmt: skip
+    kwargs = {"num_frames": 4, "short_side": 16, "transform": ClipTransform(size=16)}
+    with pytest.raises(VideoError, match=r"m\.jsonl:2: .*cut\.mp4: the frames end at 0\.600s"):
+        VideoClassificationDataset(manifest, ["a"], **kwargs)[1]
+    dataset = VideoClassificationDataset(manifest, ["a"], on_error="skip", **kwargs)
+    skipped = dataset[1]
+    assert isinstance(skipped, SkippedSample)
+    assert (skipped.problem.source, skipped.problem.reason) == (f"{manifest}:2", "truncated_video")
+    assert "cut.mp4" in skipped.problem.message
+    batch = collate_video([dataset[0], skipped])
+    assert len(batch) == 1 and batch.lengths.tolist() == [4]
+    report = SkippedSampleReport()
+    report.on_train_batch_start(None, None, batch, 0)
+    assert report.totals == {"train": {"truncated_video": 1}}
+
+
+def test_validate_decodes_video_to_prove_its_duration(cut_short_and_whole, tmp_path, capsys):
+    manifest = write_manifest_lines(
+        tmp_path / "video.jsonl",
+        [{"video_filepath": "whole.mp4", "duration": 2.0, "label": "a"},
+         {"video_filepath": "cut.mp4", "duration": 2.0, "label": "a"}],
+    )  # fmt: skip
+    assert validate_main([str(manifest), "--video"]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{manifest}:2: truncated_video: ")
+    assert "cut.mp4: the frames end at 0.600s but the header says 2.000s" in lines[0]
+    assert validate_main([str(manifest), "--video", "--no-decode"]) == 0  # the header alone passes
+    whole_only = write_manifest_lines(
+        tmp_path / "whole.jsonl", [json.loads(manifest.read_text().splitlines()[0])]
+    )
+    assert validate_main([str(whole_only), "--video"]) == 0
 
 
 def test_model_batch_invariance_across_clips_of_different_lengths():
@@ -192,19 +302,34 @@ def test_tiny_video_training_and_classify(tmp_path, video_data_dir):
         tmp_path, ["experiment=video_synthetic", *tiny_video_overrides(video_data_dir)]
     )
     metrics = train(cfg)
-    assert 0 <= metrics["test/acc"] <= 1
     spec = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)[
         "hyper_parameters"
     ]["input_spec"]
     assert spec == {"modality": "video", "num_frames": 4, "frames_per_second": None, "num_clips": 1,
                     "clip_seconds": None, "short_side": 24, "size": 16}  # fmt: skip
-    model = seqrec.load(tmp_path / "checkpoints" / "best.ckpt")
-    videos = sorted((video_data_dir / "video_synthetic" / "test").glob("*/*.mp4"))[:3]
+    evaluated = json.loads((tmp_path / "metrics.json").read_text())["evaluated_checkpoint"]
+    model = seqrec.load(evaluated)
+    test_set = read_manifest(video_data_dir / "video_synthetic" / "test.jsonl", "video_filepath")
+    videos = [entry.path for entry in test_set]
     predictions = model.classify(videos, top_k=2)
     assert [p.input for p in predictions] == [str(v) for v in videos]
-    assert all(p.label in TINY_ACTIONS and len(p.top_k) == 2 for p in predictions)
-    clip = model.clip_reader(videos[0])[0]
-    assert model.classify([clip])[0].label == predictions[0].label
+    # test/acc is what the evaluated checkpoint's own predictions score on the manifest labels
+    correct = [p.label == entry.label for p, entry in zip(predictions, test_set, strict=True)]
+    assert metrics["test/acc"] == pytest.approx(sum(correct) / len(correct))
+    # each prediction is the top 2 of the network's softmax, computed here one clip at a
+    # time, and the same whether classify() is given the file or the clip read from it
+    clips = [model.clip_reader(video)[0] for video in videos]
+    with torch.no_grad():
+        for clip, prediction in zip(clips, predictions, strict=True):
+            logits, _ = model.model(clip[None], torch.tensor([clip.shape[0]]))
+            top = logits.softmax(dim=-1)[0].topk(2)
+            assert prediction.label == model.labels[top.indices[0]]
+            assert [label for label, _ in prediction.top_k] == [
+                model.labels[j] for j in top.indices
+            ]
+            assert [s for _, s in prediction.top_k] == pytest.approx(top.values.tolist(), abs=1e-5)
+    from_clips = model.classify(clips, top_k=2)
+    assert [p.top_k for p in from_clips] == [p.top_k for p in predictions]
 
 
 def test_single_frame_baseline_is_one_override(tmp_path, video_data_dir):
@@ -238,19 +363,27 @@ def test_eval_and_predict_clis_for_video(tmp_path, video_data_dir, trained_run):
     train(cfg)
     ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
     manifest = video_data_dir / "video_synthetic" / "test.jsonl"
+    results = {}
     for shuffle in ("false", "true"):
         out = tmp_path / f"eval_{shuffle}.json"
         subprocess.run([sys.executable, "-m", "seqrec.cli.evaluate", f"ckpt_path={ckpt}", f"manifest={manifest}",
                         f"shuffle_frames={shuffle}", f"output={out}"], cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
-        result = json.loads(out.read_text())
-        assert result["num_examples"] == len(TINY_ACTIONS) and result["shuffle_frames"] == (
-            shuffle == "true"
-        )
+        results[shuffle] = json.loads(out.read_text())
+        assert results[shuffle]["num_examples"] == len(TINY_ACTIONS)
+        assert results[shuffle]["shuffle_frames"] == (shuffle == "true")
     preds = tmp_path / "preds.jsonl"
     subprocess.run([sys.executable, "-m", "seqrec.cli.predict", f"ckpt_path={ckpt}", f"manifest={manifest}",
                     f"output={preds}"], cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
     rows = [json.loads(line) for line in preds.read_text().splitlines()]
-    assert len(rows) == len(TINY_ACTIONS) and all(r["label"] in TINY_ACTIONS for r in rows)
+    # the CLI's predictions are the in-process model's, line for line, and seqrec-eval's
+    # accuracy is theirs scored against the manifest labels
+    entries = read_manifest(manifest, "video_filepath")
+    expected = seqrec.load(ckpt).classify([e.path for e in entries], top_k=5)
+    assert [r["input"] for r in rows] == [e.id for e in entries]
+    assert [r["label"] for r in rows] == [p.label for p in expected]
+    assert [r["score"] for r in rows] == pytest.approx([p.score for p in expected], abs=1e-5)
+    correct = [r["label"] == e.label for r, e in zip(rows, entries, strict=True)]
+    assert results["false"]["acc"] == pytest.approx(sum(correct) / len(correct))
     audio_model = seqrec.load(trained_run / "checkpoints" / "best.ckpt")
     with pytest.raises(ValueError, match="video models only"):
         evaluate_classifier(audio_model, manifest, shuffle_frames=True)

@@ -14,10 +14,11 @@ from tqdm import tqdm
 
 from seqrec.data.audio import DURATION_MISMATCH, EMPTY_AUDIO, UNREADABLE_AUDIO
 from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem, scan_manifest
+from seqrec.data.video import VideoError, decode_video
+from seqrec.data.video import probe_video as read_video_header
+from seqrec.text.normalize import TextError, normalize_text
 
 UNSUPPORTED_FORMAT = "unsupported_format"
-UNREADABLE_VIDEO = "unreadable_video"
-EMPTY_VIDEO = "empty_video"
 
 
 @dataclass(frozen=True)
@@ -33,14 +34,15 @@ class ValidationRules:
 
     Args:
         labels: allowed labels (None: any).
-        charset: characters allowed in ``text`` (None: any).
+        charset: characters allowed in ``text`` after :func:`~seqrec.text.normalize_text` (None: any).
         sample_rates: allowed audio sample rates (None: any; seqrec resamples).
         channels: allowed channel counts (None: any; seqrec downmixes).
         duration_tolerance: seconds by which a manifest duration may disagree with
             the file.
         max_duration: longest allowed entry, in seconds.
         video: entries are ``video_filepath`` rather than ``audio_filepath``.
-        decode: decode every file completely (catches corruption after the header).
+        decode: decode every file completely (catches corruption after the header,
+            and video whose frames end before its header's duration).
     """
 
     labels: Sequence[str] | None = None
@@ -72,30 +74,16 @@ def probe_audio(path: Path, decode: bool = True) -> MediaInfo:
 
 
 def probe_video(path: Path, decode: bool = True) -> MediaInfo:
-    """Duration and frame rate of a video file via PyAV; raises ManifestError on failure."""
-    import av
+    """Duration and frame rate of a video file via PyAV; raises ManifestError on failure.
 
+    With ``decode`` the duration is proved by decoding every frame: frames that end
+    before the header's duration are a ``truncated_video`` problem.
+    """
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise ManifestError(f"{path}: no video stream", UNREADABLE_VIDEO)
-            stream = container.streams.video[0]
-            rate = float(stream.average_rate or 0)
-            frames = 0
-            if decode:
-                for _ in container.decode(stream):
-                    frames += 1
-                if frames == 0:
-                    raise ManifestError(f"{path}: no decodable video frames", EMPTY_VIDEO)
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            elif container.duration is not None:
-                duration = container.duration / av.time_base
-            else:
-                duration = frames / rate if rate else 0.0
-    except av.error.FFmpegError as e:
-        raise ManifestError(f"{path}: cannot decode video ({e})", UNREADABLE_VIDEO) from None
-    return MediaInfo(duration, rate, 3)
+        info = decode_video(path) if decode else read_video_header(path)
+    except VideoError as e:
+        raise ManifestError(str(e), e.reason) from None
+    return MediaInfo(info.duration, info.fps, 3)
 
 
 def check_entry(entry: ManifestEntry, rules: ValidationRules) -> list[Problem]:
@@ -106,9 +94,19 @@ def check_entry(entry: ManifestEntry, rules: ValidationRules) -> list[Problem]:
         problems.append(Problem(entry.source, reason, message))
 
     if rules.charset is not None and entry.text is not None:
-        outside = sorted(set(entry.text) - set(rules.charset))
-        if outside:
-            problem(BAD_TEXT, f"text has characters outside the tokenizer: {''.join(outside)!r}")
+        # training normalises text before it tokenises it ("Hello, World!" -> "hello world")
+        try:
+            text = normalize_text(entry.text)
+        except TextError as e:
+            problem(BAD_TEXT, str(e))
+        else:
+            outside = sorted(set(text) - set(rules.charset))
+            if outside:
+                problem(
+                    BAD_TEXT,
+                    f"text has characters outside the tokenizer after normalisation: "
+                    f"{''.join(outside)!r}",
+                )
     try:
         info = (probe_video if rules.video else probe_audio)(entry.path, rules.decode)
     except ManifestError as e:

@@ -3,18 +3,32 @@ clip transforms are separate steps.
 
 Time is in seconds throughout. A frame "at" time t is the frame on screen at t: the
 last frame whose timestamp is <= t.
+
+A video whose frames stop before the end its header gives (a download cut short, say)
+is an error when a frame past its last one is asked for, not padded with copies of
+the last frame.
 """
 
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import av
 import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
+
+from seqrec.data.audio import DURATION_MISMATCH
+
+UNREADABLE_VIDEO = "unreadable_video"
+EMPTY_VIDEO = "empty_video"
+TRUNCATED_VIDEO = "truncated_video"  # the frames end before the header says they do
+# Seconds by which a frame asked for may lie past the end of the last frame (its time
+# plus its duration) and still get that frame: the tolerance that seqrec-validate
+# allows a manifest duration by default.
+END_TOLERANCE = 0.05
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -23,7 +37,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class VideoError(RuntimeError):
     """A video file that cannot be used; the message names the file and the problem."""
 
-    def __init__(self, message: str, reason: str = "unreadable_video") -> None:
+    def __init__(self, message: str, reason: str = UNREADABLE_VIDEO) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -49,19 +63,66 @@ def _open(path: Path) -> av.container.InputContainer:
     return container
 
 
+def _fps(stream: av.video.stream.VideoStream) -> float:
+    return float(stream.average_rate or stream.guessed_rate or 0)
+
+
+def _stated_duration(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> float:
+    """The duration the header gives (0.0 when it gives none)."""
+    if stream.duration is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    fps = _fps(stream)
+    return stream.frames / fps if fps and stream.frames else 0.0
+
+
+def _frame_end(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> float:
+    """When ``frame`` leaves the screen: its time plus its duration (or one frame period)."""
+    start = frame.time if frame.time is not None else 0.0
+    if frame.duration and frame.time_base:
+        return start + float(frame.duration * frame.time_base)
+    fps = _fps(stream)
+    return start + (1 / fps if fps else 0.0)
+
+
+def _cut_short(path: Path, end: float, stated: float) -> str:
+    return f"{path}: the frames end at {end:.3f}s but the header says {stated:.3f}s (cut short?)"
+
+
 def probe_video(path: str | Path) -> VideoInfo:
     """Duration, frame rate and size from the container, without decoding."""
+    with _open(Path(path)) as container:
+        return _header_info(container, container.streams.video[0])
+
+
+def _header_info(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> VideoInfo:
+    width, height = stream.codec_context.width, stream.codec_context.height
+    return VideoInfo(_stated_duration(container, stream), _fps(stream), width, height)
+
+
+def decode_video(path: str | Path) -> VideoInfo:
+    """:func:`probe_video`, proved by decoding every frame. Frames that end more than
+    ``END_TOLERANCE`` before the header's duration raise a ``truncated_video``
+    VideoError; otherwise the duration is where they end, at most the header's."""
     path = Path(path)
     with _open(path) as container:
         stream = container.streams.video[0]
-        fps = float(stream.average_rate or stream.guessed_rate or 0)
-        if stream.duration is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / av.time_base
-        else:
-            duration = stream.frames / fps if fps and stream.frames else 0.0
-        return VideoInfo(duration, fps, stream.codec_context.width, stream.codec_context.height)
+        info, end = _header_info(container, stream), None
+        try:
+            for frame in container.decode(stream):
+                end = _frame_end(frame, stream)
+        except av.error.FFmpegError as e:
+            raise VideoError(f"{path}: cannot decode video ({e})") from None
+    if end is None:
+        raise VideoError(f"{path}: no decodable video frames", EMPTY_VIDEO)
+    if end + END_TOLERANCE < info.duration:
+        raise VideoError(_cut_short(path, end, info.duration), TRUNCATED_VIDEO)
+    return replace(info, duration=min(end, info.duration) if info.duration else end)
 
 
 def read_frames(
@@ -71,6 +132,11 @@ def read_frames(
 
     Seeks to the keyframe before the first time and decodes only up to the last one.
     Frames are scaled on conversion so the shorter side is ``short_side`` pixels.
+
+    A time up to ``END_TOLERANCE`` past the end of the last frame gets the last frame.
+    A later one raises a VideoError: ``truncated_video`` when the header says the
+    video goes on, ``duration_mismatch`` when the video is whole and the times run
+    past it.
     """
     path = Path(path)
     if list(times) != sorted(times):
@@ -84,8 +150,9 @@ def read_frames(
         if short_side:
             scale = short_side / min(width, height)
             size = {"width": max(1, round(width * scale)), "height": max(1, round(height * scale))}
+        seek = bool(times) and times[0] > 0.5 and bool(stream.time_base)
         try:
-            if times and times[0] > 0.5 and stream.time_base:
+            if seek:
                 container.seek(int(times[0] / stream.time_base), stream=stream, backward=True)
             i, previous, previous_array = 0, None, None
             for frame in container.decode(stream):
@@ -100,7 +167,15 @@ def read_frames(
                 previous, previous_array = frame, None
                 if i == len(times):
                     break
-            while i < len(times) and previous is not None:  # past the last frame: hold it
+            if seek and previous is None:  # no frames after the seek: find where they end
+                container.seek(0)
+                for frame in container.decode(stream):
+                    previous = frame
+            if i < len(times) and previous is not None:
+                end = _frame_end(previous, stream)
+                if times[-1] > end + END_TOLERANCE:
+                    raise _ends_early(path, end, _stated_duration(container, stream), times[-1])
+            while i < len(times) and previous is not None:  # just past the last frame: hold it
                 if previous_array is None:
                     previous_array = _to_array(previous, size)
                 picked[i] = previous_array
@@ -108,8 +183,22 @@ def read_frames(
         except av.error.FFmpegError as e:
             raise VideoError(f"{path}: cannot decode video ({e})") from None
     if any(p is None for p in picked):
-        raise VideoError(f"{path}: no decodable video frames", "empty_video")
+        raise VideoError(f"{path}: no decodable video frames", EMPTY_VIDEO)
     return np.stack(picked)
+
+
+def _ends_early(path: Path, end: float, stated: float, wanted: float) -> VideoError:
+    """The error for a frame asked for at ``wanted`` seconds when the frames end at
+    ``end`` and the header says ``stated``."""
+    if end + END_TOLERANCE < stated:
+        return VideoError(
+            f"{_cut_short(path, end, stated)}; a frame at {wanted:.3f}s was asked for",
+            TRUNCATED_VIDEO,
+        )
+    return VideoError(
+        f"{path}: the frames end at {end:.3f}s; a frame at {wanted:.3f}s was asked for",
+        DURATION_MISMATCH,
+    )
 
 
 def _to_array(frame: av.VideoFrame, size: dict) -> np.ndarray:
@@ -227,7 +316,7 @@ class ClipReader:
         if duration is None:
             duration = probe_video(path).duration - start
         if duration <= 0:
-            raise VideoError(f"{path}: no video after {start:.3f}s", "empty_video")
+            raise VideoError(f"{path}: no video after {start:.3f}s", EMPTY_VIDEO)
         clips = []
         for window_start, window_end in clip_windows(duration, self.num_clips, self.clip_seconds):
             n = self.frame_count(window_end - window_start)
