@@ -1,3 +1,5 @@
+from collections import Counter
+
 import pytest
 
 from seqrec.data.sampler import DurationBucketSampler
@@ -80,6 +82,36 @@ def test_ranks_get_equal_counts_of_disjoint_batches(replicas, drop_last):
             )
 
 
+@pytest.mark.parametrize("replicas", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 50, 203])
+def test_evaluation_shards_count_every_utterance_exactly_once(size, replicas):
+    """``even_out="empty"``: equal batch counts per rank, and over the ranks each index
+    appears once, in the batches one process would make."""
+    durations = DURATIONS[:size]
+    samplers = [
+        DurationBucketSampler(durations, 8.0, shuffle=False, num_replicas=replicas, rank=r,
+                              even_out="empty")
+        for r in range(replicas)
+    ]  # fmt: skip
+    shards = [list(s) for s in samplers]
+    single = list(DurationBucketSampler(durations, 8.0, shuffle=False))
+    per_rank = -(-len(single) // replicas)  # ceil
+    assert [len(shard) for shard in shards] == [per_rank] * replicas
+    assert [len(s) for s in samplers] == [per_rank] * replicas
+    assert Counter(i for shard in shards for b in shard for i in b) == Counter(range(size))
+    assert sorted(b for shard in shards for b in shard if b) == sorted(single)
+    assert sum(not b for shard in shards for b in shard) == per_rank * replicas - len(single)
+
+
+def test_training_shards_repeat_batches_to_even_out():
+    """The default for training: the padding batches are real ones, repeated."""
+    shards = [
+        list(DurationBucketSampler([1.0] * 10, 4.0, shuffle=False, num_replicas=2, rank=r))
+        for r in (0, 1)
+    ]
+    assert shards == [[[0, 1, 2, 3], [8, 9]], [[4, 5, 6, 7], [0, 1, 2, 3]]]
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="max_batch_seconds"):
         DurationBucketSampler([1.0], 0)
@@ -87,3 +119,5 @@ def test_bad_arguments():
         DurationBucketSampler([1.0], 1.0, num_replicas=2, rank=2)
     with pytest.raises(ValueError, match="at least one"):
         DurationBucketSampler([], 1.0)
+    with pytest.raises(ValueError, match="even_out"):
+        DurationBucketSampler([1.0], 1.0, even_out="drop")

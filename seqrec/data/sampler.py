@@ -3,6 +3,7 @@ shards the batches of each epoch across distributed ranks."""
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import Literal
 
 import torch
 from torch.utils.data import Sampler
@@ -15,9 +16,15 @@ class DurationBucketSampler(Sampler[list[int]]):
 
     Each epoch the utterances are shuffled, sorted by duration within buckets of
     ``bucket_width`` seconds, cut into batches, and the batch order is shuffled.
-    With ``num_replicas`` > 1 every rank gets the same number of batches: the list is
-    padded by repeating its first batches (or cut, with ``drop_last``) and rank r takes
-    batches r, r + R, r + 2R, ...
+    With ``num_replicas`` > 1 every rank gets the same number of batches (a
+    collective waits for every rank): the list is evened out and rank r takes batches
+    r, r + R, r + 2R, ... ``even_out`` says how:
+
+    - ``"repeat"`` (training): repeat the first batches, or with ``drop_last`` cut
+      the last ones;
+    - ``"empty"`` (evaluation): add empty batches, so over all ranks every utterance
+      is scored exactly once and the metrics equal those of one process. The
+      collate makes a zero-row batch of an empty one; the evaluation steps still log.
 
     An utterance longer than ``max_batch_seconds`` gets a batch of its own.
 
@@ -27,6 +34,10 @@ class DurationBucketSampler(Sampler[list[int]]):
     >>> sampler = DurationBucketSampler([1.0] * 10, max_batch_seconds=4.0, shuffle=False)
     >>> [len(b) for b in sampler]
     [4, 4, 2]
+    >>> shard = DurationBucketSampler([1.0] * 10, 4.0, shuffle=False, num_replicas=2, rank=1,
+    ...                               even_out="empty")
+    >>> [len(b) for b in shard]  # batches 1 and 3 of [4, 4, 2] and one empty
+    [4, 0]
     """
 
     def __init__(
@@ -40,6 +51,7 @@ class DurationBucketSampler(Sampler[list[int]]):
         num_replicas: int = 1,
         rank: int = 0,
         drop_last: bool = False,
+        even_out: Literal["repeat", "empty"] = "repeat",
     ) -> None:
         if max_batch_seconds is None and max_batch_size is None:
             raise ValueError("give max_batch_seconds, max_batch_size, or both")
@@ -47,6 +59,8 @@ class DurationBucketSampler(Sampler[list[int]]):
             raise ValueError(f"max_batch_seconds must be positive, got {max_batch_seconds}")
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank {rank} is outside [0, {num_replicas})")
+        if even_out not in ("repeat", "empty"):
+            raise ValueError(f"even_out must be 'repeat' or 'empty', got {even_out!r}")
         if len(durations) == 0:
             raise ValueError("DurationBucketSampler needs at least one utterance")
         self.durations = torch.as_tensor(durations, dtype=torch.float64)
@@ -58,6 +72,7 @@ class DurationBucketSampler(Sampler[list[int]]):
         self.num_replicas = num_replicas
         self.rank = rank
         self.drop_last = drop_last
+        self.even_out = even_out
         self.epoch = 0
         self._skip = 0
 
@@ -107,10 +122,12 @@ class DurationBucketSampler(Sampler[list[int]]):
     def _shard(self, batches: list[list[int]]) -> list[list[int]]:
         if self.num_replicas == 1:
             return batches
-        if self.drop_last:
+        total = math.ceil(len(batches) / self.num_replicas) * self.num_replicas
+        if self.even_out == "empty":
+            batches = batches + [[] for _ in range(total - len(batches))]
+        elif self.drop_last:
             batches = batches[: len(batches) - len(batches) % self.num_replicas]
         else:
-            total = math.ceil(len(batches) / self.num_replicas) * self.num_replicas
             repeats = math.ceil(total / len(batches))
             batches = (batches * repeats)[:total]
         return batches[self.rank :: self.num_replicas]

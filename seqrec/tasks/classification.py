@@ -5,7 +5,7 @@ entries) so a checkpoint holds everything needed to rebuild it; see
 :func:`seqrec.inference.load`.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from torch import nn
+from torchmetrics import MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from seqrec.tasks import metrics as names
@@ -58,6 +59,7 @@ class SequenceClassificationTask(pl.LightningModule):
         self.weight_decay = weight_decay
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         n = len(self.labels)
+        self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
         self.train_acc = MulticlassAccuracy(n, average="micro")
         self.val_acc = MulticlassAccuracy(n, average="micro")
         self.val_acc_macro = MulticlassAccuracy(n, average="macro")
@@ -86,29 +88,32 @@ class SequenceClassificationTask(pl.LightningModule):
         return loss
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        if len(batch) == 0:
-            return
-        loss, logits = self._step(batch)
-        self.val_acc.update(logits, batch.targets)
-        self.val_acc_macro.update(logits, batch.targets)
-        self.log(names.VAL_LOSS, loss, sync_dist=True, batch_size=len(batch))
-        self.log(names.VAL_ACC, self.val_acc, prog_bar=True, batch_size=len(batch))
-        self.log(names.VAL_ACC_MACRO, self.val_acc_macro, batch_size=len(batch))
+        self._score(batch, self.val_loss, [self.val_acc, self.val_acc_macro])
+        metrics = {
+            names.VAL_LOSS: self.val_loss,
+            names.VAL_ACC: self.val_acc,
+            names.VAL_ACC_MACRO: self.val_acc_macro,
+        }
+        log_evaluation(self, metrics, len(batch), prog_bar=[names.VAL_ACC])
 
     def test_step(self, batch, batch_idx: int) -> None:
-        if len(batch) == 0:
+        scores = [self.test_acc, self.test_acc_macro, self.test_acc_class, self.test_confusion]
+        self._score(batch, self.test_loss, scores)
+        metrics = {
+            names.TEST_LOSS: self.test_loss,
+            names.TEST_ACC: self.test_acc,
+            names.TEST_ACC_MACRO: self.test_acc_macro,
+        }
+        log_evaluation(self, metrics, len(batch))
+
+    def _score(self, batch, loss: MeanMetric, metrics: Iterable[Metric]) -> None:
+        """Update the ``loss`` mean and the ``metrics`` with ``batch``."""
+        if len(batch) == 0:  # an empty padding batch under DDP, or every sample skipped
             return
-        loss, logits = self._step(batch)
-        for metric in (
-            self.test_acc,
-            self.test_acc_macro,
-            self.test_acc_class,
-            self.test_confusion,
-        ):
+        mean_loss, logits = self._step(batch)
+        loss.update(mean_loss.detach(), weight=len(batch))
+        for metric in metrics:
             metric.update(logits, batch.targets)
-        self.log(names.TEST_LOSS, loss, sync_dist=True, batch_size=len(batch))
-        self.log(names.TEST_ACC, self.test_acc, batch_size=len(batch))
-        self.log(names.TEST_ACC_MACRO, self.test_acc_macro, batch_size=len(batch))
 
     def on_test_epoch_end(self) -> None:
         per_class = self.test_acc_class.compute()
@@ -138,6 +143,27 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
+
+
+def log_evaluation(
+    task: pl.LightningModule,
+    metrics: dict[str, Metric],
+    count: int,
+    prog_bar: Sequence[str] = (),
+) -> None:
+    """Log the torchmetrics ``metrics`` of a validation or test step over ``count``
+    items (they are already updated).
+
+    Every rank logs every key on every step, even for a batch with nothing to score
+    (an empty padding batch from the sampler, or every sample skipped): at the end of
+    the epoch each metric gathers its state from all the ranks, and a rank that never
+    logged a key would leave the others waiting. Losses are ``MeanMetric``s weighted
+    by item counts too, not Lightning's ``sync_dist`` mean, which divides the summed
+    counts by the world size in integers and so skews a mean whose ranks hold uneven
+    shares.
+    """
+    for key, metric in metrics.items():
+        task.log(key, metric, prog_bar=key in prog_bar, batch_size=count)
 
 
 def nothing_to_learn(task: pl.LightningModule) -> torch.Tensor | None:

@@ -9,11 +9,16 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from torch import nn
+from torchmetrics import MeanMetric
 from torchmetrics.text import CharErrorRate, WordErrorRate
 
 from seqrec.decoding import CTCDecoder
 from seqrec.tasks import metrics as names
-from seqrec.tasks.classification import nothing_to_learn, optimizers_and_schedule
+from seqrec.tasks.classification import (
+    log_evaluation,
+    nothing_to_learn,
+    optimizers_and_schedule,
+)
 from seqrec.text import tokenizer_from_state
 
 log = logging.getLogger(__name__)
@@ -82,6 +87,7 @@ class CTCTask(pl.LightningModule):
         self.decoding = dict(decoding or {"method": "greedy"})
         self.log_examples = log_examples
         self.ctc = nn.CTCLoss(blank=0, reduction="none", zero_infinity=True)
+        self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
         self.val_wer, self.val_cer = WordErrorRate(), CharErrorRate()
         self.test_wer, self.test_cer = WordErrorRate(), CharErrorRate()
         self.test_wer_greedy, self.test_cer_greedy = WordErrorRate(), CharErrorRate()
@@ -94,6 +100,8 @@ class CTCTask(pl.LightningModule):
         return self.model(x, lengths)
 
     def _loss(self, batch) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, int]:
+        """(mean loss over the alignable utterances, or None if there are none;
+        log-probabilities (B, T, V); frame counts (B,); number of unalignable ones)."""
         log_probs, lengths = self(batch.inputs, batch.lengths)
         alignable = lengths >= ctc_min_frames(batch.targets, batch.target_lengths)
         too_short = int((~alignable).sum())
@@ -126,19 +134,28 @@ class CTCTask(pl.LightningModule):
         ]
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        if len(batch) == 0:
-            return
-        loss, log_probs, lengths, _ = self._loss(batch)
-        if loss is not None:
-            self.log(names.VAL_LOSS, loss, sync_dist=True, batch_size=len(batch))
-        hypotheses, references = self.greedy(log_probs, lengths), self._references(batch)
-        self.val_wer.update(hypotheses, references)
-        self.val_cer.update(hypotheses, references)
-        self.log(names.VAL_WER, self.val_wer, prog_bar=True, batch_size=len(batch))
-        self.log(names.VAL_CER, self.val_cer, prog_bar=True, batch_size=len(batch))
-        room = self.log_examples - len(self._examples)
-        if room > 0:
-            self._examples.extend(zip(hypotheses[:room], references[:room], strict=True))
+        if len(batch) > 0:  # else an empty padding batch under DDP, or every sample skipped
+            log_probs, lengths = self._score_loss(batch, self.val_loss)
+            hypotheses, references = self.greedy(log_probs, lengths), self._references(batch)
+            self.val_wer.update(hypotheses, references)
+            self.val_cer.update(hypotheses, references)
+            room = self.log_examples - len(self._examples)
+            if room > 0:
+                self._examples.extend(zip(hypotheses[:room], references[:room], strict=True))
+        metrics = {
+            names.VAL_LOSS: self.val_loss,
+            names.VAL_WER: self.val_wer,
+            names.VAL_CER: self.val_cer,
+        }
+        log_evaluation(self, metrics, len(batch), prog_bar=[names.VAL_WER, names.VAL_CER])
+
+    def _score_loss(self, batch, loss: MeanMetric) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add the batch's alignable utterances to the ``loss`` mean; return the
+        log-probabilities (B, T, V) and frame counts (B,)."""
+        mean_loss, log_probs, lengths, too_short = self._loss(batch)
+        if mean_loss is not None:
+            loss.update(mean_loss.detach(), weight=len(batch) - too_short)
+        return log_probs, lengths
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
@@ -158,23 +175,24 @@ class CTCTask(pl.LightningModule):
         return self._test_decoder
 
     def test_step(self, batch, batch_idx: int) -> None:
-        if len(batch) == 0:
-            return
-        loss, log_probs, lengths, _ = self._loss(batch)
-        if loss is not None:
-            self.log(names.TEST_LOSS, loss, sync_dist=True, batch_size=len(batch))
-        references = self._references(batch)
-        greedy = self.greedy(log_probs, lengths)
-        decoder = self.test_decoder()
-        hypotheses = greedy if decoder.method == "greedy" else decoder(log_probs, lengths)
-        self.test_wer.update(hypotheses, references)
-        self.test_cer.update(hypotheses, references)
-        self.test_wer_greedy.update(greedy, references)
-        self.test_cer_greedy.update(greedy, references)
-        for name, metric in ((names.TEST_WER, self.test_wer), (names.TEST_CER, self.test_cer),
-                             (names.TEST_WER_GREEDY, self.test_wer_greedy),
-                             (names.TEST_CER_GREEDY, self.test_cer_greedy)):  # fmt: skip
-            self.log(name, metric, batch_size=len(batch))
+        if len(batch) > 0:  # else an empty padding batch under DDP, or every sample skipped
+            log_probs, lengths = self._score_loss(batch, self.test_loss)
+            references = self._references(batch)
+            greedy = self.greedy(log_probs, lengths)
+            decoder = self.test_decoder()
+            hypotheses = greedy if decoder.method == "greedy" else decoder(log_probs, lengths)
+            self.test_wer.update(hypotheses, references)
+            self.test_cer.update(hypotheses, references)
+            self.test_wer_greedy.update(greedy, references)
+            self.test_cer_greedy.update(greedy, references)
+        metrics = {
+            names.TEST_LOSS: self.test_loss,
+            names.TEST_WER: self.test_wer,
+            names.TEST_CER: self.test_cer,
+            names.TEST_WER_GREEDY: self.test_wer_greedy,
+            names.TEST_CER_GREEDY: self.test_cer_greedy,
+        }
+        log_evaluation(self, metrics, len(batch))
 
     def configure_optimizers(self) -> dict[str, Any]:
         return optimizers_and_schedule(self)

@@ -36,7 +36,16 @@ class ClassificationDataModule(pl.LightningDataModule):
         seed: seed of the sampler's shuffling.
         on_error: ``"raise"`` (default) stops at a bad manifest line or media file;
             ``"skip"`` leaves it out, counts it per reason and reports it.
-        max_duration: items longer than this (seconds) are skipped and counted.
+        max_duration: training items longer than this (seconds) are skipped and
+            counted. No limit applies to validation and test: they score every item,
+            so their metrics cover the whole manifest. A long one is batched alone
+            (one over ``max_batch_seconds`` gets a batch of its own), not chunked:
+            evaluation keeps no activations for a backward pass, and the longest
+            evaluation utterances of the presets (LibriSpeech, ~35 s) fit easily.
+
+    Under DDP the evaluation loaders even out the ranks' batch counts with empty
+    batches (:class:`~seqrec.data.sampler.DurationBucketSampler` ``even_out``), so
+    each utterance is scored once and the logged metrics equal those of one process.
 
     The training sampler's place in the epoch is part of the checkpoint
     (:meth:`state_dict`), so a run resumed mid-epoch trains on exactly the batches it
@@ -95,7 +104,7 @@ class ClassificationDataModule(pl.LightningDataModule):
                 **self._dataset_args(),
                 train=split == "train",
                 on_error=self.on_error,
-                max_duration=self.max_duration,
+                max_duration=self.max_duration if split == "train" else None,
             )
             self.datasets[split] = dataset
             if dataset.problems:
@@ -143,6 +152,7 @@ class ClassificationDataModule(pl.LightningDataModule):
             seed=self.seed,
             num_replicas=trainer.world_size if trainer else 1,
             rank=trainer.global_rank if trainer else 0,
+            even_out="repeat" if split == "train" else "empty",
         )
         if split == "train" and self._resume:
             sampler.resume(self._resume["epoch"], self._resume["batches_done"])
