@@ -1,8 +1,12 @@
 from collections import Counter
 
 import pytest
+import torch
 
-from seqrec.data.sampler import DurationBucketSampler
+from seqrec.data.audio import AudioClassificationDataset
+from seqrec.data.augment import WaveformAugment
+from seqrec.data.sampler import DurationBucketSampler, Perturbed
+from tests.conftest import write_manifest_lines, write_wav
 
 DURATIONS = [0.5 + (i * 37 % 100) / 20 for i in range(203)]  # 0.5 .. 5.45 s
 
@@ -121,3 +125,58 @@ def test_bad_arguments():
         DurationBucketSampler([], 1.0)
     with pytest.raises(ValueError, match="even_out"):
         DurationBucketSampler([1.0], 1.0, even_out="drop")
+
+
+def _speed_sampler(**kwargs) -> DurationBucketSampler:
+    augment = WaveformAugment(16000, speeds=[0.9, 1.0, 1.1], speed_prob=0.8)
+    return DurationBucketSampler(
+        DURATIONS, max_batch_seconds=20.0, seed=3, speed_plan=augment.draw_speeds, **kwargs
+    )
+
+
+def test_speed_plan_batches_on_the_lengths_after_perturbation():
+    sampler = _speed_sampler()
+    speeds = sampler.speeds()
+    assert set(speeds.tolist()) == {0.9, 1.0, 1.1}
+    batches = list(sampler)
+    keys = [key for batch in batches for key in batch]
+    assert all(isinstance(key, Perturbed) for key in keys)
+    assert sorted(key.item for key in keys) == list(range(len(DURATIONS)))
+    assert all(key.speed == speeds[key.item].item() for key in keys)
+    for batch in batches:  # the cap holds on what the model receives
+        assert len(batch) * max(DURATIONS[k.item] / k.speed for k in batch) <= 20.0 + 1e-9
+    # batching on manifest durations and perturbing afterwards breaks the cap
+    plain = DurationBucketSampler(DURATIONS, max_batch_seconds=20.0, seed=3)
+    over = [b for b in plain if len(b) * max(DURATIONS[i] / speeds[i].item() for i in b) > 20.0]
+    assert len(over) > len(batches) // 4
+
+
+def test_speed_plan_is_fixed_by_seed_and_epoch_on_every_rank_and_after_resume():
+    ranks = [_speed_sampler(num_replicas=2, rank=r) for r in (0, 1)]
+    assert torch.equal(ranks[0].speeds(), ranks[1].speeds())
+    first = ranks[0].speeds()
+    ranks[0].set_epoch(1)
+    assert not torch.equal(first, ranks[0].speeds())
+    whole = list(_speed_sampler())
+    resumed = _speed_sampler()
+    resumed.resume(0, 5)
+    assert list(resumed) == whole[5:]
+
+
+def test_dataset_applies_the_speed_the_sampler_drew(tmp_path):
+    rows = []
+    for i, seconds in enumerate([0.5, 0.8, 1.2]):
+        write_wav(tmp_path / f"{i}.wav", seconds=seconds, seed=i)
+        rows.append({"audio_filepath": f"{i}.wav", "duration": seconds, "label": "a"})
+    manifest = write_manifest_lines(tmp_path / "m.jsonl", rows)
+    augment = WaveformAugment(
+        16000, speeds=[0.9, 1.1], speed_prob=1.0, shift_seconds=0.0, noise_prob=0.0
+    )
+    dataset = AudioClassificationDataset(manifest, ["a"], 16000, train=True, augment=augment)
+    assert dataset.speed_plan == augment.draw_speeds
+    for key in (Perturbed(0, 0.9), Perturbed(1, 1.1), Perturbed(2, 1.0)):
+        samples = round(rows[key.item]["duration"] * 16000)
+        expected = augment.speed_length(samples, key.speed)
+        assert dataset[key].waveform.shape[0] == expected
+    # evaluation datasets have no plan: the sampler yields plain indices
+    assert AudioClassificationDataset(manifest, ["a"], 16000).speed_plan is None

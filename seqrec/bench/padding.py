@@ -1,17 +1,19 @@
 """``padding_efficiency``: real over padded audio in the batches the model receives.
 
 The training loader is run for one epoch, as training runs it: the bucketing sampler
-groups utterances by their manifest durations, then each one is read and augmented.
-Speed perturbation changes an utterance's length after the sampler has placed it
-(factor f: ``ceil(S / f)`` samples, see :func:`speed_perturbed_length`), so the
-lengths within a batch spread apart and its longest can grow past the
-``max_batch_seconds`` the sampler kept to.
+draws the epoch's speed factors and groups utterances by the lengths they give, then
+each one is read and augmented with its factor (factor f: ``ceil(S / f)`` samples,
+see :func:`speed_perturbed_length`). ``padding_efficiency_manifest`` scores the same
+batches on their manifest durations: the lengths the sampler would see if it ignored
+speed perturbation.
 """
 
 import math
 from collections.abc import Iterable, Sequence
 
 import pytorch_lightning as pl
+
+from seqrec.data.sampler import Perturbed
 
 
 def padding_efficiency(batches: Iterable[Sequence[float]]) -> float:
@@ -55,7 +57,8 @@ def received_batches(
         kept = set(batch.ids)  # a skipped utterance is missing from the batch
         full = len(batch) == len(indices)
         received.append(batch.lengths.tolist())
-        listed.append([entries[i].duration for i in indices if full or entries[i].id in kept])
+        items = [key.item if isinstance(key, Perturbed) else key for key in indices]
+        listed.append([entries[i].duration for i in items if full or entries[i].id in kept])
     return received, listed
 
 

@@ -106,13 +106,24 @@ class AudioClassificationDataset(LabelledManifestDataset):
     def _waveform(self, entry: ManifestEntry) -> torch.Tensor:
         return load_audio(entry.path, self.sample_rate, entry.offset, entry.duration)
 
-    def __getitem__(self, index: int) -> AudioSample | SkippedSample:
+    @property
+    def speed_plan(self) -> Callable[[int, torch.Generator], torch.Tensor] | None:
+        """The augmentation's speed-factor draw, for the sampler to batch on
+        (:class:`~seqrec.data.sampler.DurationBucketSampler`); None without one."""
+        return getattr(self.transform, "draw_speeds", None)
+
+    def __getitem__(self, key: int | tuple[int, float]) -> AudioSample | SkippedSample:
+        """Item ``key``, or ``(item, speed)``: augmented with the speed factor the
+        sampler drew for it."""
+        index, speed = key if isinstance(key, tuple) else (key, None)
         entry = self.entries[index]
         waveform = self.read(entry, self._waveform, AudioError)
         if isinstance(waveform, SkippedSample):
             return waveform
         if self.transform is not None:
-            waveform = self.transform(waveform)
+            waveform = (
+                self.transform(waveform) if speed is None else self.transform(waveform, speed)
+            )
         return AudioSample(waveform, self._target(index), entry.id)
 
     def _target(self, index: int) -> int | torch.Tensor:

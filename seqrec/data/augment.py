@@ -1,6 +1,13 @@
 """Waveform augmentation for training, applied per utterance in the data workers:
-speed perturbation, time shift, and additive noise at a random SNR."""
+speed perturbation, time shift, and additive noise at a random SNR.
 
+Speed perturbation changes an utterance's length, so the training sampler draws the
+speed factors of an epoch itself (:meth:`WaveformAugment.draw_speeds`) and batches
+on the lengths they give; the dataset then applies the factor it was handed. A
+batch's padded seconds therefore keep to ``max_batch_seconds`` after augmentation.
+"""
+
+import math
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,11 +81,39 @@ class WaveformAugment:
         start = random.randint(0, noise.numel() - length)
         return noise[start : start + length]
 
-    def __call__(self, waveform: torch.Tensor) -> torch.Tensor:
-        if self.speeds and random.random() < self.speed_prob:
-            factor = random.choice(self.speeds)
-            if factor != 1.0:
-                waveform = self._speed(waveform, factor)
+    def draw_speeds(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """Speed factors of ``n`` utterances (1.0 for those left unperturbed), drawn
+        from ``generator``: one epoch's plan for the sampler.
+
+        >>> augment = WaveformAugment(16000, speeds=[0.9, 1.1], speed_prob=1.0)
+        >>> sorted(set(augment.draw_speeds(100, torch.Generator().manual_seed(0)).tolist()))
+        [0.9, 1.1]
+        """
+        factors = torch.ones(n, dtype=torch.float64)
+        if not self.speeds or self.speed_prob <= 0:
+            return factors
+        perturbed = torch.rand(n, generator=generator, dtype=torch.float64) < self.speed_prob
+        choice = torch.randint(len(self.speeds), (n,), generator=generator)
+        drawn = torch.tensor(self.speeds, dtype=torch.float64)[choice]
+        return torch.where(perturbed, drawn, factors)
+
+    def speed_length(self, samples: int, factor: float) -> int:
+        """Samples of a waveform of ``samples`` after speed perturbation by ``factor``.
+
+        >>> WaveformAugment(16000).speed_length(16000, 0.9)
+        17778
+        """
+        if factor == 1.0:
+            return samples
+        return math.ceil(samples * self.sample_rate / round(self.sample_rate * factor))
+
+    def __call__(self, waveform: torch.Tensor, speed: float | None = None) -> torch.Tensor:
+        """Augment ``waveform``; ``speed`` is the factor the sampler drew for it (None:
+        draw one here, with probability ``speed_prob``)."""
+        if speed is None and self.speeds and random.random() < self.speed_prob:
+            speed = random.choice(self.speeds)
+        if speed is not None and speed != 1.0:
+            waveform = self._speed(waveform, float(speed))
         if self.shift > 0:
             shift = random.randint(-self.shift, self.shift)
             waveform = torch.roll(waveform, shift)

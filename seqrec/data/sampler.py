@@ -2,11 +2,22 @@
 shards the batches of each epoch across distributed ranks."""
 
 import math
-from collections.abc import Iterator, Sequence
-from typing import Literal
+from collections.abc import Callable, Iterator, Sequence
+from typing import Literal, NamedTuple
 
 import torch
 from torch.utils.data import Sampler
+
+# offset of the speed-plan generator's seed from the order's, so that the two streams
+# of random numbers are independent
+_SPEED_SEED_OFFSET = 7919
+
+
+class Perturbed(NamedTuple):
+    """A dataset key: item ``item``, to be speed-perturbed by ``speed``."""
+
+    item: int
+    speed: float
 
 
 class DurationBucketSampler(Sampler[list[int]]):
@@ -27,6 +38,13 @@ class DurationBucketSampler(Sampler[list[int]]):
       collate makes a zero-row batch of an empty one; the evaluation steps still log.
 
     An utterance longer than ``max_batch_seconds`` gets a batch of its own.
+
+    ``speed_plan`` (training with speed perturbation) draws each epoch's speed
+    factors, ``(n, generator) -> (n,) factors``, as
+    :meth:`~seqrec.data.augment.WaveformAugment.draw_speeds` does. The sampler then
+    batches on the lengths the model receives (a duration over its factor) and yields
+    :class:`Perturbed` keys, so the caps hold after augmentation. The plan depends on
+    the seed and the epoch only, so every rank and a resumed run draw the same one.
 
     :meth:`resume` restarts in the middle of an epoch: the next iteration skips the
     batches already trained on, while ``len()`` stays the length of the whole epoch.
@@ -52,6 +70,7 @@ class DurationBucketSampler(Sampler[list[int]]):
         rank: int = 0,
         drop_last: bool = False,
         even_out: Literal["repeat", "empty"] = "repeat",
+        speed_plan: Callable[[int, torch.Generator], torch.Tensor] | None = None,
     ) -> None:
         if max_batch_seconds is None and max_batch_size is None:
             raise ValueError("give max_batch_seconds, max_batch_size, or both")
@@ -73,6 +92,7 @@ class DurationBucketSampler(Sampler[list[int]]):
         self.rank = rank
         self.drop_last = drop_last
         self.even_out = even_out
+        self.speed_plan = speed_plan
         self.epoch = 0
         self._skip = 0
 
@@ -86,12 +106,21 @@ class DurationBucketSampler(Sampler[list[int]]):
             self.epoch, batches_done = epoch + 1, 0
         self._skip = batches_done
 
+    def speeds(self) -> torch.Tensor | None:
+        """This epoch's speed factors (None without a ``speed_plan``)."""
+        if self.speed_plan is None:
+            return None
+        seed = self.seed + self.epoch + _SPEED_SEED_OFFSET
+        return self.speed_plan(len(self.durations), torch.Generator().manual_seed(seed))
+
     def _all_batches(self) -> list[list[int]]:
         """Every batch of this epoch, before sharding; identical on every rank."""
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         n = len(self.durations)
+        speeds = self.speeds()
+        durations = self.durations if speeds is None else self.durations / speeds
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
-        buckets = torch.floor(self.durations[order] / self.bucket_width)
+        buckets = torch.floor(durations[order] / self.bucket_width)
         # stable sort keeps the random order within a bucket
         order = order[torch.sort(buckets, stable=True).indices].tolist()
 
@@ -99,7 +128,7 @@ class DurationBucketSampler(Sampler[list[int]]):
         batch: list[int] = []
         longest = 0.0
         for index in order:
-            duration = float(self.durations[index])
+            duration = float(durations[index])
             longest_if_added = max(longest, duration)
             too_long = (
                 self.max_batch_seconds is not None
@@ -132,10 +161,15 @@ class DurationBucketSampler(Sampler[list[int]]):
             batches = (batches * repeats)[:total]
         return batches[self.rank :: self.num_replicas]
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def __iter__(self) -> Iterator[list[int] | list[Perturbed]]:
         batches = self._shard(self._all_batches())
         skip, self._skip = self._skip, 0
-        yield from batches[skip:]
+        speeds = self.speeds()
+        for batch in batches[skip:]:
+            if speeds is None:
+                yield batch
+            else:
+                yield [Perturbed(i, float(speeds[i])) for i in batch]
 
     def __len__(self) -> int:
         return len(self._shard(self._all_batches()))

@@ -153,6 +153,8 @@ class ClassificationDataModule(pl.LightningDataModule):
             num_replicas=trainer.world_size if trainer else 1,
             rank=trainer.global_rank if trainer else 0,
             even_out="repeat" if split == "train" else "empty",
+            # training batches on the lengths after speed perturbation
+            speed_plan=getattr(dataset, "speed_plan", None) if split == "train" else None,
         )
         if split == "train" and self._resume:
             sampler.resume(self._resume["epoch"], self._resume["batches_done"])
