@@ -27,10 +27,10 @@ from tqdm import tqdm
 
 import seqrec
 from seqrec.data.prepared import is_prepared
-from seqrec.evaluate import align_words
 from seqrec.inference import Transcriber, Transcript
 from seqrec.synth.asr import SyntheticSpeech, speak
 from seqrec.synth.espeak import ESpeak, split_variants
+from seqrec.text import align_words
 
 
 def render_split(

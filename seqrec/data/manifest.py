@@ -201,3 +201,8 @@ def write_manifest(manifest: str | Path, rows: Iterable[dict[str, Any]]) -> int:
             count += 1
     tmp.replace(manifest)
     return count
+
+
+def manifest_texts(manifest: str | Path) -> list[str]:
+    """The ``text`` of every line of a manifest (for tokenizer and LM training)."""
+    return [e.text for e in read_manifest(manifest, target_key="text", check_files=False)]

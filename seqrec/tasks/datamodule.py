@@ -10,9 +10,9 @@ from typing import Any
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Dataset
 
+from seqrec.data.manifest import manifest_texts
 from seqrec.data.sampler import DurationBucketSampler
 from seqrec.text import Tokenizer, build_tokenizer
-from seqrec.text.tokenizers import manifest_texts
 
 log = logging.getLogger(__name__)
 

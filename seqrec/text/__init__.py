@@ -1,5 +1,6 @@
 """Text for speech recognition: normalisation and CTC tokenizers."""
 
+from seqrec.text.alignment import align_words
 from seqrec.text.normalize import TextError, normalize_text
 from seqrec.text.tokenizers import (
     CharTokenizer,
@@ -14,6 +15,7 @@ __all__ = [
     "SentencePieceTokenizer",
     "TextError",
     "Tokenizer",
+    "align_words",
     "build_tokenizer",
     "normalize_text",
     "tokenizer_from_state",

@@ -8,7 +8,6 @@ the checkpoint carries, so inference never needs the training data.
 import base64
 import io
 from collections.abc import Iterable
-from pathlib import Path
 
 from seqrec.text.normalize import ALPHABET, TextError, normalize_text
 
@@ -173,10 +172,3 @@ def build_tokenizer(kind: str, train_text: Iterable[str] = (), vocab_size: int =
     if kind in ("bpe", "unigram"):
         return SentencePieceTokenizer.train(train_text, vocab_size, kind)
     raise ValueError(f"tokenizer kind must be char, bpe or unigram, got {kind!r}")
-
-
-def manifest_texts(manifest: str | Path) -> list[str]:
-    """The ``text`` of every line of a manifest (for tokenizer and LM training)."""
-    from seqrec.data.manifest import read_manifest
-
-    return [e.text for e in read_manifest(manifest, target_key="text", check_files=False)]
