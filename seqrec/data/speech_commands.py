@@ -32,6 +32,21 @@ WORDS_35 = (
 )  # fmt: skip
 WORDS_10 = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SILENCE, UNKNOWN = "_silence_", "_unknown_"
+
+
+def task_labels(task: int) -> list[str]:
+    """The label set of a task, in class-index order: the 35 words, or the 10 command
+    words with ``_silence_`` and ``_unknown_`` (the configs read it as
+    ``${speech_commands_labels:12}``).
+
+    >>> task_labels(12)[-3:], len(task_labels(35))
+    (['go', '_silence_', '_unknown_'], 35)
+    """
+    if int(task) == 35:
+        return list(WORDS_35)
+    if int(task) == 12:
+        return [*WORDS_10, SILENCE, UNKNOWN]
+    raise ValueError(f"Speech Commands task must be 12 or 35, got {task!r}")
 SPLITS = ("train", "val", "test")
 
 
