@@ -250,3 +250,18 @@ def test_every_preset_checkpoint_still_loads(tmp_path, preset):
     loaded = model.model.state_dict()
     assert loaded.keys() == {k.removeprefix("model.") for k in saved}
     assert all(torch.equal(loaded[k.removeprefix("model.")], v) for k, v in saved.items())
+
+
+def test_a_checkpoint_naming_the_old_classifier_class_still_loads(tmp_path):
+    """Classifier checkpoints written before the one model config name
+    ``seqrec.modules.SequenceClassifier``."""
+    path = _preset_checkpoint(tmp_path, "kws_synthetic")
+    checkpoint = torch.load(path, weights_only=True)
+    assert (
+        checkpoint["hyper_parameters"]["model_config"]["_target_"] == "seqrec.modules.SequenceModel"
+    )
+    checkpoint["hyper_parameters"]["model_config"]["_target_"] = "seqrec.modules.SequenceClassifier"
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    old, new = seqrec.load(tmp_path / "old.ckpt"), seqrec.load(path)
+    waveform = torch.randn(16000) * 0.1
+    assert old.classify([waveform])[0] == new.classify([waveform])[0]

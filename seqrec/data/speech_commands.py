@@ -47,6 +47,8 @@ def task_labels(task: int) -> list[str]:
     if int(task) == 12:
         return [*WORDS_10, SILENCE, UNKNOWN]
     raise ValueError(f"Speech Commands task must be 12 or 35, got {task!r}")
+
+
 SPLITS = ("train", "val", "test")
 
 

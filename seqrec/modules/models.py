@@ -40,5 +40,5 @@ class SequenceModel(nn.Module):
         return self.head(*self.encode(x, lengths))
 
 
-# the name the classification configs and checkpoints use
+# the name that checkpoints of classifiers written before one model config exists use
 SequenceClassifier = SequenceModel

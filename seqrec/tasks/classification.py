@@ -21,7 +21,7 @@ from seqrec.tasks.plots import save_confusion_matrix
 
 
 class SequenceClassificationTask(pl.LightningModule):
-    """Cross-entropy training of a :class:`~seqrec.modules.SequenceClassifier`.
+    """Cross-entropy training of a :class:`~seqrec.modules.SequenceModel`.
 
     Args:
         model_config: config of the model, with ``_target_`` entries, as plain
