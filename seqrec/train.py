@@ -6,30 +6,20 @@ import logging
 import warnings
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
-from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from seqrec.checkpoint import CheckpointError, read_checkpoint
-from seqrec.tasks.callbacks import (
-    NONFINITE_STEPS,
-    NonFiniteGuard,
-    SamplerEpochCallback,
-    SkippedSampleReport,
-)
-from seqrec.tasks.checkpointing import (
-    AtomicCheckpointIO,
-    LastCheckpoint,
-    TopCheckpoints,
-    average_checkpoints,
-)
+from seqrec.tasks.callbacks import NONFINITE_STEPS, NonFiniteGuard, SkippedSampleReport
+from seqrec.tasks.checkpointing import AtomicCheckpointIO, TopCheckpoints, average_checkpoints
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _plain(value: Any) -> Any:
@@ -71,12 +61,44 @@ def resolve_resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> st
     return str(path)
 
 
+def build_task(cfg: DictConfig, datamodule: pl.LightningDataModule) -> pl.LightningModule:
+    """The task of ``cfg.task``, given the model config as a plain dict (stored in the
+    checkpoint, so :func:`seqrec.load` rebuilds the model from it) and the label set
+    or tokenizer the datamodule provides."""
+    factory: partial = instantiate(cfg.task, _partial_=True)
+    return factory(
+        model_config=OmegaConf.to_container(cfg.model, resolve=True),
+        input_spec=OmegaConf.to_container(cfg.input_spec, resolve=True),
+        **datamodule.task_targets(),  # the label set, or the tokenizer
+    )
+
+
+def build_callbacks(cfg: DictConfig, task: pl.LightningModule) -> list[pl.Callback]:
+    """``cfg.callbacks`` in order. A partial (the checkpoint callbacks) is completed
+    with the task's monitored metric and its mode."""
+    callbacks = []
+    for node in (cfg.get("callbacks") or {}).values():
+        if node is None:
+            continue
+        callback = instantiate(node)
+        if isinstance(callback, partial):
+            callback = callback(monitor=task.monitor, mode=task.monitor_mode)
+        callbacks.append(callback)
+    return callbacks
+
+
+def _find(callbacks: list[pl.Callback], kind: type[T]) -> T | None:
+    """The callback of exactly this class (None when the config leaves it out)."""
+    return next((c for c in callbacks if type(c) is kind), None)
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit, then validate and test the best checkpoint; write metrics.json.
+    """Fit, choose the checkpoint, test it, and write metrics.json.
 
     The run directory ``cfg.paths.output_dir`` receives ``checkpoints/best.ckpt`` and
     ``checkpoints/last.ckpt``, ``config.yaml`` (resolved), ``metrics.json``, CSV and
-    TensorBoard logs, and the test confusion matrix. Returns the final metrics.
+    TensorBoard logs (``cfg.logger``), and the test confusion matrix. Returns the
+    final metrics.
 
     With ``average_checkpoints=N`` (N > 1), the N best checkpoints by the validation
     metric are kept in ``checkpoints/top/`` and averaged into
@@ -92,71 +114,34 @@ def train(cfg: DictConfig) -> dict[str, float]:
         torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(cfg.seed, workers=True)
 
+    # build
     datamodule: pl.LightningDataModule = instantiate(cfg.data)
-    # The task is built in two steps so the model config reaches it as a plain dict
-    # (stored in the checkpoint) rather than being instantiated by Hydra.
-    task_factory: partial = instantiate(cfg.task, _partial_=True)
-    task: pl.LightningModule = task_factory(
-        model_config=OmegaConf.to_container(cfg.model, resolve=True),
-        input_spec=OmegaConf.to_container(cfg.input_spec, resolve=True),
-        **datamodule.task_targets(),  # the label set, or the tokenizer
-    )
+    task = build_task(cfg, datamodule)
     log.info("model: %.3fM parameters", sum(p.numel() for p in task.parameters()) / 1e6)
-
-    best = ModelCheckpoint(
-        dirpath=checkpoint_dir,
-        filename="best",
-        monitor=task.monitor,
-        mode=task.monitor_mode,
-        save_top_k=1,
-        auto_insert_metric_name=False,
-    )
-    average = int(cfg.get("average_checkpoints") or 1)
-    top = (
-        TopCheckpoints(checkpoint_dir / "top", task.monitor, task.monitor_mode, average)
-        if average > 1
-        else None
-    )
-    nonfinite = NonFiniteGuard(cfg.nonfinite_max_consecutive)
-    skips = SkippedSampleReport()
-    callbacks = [
-        best,
-        *([top] if top else []),
-        LastCheckpoint(checkpoint_dir, cfg.checkpoint_every_n_steps),
-        LearningRateMonitor("step"),
-        SamplerEpochCallback(),
-        nonfinite,
-        skips,
-        *(instantiate(c) for c in (cfg.get("callbacks") or {}).values()),
-    ]
-    loggers = [
-        CSVLogger(output_dir, name="logs", version=""),
-        TensorBoardLogger(output_dir, name="tensorboard", version="", default_hp_metric=False),
-    ]
+    callbacks = build_callbacks(cfg, task)
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
         callbacks=callbacks,
-        logger=loggers,
+        logger=[instantiate(node) for node in (cfg.get("logger") or {}).values()],
         plugins=[AtomicCheckpointIO()],
         default_root_dir=str(output_dir),
     )
-    # The datamodule restores the sampler's place in the epoch, which this Lightning
-    # check does not know about.
+    # fit; the datamodule restores the sampler's place in the epoch, which this
+    # Lightning check does not know about
     warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
     trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
 
-    metrics: dict[str, Any] = {}
-    for key in task.fit_summary_keys:  # e.g. CTC's count of unalignable utterances
-        if key in trainer.callback_metrics:
-            metrics[key] = _plain(trainer.callback_metrics[key])
-    candidates = {"best": best.best_model_path or None}
-    members = sorted(top.best_k_models) if top is not None else []
-    if len(members) > 1:
-        averaged = checkpoint_dir / "averaged.ckpt"
-        if trainer.is_global_zero:
-            average_checkpoints(members, averaged)
-        trainer.strategy.barrier()
-        candidates["averaged"] = str(averaged)
+    # choose the checkpoint, then test it
+    metrics = {
+        key: _plain(trainer.callback_metrics[key])
+        for key in task.fit_summary_keys  # e.g. CTC's count of unalignable utterances
+        if key in trainer.callback_metrics
+    }
+    best = _find(callbacks, ModelCheckpoint)
+    candidates = {"best": (best.best_model_path or None) if best else None}
+    members = _average_top(trainer, _find(callbacks, TopCheckpoints), checkpoint_dir)
+    if members:
+        candidates["averaged"] = str(checkpoint_dir / "averaged.ckpt")
     validation = {
         name: _results(
             trainer.validate(
@@ -167,21 +152,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
     }
     chosen = _choose_checkpoint(validation, task.monitor, task.monitor_mode)
     metrics.update(validation[chosen])
-    metrics.update(
-        _results(
-            trainer.test(
-                task,
-                datamodule=datamodule,
-                ckpt_path=candidates[chosen],
-                verbose=False,
-                weights_only=True,
-            )
-        )
+    tested = trainer.test(
+        task, datamodule=datamodule, ckpt_path=candidates[chosen], verbose=False, weights_only=True
     )
-    metrics[NONFINITE_STEPS] = nonfinite.skipped
+    metrics.update(_results(tested))
+    guard = _find(callbacks, NonFiniteGuard)
+    metrics[NONFINITE_STEPS] = guard.skipped if guard else 0
+
+    # report
     if trainer.is_global_zero:
+        skips = _find(callbacks, SkippedSampleReport)
         summary = {
-            "best_checkpoint": best.best_model_path or None,
+            "best_checkpoint": candidates["best"],
             "evaluated_checkpoint": candidates[chosen],
             **(
                 {
@@ -190,27 +172,50 @@ def train(cfg: DictConfig) -> dict[str, float]:
                         name: result.get(task.monitor) for name, result in validation.items()
                     },
                 }
-                if len(candidates) > 1
+                if members
                 else {}
             ),
             "global_step": trainer.global_step,
             **metrics,
-            "data/skipped": {"manifest": datamodule.manifest_skips(), "loading": skips.totals},
+            "data/skipped": {
+                "manifest": datamodule.manifest_skips(),
+                "loading": skips.totals if skips else {},
+            },
         }
-        (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-        headline = {
-            k: round(v, 4)
-            for k, v in metrics.items()
-            if k.startswith("test/") and "/acc_class/" not in k
-        }
-        print(f"test metrics: {json.dumps(headline)}")
-        skipped = sum(
-            n
-            for split in summary["data/skipped"].values()
-            for counts in split.values()
-            for n in counts.values()
-        )
-        if skipped:
-            print(f"skipped samples: {json.dumps(summary['data/skipped'])}")
-        print(f"run directory: {output_dir}")
+        report(summary, metrics, output_dir)
     return metrics
+
+
+def _average_top(
+    trainer: pl.Trainer, top: TopCheckpoints | None, checkpoint_dir: Path
+) -> list[str]:
+    """Average the kept top checkpoints into ``checkpoint_dir/averaged.ckpt`` (rank 0
+    writes, the others wait); returns the members, none when averaging is off."""
+    members = sorted(top.best_k_models) if top is not None else []
+    if len(members) < 2:
+        return []
+    if trainer.is_global_zero:
+        average_checkpoints(members, checkpoint_dir / "averaged.ckpt")
+    trainer.strategy.barrier()
+    return members
+
+
+def report(summary: dict[str, Any], metrics: dict[str, Any], output_dir: Path) -> None:
+    """Write ``metrics.json`` and print the test metrics, any skipped samples and the
+    run directory."""
+    (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    headline = {
+        k: round(v, 4)
+        for k, v in metrics.items()
+        if k.startswith("test/") and "/acc_class/" not in k
+    }
+    print(f"test metrics: {json.dumps(headline)}")
+    skipped = sum(
+        n
+        for split in summary["data/skipped"].values()
+        for counts in split.values()
+        for n in counts.values()
+    )
+    if skipped:
+        print(f"skipped samples: {json.dumps(summary['data/skipped'])}")
+    print(f"run directory: {output_dir}")

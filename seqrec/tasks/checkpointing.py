@@ -75,17 +75,18 @@ class LastCheckpoint(Checkpoint):
 
 class TopCheckpoints(ModelCheckpoint):
     """The ``k`` best checkpoints by the monitored validation metric, weights only,
-    as ``<dirpath>/epochNNN.ckpt``: the members of a checkpoint average."""
+    as ``<dirpath>/epochNNN.ckpt``: the members of a checkpoint average. With ``k`` 1
+    (``average_checkpoints=1``, no averaging) it keeps none."""
 
     def __init__(self, dirpath: str | Path, monitor: str, mode: str, k: int) -> None:
-        if k < 2:
-            raise ValueError(f"averaging needs at least 2 checkpoints, got {k}")
+        if k < 1:
+            raise ValueError(f"average_checkpoints must be at least 1, got {k}")
         super().__init__(
             dirpath=dirpath,
             filename="epoch{epoch:03d}",
             monitor=monitor,
             mode=mode,
-            save_top_k=k,
+            save_top_k=k if k > 1 else 0,
             save_weights_only=True,
             auto_insert_metric_name=False,
         )
