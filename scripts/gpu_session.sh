@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device-machine session for the GPU figures of seqrec-bench and of asr_synthetic
-# training: about 7 minutes on one H100/H200 with 16 CPU cores.
+# training: about 9 minutes on one H100/H200 with 16 CPU cores.
 #
 #   scripts/fetch_gpu_wheels.sh        # here, once: wheels the GPU image lacks, into .whl/
 #   scripts/gpu_session.sh             # there, from the repository root (carry .whl)
@@ -48,7 +48,7 @@ instantiate(compose_config('asr_synthetic', sys.argv[1:]).data.prepare)()
 " "${DATA[@]}" || echo "corpus step failed: $?"
 
 echo "== seqrec-bench ($(date -u +%T))"
-timeout 180 "$PY" -m seqrec.bench.suite "${ACCEL[@]}" --threads 4 --steps "$STEPS" \
+timeout 300 "$PY" -m seqrec.bench.suite "${ACCEL[@]}" --threads 4 --steps "$STEPS" --repeats 2 \
     --skip asr_rtf,kws_ms_per_clip,ddp2_speedup "${DATA[@]}" 2>&1 | tee "$OUT/bench.log"
 
 echo "== asr_synthetic training ($(date -u +%T))"
