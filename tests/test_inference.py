@@ -19,8 +19,7 @@ def model(trained_run):
 def test_load_rebuilds_the_model_from_the_checkpoint_alone(trained_run, model):
     checkpoint = torch.load(trained_run / "checkpoints" / "best.ckpt", weights_only=True)
     assert (
-        checkpoint["hyper_parameters"]["model_config"]["_target_"]
-        == "seqrec.modules.SequenceClassifier"
+        checkpoint["hyper_parameters"]["model_config"]["_target_"] == "seqrec.modules.SequenceModel"
     )
     assert model.labels == TINY_WORDS and model.sample_rate == 16000
     assert not model.model.training
@@ -31,7 +30,13 @@ def test_classify_paths_and_waveforms(model, synthetic_data_dir):
     by_path = model.classify(files, top_k=2, batch_size=2)
     assert len(by_path) == len(files)
     for prediction, path in zip(by_path, files, strict=True):
-        assert prediction.label in TINY_WORDS and prediction.input == str(path)
+        wave = torch.from_numpy(sf.read(path, dtype="float32")[0])
+        with torch.no_grad():  # the network on this file alone, outside classify()
+            logits, _ = model.model(wave.unsqueeze(0), torch.tensor([wave.numel()]))
+        probs, best = logits[0].softmax(-1).topk(2)
+        assert [label for label, _ in prediction.top_k] == [TINY_WORDS[i] for i in best]
+        assert [p for _, p in prediction.top_k] == pytest.approx(probs.tolist(), abs=1e-5)
+        assert prediction.input == str(path)
         assert len(prediction.top_k) == 2 and prediction.top_k[0] == (
             prediction.label,
             prediction.score,
@@ -80,7 +85,12 @@ def test_predict_and_eval_clis(tmp_path, trained_run, synthetic_data_dir, model)
                     f"output={output}", "top_k=2"], cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     n = len(manifest.read_text().splitlines())
-    assert len(rows) == n and all(r["label"] in TINY_WORDS and len(r["top_k"]) == 2 for r in rows)
+    files = [manifest.parent / json.loads(line)["audio_filepath"] for line in manifest.open()]
+    assert len(rows) == n
+    for row, expected in zip(rows, model.classify(files, top_k=2), strict=True):
+        assert row["label"] == expected.label  # the CLI predicts what the API does
+        assert [t["label"] for t in row["top_k"]] == [label for label, _ in expected.top_k]
+        assert [t["score"] for t in row["top_k"]] == pytest.approx([p for _, p in expected.top_k])
 
     result = subprocess.run([sys.executable, "-m", "seqrec.cli.evaluate", f"ckpt_path={ckpt}",
                              f"manifest={manifest}", f"output={tmp_path / 'eval.json'}"],

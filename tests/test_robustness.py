@@ -92,7 +92,8 @@ def test_validate_text_charset_and_clean_manifest(tmp_path, capsys):
     write_wav(tmp_path / "a.wav")
     rows = [
         {"audio_filepath": "a.wav", "duration": 1.0, "text": "hello world"},
-        {"audio_filepath": "a.wav", "duration": 1.0, "text": "Héllo, Wörld!"},  # training accepts it
+        # training normalises this to "hello world" and accepts it
+        {"audio_filepath": "a.wav", "duration": 1.0, "text": "Héllo, Wörld!"},
         {"audio_filepath": "a.wav", "duration": 1.0, "text": "room 101"},
         {"audio_filepath": "a.wav", "duration": 1.0, "text": "quiet"},
     ]
@@ -214,6 +215,88 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, sy
     assert got["global_step"] == expected["global_step"]
     for key in ("val/loss", "test/loss", "test/acc"):
         assert got[key] == pytest.approx(expected[key], abs=1e-5), key
+
+
+class RecordTrainingSteps(pl.Callback):
+    """Append one JSON line per training step to ``path``: the step, the ids and
+    lengths of its (augmented) waveforms, a fingerprint of their samples, and the
+    loss (which dither, SpecAugment and dropout also change). Each line is flushed
+    at once, so a killed run keeps the steps it finished."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        record = {"step": trainer.global_step, "ids": list(batch.ids),
+                  "lengths": batch.lengths.tolist(),
+                  "sums": [round(float(x.abs().sum()), 3) for x in batch.inputs],
+                  "loss": float(outputs["loss"])}  # fmt: skip
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def recorded_steps(path: Path) -> dict[int, dict]:
+    return {r["step"]: r for r in map(json.loads, path.read_text().splitlines())}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="resume does not restore the random state: the resumed run draws other "
+    "augmentations than the uninterrupted one (see the test's docstring)",
+)
+def test_sigkill_then_resume_draws_the_same_augmentations_and_dropout(tmp_path, synthetic_data_dir):
+    """With waveform augmentation, dither, SpecAugment and dropout on, a run killed in
+    its third epoch and resumed from the checkpoint of the step before trains the
+    remaining steps on the same batches of the same augmented waveforms, with the
+    same losses, as the uninterrupted run.
+
+    It does not today. The batches are the same (the sampler's place is restored),
+    but ``pl.seed_everything`` reseeds Python's ``random`` (``WaveformAugment``
+    draws from it; with ``num_workers`` > 0 each worker is seeded from torch's
+    generator) and torch's generator (dither, SpecAugment, dropout) when the process
+    starts, and the checkpoint holds neither state: the resumed run draws from the
+    start of the seed's sequence again. Measured: the first resumed step's lengths
+    agree (the sampler plans each epoch's speed factors from the seed and the epoch)
+    but its samples differ (time shift and noise); with
+    ``data.dataset.augment=null`` the waveforms agree and the losses still differ
+    (1.0952 resumed, 1.0967 uninterrupted)."""
+    overrides = ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir),
+                 *tiny_model_overrides(), "trainer.max_epochs=4", "checkpoint_every_n_steps=1"]  # fmt: skip
+    record = "+callbacks.record={_target_: tests.test_robustness.RecordTrainingSteps, path: %s}"
+    reference = run_training(
+        tmp_path / "reference", [*overrides, record % (tmp_path / "ref.jsonl")]
+    )
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    expected = recorded_steps(tmp_path / "ref.jsonl")
+    total = len(expected)
+    assert sorted(expected) == list(range(1, total + 1)) and total % 4 == 0 and total >= 12
+    assert len({r["loss"] for r in expected.values()}) == total  # the draws vary
+    kill = 2 * total // 4 + 2  # saved after the first batch of epoch 2, killed after the second
+
+    run = tmp_path / "interrupted"
+    killed = run_training(run, [*overrides, f"+callbacks.kill={{_target_: tests.helpers.KillAtStep, step: {kill}}}",
+                                record % (tmp_path / "killed.jsonl")])  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    before = recorded_steps(tmp_path / "killed.jsonl")
+    assert before == {step: expected[step] for step in range(1, kill)}  # same start, same draws
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == kill - 1
+
+    resumed = run_training(
+        run, [*overrides, "ckpt_path=last", record % (tmp_path / "resumed.jsonl")]
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = recorded_steps(tmp_path / "resumed.jsonl")
+    assert sorted(after) == list(range(kill, total + 1))
+    for step, got in after.items():
+        want = expected[step]
+        assert got["ids"] == want["ids"], step  # the sampler's place in the epoch: restored
+        assert (got["lengths"], got["sums"]) == (want["lengths"], want["sums"]), step
+        assert got["loss"] == pytest.approx(want["loss"], abs=1e-5), step
+    got = json.loads((run / "metrics.json").read_text())
+    reference_metrics = json.loads((tmp_path / "reference" / "metrics.json").read_text())
+    for key in ("val/loss", "test/loss", "test/acc"):
+        assert got[key] == pytest.approx(reference_metrics[key], abs=1e-5), key
 
 
 def test_resume_without_a_checkpoint_says_how(tmp_path):

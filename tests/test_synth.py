@@ -42,12 +42,16 @@ def test_tiny_corpus_is_complete_held_out_and_reused(synthetic_data_dir):
         entries = read_manifest(root / f"{split}.jsonl", labels=TINY_WORDS)
         speakers[split] = {e.speaker for e in entries}
         assert {e.label for e in entries} == set(TINY_WORDS)
-        audio, rate = sf.read(entries[0].path)
-        assert rate == 16000 and audio.shape == (16000,) and entries[0].duration == 1.0
-        assert (
-            np.abs(audio).max() > 0.05 and np.abs(audio).min() >= 0
-        )  # speech, and never digital silence
-        assert (np.abs(audio) > 0).mean() > 0.9
+        for entry in entries:
+            audio, rate = sf.read(entry.path)
+            assert rate == 16000 and audio.shape == (16000,) and entry.duration == 1.0
+            # each clip is scaled to a peak drawn from [0.1, 0.9] (16-bit rounding aside)
+            assert 0.1 - 1e-3 <= np.abs(audio).max() <= 0.9 + 1e-3, entry.path
+            # background noise everywhere: no 10 ms stretch of digital silence ...
+            rms = np.sqrt(np.mean(audio.reshape(100, 160) ** 2, axis=1))
+            assert rms.min() > 0 and (np.abs(audio) > 0).mean() > 0.9, entry.path
+            # ... and the word stands out of it by more than the lowest SNR (10 dB)
+            assert 20 * np.log10(rms.max() / rms.min()) > 10, entry.path
     assert speakers["train"].isdisjoint(speakers["test"]) and speakers["train"].isdisjoint(
         speakers["val"]
     )
