@@ -1,4 +1,6 @@
-"""Decoding CTC outputs."""
+"""Decoding CTC outputs into text: the search over CTC paths (greedy or beam), and
+word times. (The recurrent network is ``seqrec.modules.RecurrentDecoder``; the
+search here is called "search" to keep the two apart.)"""
 
 import tempfile
 from dataclasses import dataclass, field
@@ -80,7 +82,7 @@ def word_times(
     before every SentencePiece piece that begins a word (``▁``).
 
     Args:
-        hypothesis: from :meth:`CTCDecoder.decode`.
+        hypothesis: from :meth:`CTCSearch.decode`.
         tokenizer: the model's :class:`~seqrec.text.Tokenizer`.
         frame_seconds: seconds between the model's output frames.
         offset: seconds added to every time (where the decoded audio began).
@@ -121,7 +123,7 @@ def word_times(
 DECODING_METHODS = ("greedy", "beam", "beam_lm")
 
 
-class CTCDecoder:
+class CTCSearch:
     """Turns CTC log-probabilities into text: greedy, beam search, or beam search with
     a lexicon and a word n-gram LM (flashlight-text, through
     :func:`torchaudio.models.decoder.ctc_decoder`).

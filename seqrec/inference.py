@@ -215,7 +215,7 @@ class Transcriber(LoadedModel):
         model: the network (waveforms -> log-probabilities).
         tokenizer: its :class:`~seqrec.text.Tokenizer`.
         input_spec: ``{"modality": "audio", "sample_rate": ...}``.
-        decoding: :class:`~seqrec.decoding.CTCDecoder` settings (the checkpoint's by
+        decoding: :class:`~seqrec.decoding.CTCSearch` settings (the checkpoint's by
             default; ``{"method": "greedy"}`` when it has none).
         chunk_seconds: recordings longer than this are cut into chunks of at most this
             length, at the quietest point of each chunk's last quarter, transcribed
@@ -242,10 +242,10 @@ class Transcriber(LoadedModel):
     def set_decoding(self, decoding: dict[str, Any]) -> None:
         """Switch decoding, e.g. ``{"method": "beam_lm", "lm_path": "lm.arpa",
         "lexicon": "words.txt"}``."""
-        from seqrec.decoding import CTCDecoder
+        from seqrec.decoding import CTCSearch
 
         self.decoding = dict(decoding)
-        self.decoder = CTCDecoder(self.tokenizer, **self.decoding)
+        self.search = CTCSearch(self.tokenizer, **self.decoding)
 
     @property
     def frame_seconds(self) -> float:
@@ -302,7 +302,7 @@ class Transcriber(LoadedModel):
             batch = order[start : start + batch_size]
             padded, lengths = pad_sequences([chunks[i] for i in batch])
             log_probs, out_lengths = self.model(padded.to(self.device), lengths.to(self.device))
-            hypotheses = self.decoder.decode(log_probs.float().cpu(), out_lengths.cpu())
+            hypotheses = self.search.decode(log_probs.float().cpu(), out_lengths.cpu())
             for i, hypothesis in zip(batch, hypotheses, strict=True):
                 parts[i] = Transcript(hypothesis.text)
                 if with_times:

@@ -38,7 +38,7 @@ def measure_rtf(model: Transcriber, manifest: str | Path, decoders: dict[str, di
                 limit: int | None = None, batch_size: int = 16,
                 clock: Callable[[], float] | None = None) -> dict[str, Any]:  # fmt: skip
     """Real-time factor of transcribing the utterances of ``manifest`` (the first
-    ``limit``) from their files, with each of ``decoders`` (name: ``CTCDecoder``
+    ``limit``) from their files, with each of ``decoders`` (name: ``CTCSearch``
     settings; greedy alone by default).
 
     For each decoder: ``seconds`` from the first file read to the last transcript,

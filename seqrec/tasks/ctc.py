@@ -12,7 +12,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.text import CharErrorRate, WordErrorRate
 
-from seqrec.decoding import CTCDecoder
+from seqrec.decoding import CTCSearch
 from seqrec.tasks import metrics as names
 from seqrec.tasks.classification import (
     log_evaluation,
@@ -49,7 +49,7 @@ class CTCTask(pl.LightningModule):
         input_spec: what the model takes (``{"modality": "audio", "sample_rate": ...}``).
         optimizer, scheduler, weight_decay: as for
             :class:`~seqrec.tasks.classification.SequenceClassificationTask`.
-        decoding: :class:`~seqrec.decoding.CTCDecoder` settings for testing and
+        decoding: :class:`~seqrec.decoding.CTCSearch` settings for testing and
             inference (``method: greedy|beam|beam_lm`` ...). Validation always decodes
             greedily.
         log_examples: hypothesis/reference pairs logged per validation epoch.
@@ -92,8 +92,8 @@ class CTCTask(pl.LightningModule):
         self.test_wer, self.test_cer = WordErrorRate(), CharErrorRate()
         self.test_wer_greedy, self.test_cer_greedy = WordErrorRate(), CharErrorRate()
         self._examples: list[tuple[str, str]] = []
-        self.greedy = CTCDecoder(self.tokenizer, "greedy")
-        self._test_decoder: CTCDecoder | None = None
+        self.greedy = CTCSearch(self.tokenizer, "greedy")
+        self._test_search: CTCSearch | None = None
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Waveforms -> (log-probabilities (B, T, V), frame counts (B,))."""
@@ -169,18 +169,18 @@ class CTCTask(pl.LightningModule):
                         )
         self._examples = []
 
-    def test_decoder(self) -> CTCDecoder:
-        if self._test_decoder is None:
-            self._test_decoder = CTCDecoder(self.tokenizer, **self.decoding)
-        return self._test_decoder
+    def test_search(self) -> CTCSearch:
+        if self._test_search is None:
+            self._test_search = CTCSearch(self.tokenizer, **self.decoding)
+        return self._test_search
 
     def test_step(self, batch, batch_idx: int) -> None:
         if len(batch) > 0:  # else an empty padding batch under DDP, or every sample skipped
             log_probs, lengths = self._score_loss(batch, self.test_loss)
             references = self._references(batch)
             greedy = self.greedy(log_probs, lengths)
-            decoder = self.test_decoder()
-            hypotheses = greedy if decoder.method == "greedy" else decoder(log_probs, lengths)
+            search = self.test_search()
+            hypotheses = greedy if search.method == "greedy" else search(log_probs, lengths)
             self.test_wer.update(hypotheses, references)
             self.test_cer.update(hypotheses, references)
             self.test_wer_greedy.update(greedy, references)
