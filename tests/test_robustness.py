@@ -239,27 +239,13 @@ def recorded_steps(path: Path) -> dict[int, dict]:
     return {r["step"]: r for r in map(json.loads, path.read_text().splitlines())}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resume does not restore the random state: the resumed run draws other "
-    "augmentations than the uninterrupted one (see the test's docstring)",
-)
 def test_sigkill_then_resume_draws_the_same_augmentations_and_dropout(tmp_path, synthetic_data_dir):
     """With waveform augmentation, dither, SpecAugment and dropout on, a run killed in
     its third epoch and resumed from the checkpoint of the step before trains the
     remaining steps on the same batches of the same augmented waveforms, with the
-    same losses, as the uninterrupted run.
-
-    It does not today. The batches are the same (the sampler's place is restored),
-    but ``pl.seed_everything`` reseeds Python's ``random`` (``WaveformAugment``
-    draws from it; with ``num_workers`` > 0 each worker is seeded from torch's
-    generator) and torch's generator (dither, SpecAugment, dropout) when the process
-    starts, and the checkpoint holds neither state: the resumed run draws from the
-    start of the seed's sequence again. Measured: the first resumed step's lengths
-    agree (the sampler plans each epoch's speed factors from the seed and the epoch)
-    but its samples differ (time shift and noise); with
-    ``data.dataset.augment=null`` the waveforms agree and the losses still differ
-    (1.0952 resumed, 1.0967 uninterrupted)."""
+    same losses, as the uninterrupted run: the sampler seeds each item's augmentation
+    from the seed, the epoch and the item, and ``StepSeed`` seeds the model's draws
+    (dither, SpecAugment, dropout) from the batch's place in the run."""
     overrides = ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir),
                  *tiny_model_overrides(), "trainer.max_epochs=4", "checkpoint_every_n_steps=1"]  # fmt: skip
     record = "+callbacks.record={_target_: tests.test_robustness.RecordTrainingSteps, path: %s}"

@@ -5,7 +5,7 @@ import torch
 
 from seqrec.data.audio import AudioClassificationDataset
 from seqrec.data.augment import WaveformAugment
-from seqrec.data.sampler import DurationBucketSampler, Perturbed
+from seqrec.data.sampler import AugmentKey, DurationBucketSampler
 from tests.conftest import write_manifest_lines, write_wav
 
 DURATIONS = [0.5 + (i * 37 % 100) / 20 for i in range(203)]  # 0.5 .. 5.45 s
@@ -140,7 +140,7 @@ def test_speed_plan_batches_on_the_lengths_after_perturbation():
     assert set(speeds.tolist()) == {0.9, 1.0, 1.1}
     batches = list(sampler)
     keys = [key for batch in batches for key in batch]
-    assert all(isinstance(key, Perturbed) for key in keys)
+    assert all(isinstance(key, AugmentKey) for key in keys)
     assert sorted(key.item for key in keys) == list(range(len(DURATIONS)))
     assert all(key.speed == speeds[key.item].item() for key in keys)
     for batch in batches:  # the cap holds on what the model receives
@@ -174,9 +174,22 @@ def test_dataset_applies_the_speed_the_sampler_drew(tmp_path):
     )
     dataset = AudioClassificationDataset(manifest, ["a"], 16000, train=True, augment=augment)
     assert dataset.speed_plan == augment.draw_speeds
-    for key in (Perturbed(0, 0.9), Perturbed(1, 1.1), Perturbed(2, 1.0)):
+    for key in (AugmentKey(0, 0.9, 1), AugmentKey(1, 1.1, 2), AugmentKey(2, 1.0, 3)):
         samples = round(rows[key.item]["duration"] * 16000)
         expected = augment.speed_length(samples, key.speed)
         assert dataset[key].waveform.shape[0] == expected
     # evaluation datasets have no plan: the sampler yields plain indices
     assert AudioClassificationDataset(manifest, ["a"], 16000).speed_plan is None
+
+
+def test_an_augment_key_fixes_every_draw_of_the_augmentation(tmp_path):
+    write_wav(tmp_path / "n.wav", seconds=3.0, seed=9)
+    augment = WaveformAugment(16000, noise_prob=1.0, shift_seconds=0.1, noise_dir=str(tmp_path))
+    clean = torch.sin(torch.arange(16000) / 10.0)
+    first = [augment(clean.clone(), speed=0.9, seed=seed) for seed in range(6)]
+    again = [augment(clean.clone(), speed=0.9, seed=seed) for seed in range(6)]
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert len({round(float(a.sum()), 4) for a in first}) == 6  # seeds differ, draws differ
+    assert all(a.shape[0] == augment.speed_length(16000, 0.9) for a in first)
+    keys = [key for batch in _speed_sampler() for key in batch]
+    assert len({key.seed for key in keys}) == len(keys)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import pytorch_lightning as pl
 
-from seqrec.data.sampler import Perturbed
+from seqrec.data.sampler import AugmentKey
 
 
 def padding_efficiency(batches: Iterable[Sequence[float]]) -> float:
@@ -57,7 +57,7 @@ def received_batches(
         kept = set(batch.ids)  # a skipped utterance is missing from the batch
         full = len(batch) == len(indices)
         received.append(batch.lengths.tolist())
-        items = [key.item if isinstance(key, Perturbed) else key for key in indices]
+        items = [key.item if isinstance(key, AugmentKey) else key for key in indices]
         listed.append([entries[i].duration for i in items if full or entries[i].id in kept])
     return received, listed
 

@@ -112,17 +112,20 @@ class AudioClassificationDataset(LabelledManifestDataset):
         (:class:`~seqrec.data.sampler.DurationBucketSampler`); None without one."""
         return getattr(self.transform, "draw_speeds", None)
 
-    def __getitem__(self, key: int | tuple[int, float]) -> AudioSample | SkippedSample:
-        """Item ``key``, or ``(item, speed)``: augmented with the speed factor the
-        sampler drew for it."""
-        index, speed = key if isinstance(key, tuple) else (key, None)
+    def __getitem__(self, key: int | tuple[int, float, int]) -> AudioSample | SkippedSample:
+        """Item ``key``, or ``(item, speed, seed)`` (an
+        :class:`~seqrec.data.sampler.AugmentKey`): augmented with the speed factor and
+        the seed the sampler drew for it."""
+        index, speed, seed = key if isinstance(key, tuple) else (key, None, None)
         entry = self.entries[index]
         waveform = self.read(entry, self._waveform, AudioError)
         if isinstance(waveform, SkippedSample):
             return waveform
         if self.transform is not None:
             waveform = (
-                self.transform(waveform) if speed is None else self.transform(waveform, speed)
+                self.transform(waveform)
+                if speed is None
+                else self.transform(waveform, speed=speed, seed=seed)
             )
         return AudioSample(waveform, self._target(index), entry.id)
 

@@ -65,7 +65,7 @@ class WaveformAugment:
             )
         return self._resamplers[factor](waveform)
 
-    def _noise(self, length: int) -> torch.Tensor:
+    def _noise(self, length: int, rng: random.Random, generator: torch.Generator) -> torch.Tensor:
         if self._noises is None:
             files = (
                 sorted(self.noise_dir.rglob("*.wav"))
@@ -73,12 +73,12 @@ class WaveformAugment:
                 else []
             )
             self._noises = [load_audio(path, self.sample_rate) for path in files]
-        if not self._noises or random.random() < self.white_noise_fraction:
-            return torch.randn(length)
-        noise = random.choice(self._noises)
+        if not self._noises or rng.random() < self.white_noise_fraction:
+            return torch.randn(length, generator=generator)
+        noise = rng.choice(self._noises)
         if noise.numel() < length:
             noise = noise.repeat(length // noise.numel() + 1)
-        start = random.randint(0, noise.numel() - length)
+        start = rng.randint(0, noise.numel() - length)
         return noise[start : start + length]
 
     def draw_speeds(self, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -107,23 +107,28 @@ class WaveformAugment:
             return samples
         return math.ceil(samples * self.sample_rate / round(self.sample_rate * factor))
 
-    def __call__(self, waveform: torch.Tensor, speed: float | None = None) -> torch.Tensor:
-        """Augment ``waveform``; ``speed`` is the factor the sampler drew for it (None:
-        draw one here, with probability ``speed_prob``)."""
-        if speed is None and self.speeds and random.random() < self.speed_prob:
-            speed = random.choice(self.speeds)
+    def __call__(
+        self, waveform: torch.Tensor, speed: float | None = None, seed: int | None = None
+    ) -> torch.Tensor:
+        """Augment ``waveform``. ``speed`` is the factor the sampler drew for it (None:
+        draw one here, with probability ``speed_prob``); ``seed`` fixes the time shift
+        and the noise (None: draw them from the process's random state)."""
+        rng = random.Random(seed) if seed is not None else random.Random(random.getrandbits(64))
+        generator = torch.Generator().manual_seed(rng.getrandbits(63))
+        if speed is None and self.speeds and rng.random() < self.speed_prob:
+            speed = rng.choice(self.speeds)
         if speed is not None and speed != 1.0:
             waveform = self._speed(waveform, float(speed))
         if self.shift > 0:
-            shift = random.randint(-self.shift, self.shift)
+            shift = rng.randint(-self.shift, self.shift)
             waveform = torch.roll(waveform, shift)
             if shift > 0:
                 waveform[:shift] = 0
             elif shift < 0:
                 waveform[shift:] = 0
-        if random.random() < self.noise_prob:
-            noise = self._noise(waveform.numel())
-            snr = random.uniform(*self.snr_db)
+        if rng.random() < self.noise_prob:
+            noise = self._noise(waveform.numel(), rng, generator)
+            snr = rng.uniform(*self.snr_db)
             signal_power = waveform.pow(2).mean().clamp(min=1e-10)
             noise_power = noise.pow(2).mean().clamp(min=1e-10)
             waveform = waveform + noise * torch.sqrt(

@@ -13,11 +13,14 @@ from torch.utils.data import Sampler
 _SPEED_SEED_OFFSET = 7919
 
 
-class Perturbed(NamedTuple):
-    """A dataset key: item ``item``, to be speed-perturbed by ``speed``."""
+class AugmentKey(NamedTuple):
+    """A training dataset key: item ``item``, speed-perturbed by ``speed``, with its
+    other augmentations drawn from ``seed``. Each depends only on the sampler's seed,
+    the epoch and the item, so a resumed run (and any worker) draws the same."""
 
     item: int
     speed: float
+    seed: int
 
 
 class DurationBucketSampler(Sampler[list[int]]):
@@ -43,8 +46,9 @@ class DurationBucketSampler(Sampler[list[int]]):
     factors, ``(n, generator) -> (n,) factors``, as
     :meth:`~seqrec.data.augment.WaveformAugment.draw_speeds` does. The sampler then
     batches on the lengths the model receives (a duration over its factor) and yields
-    :class:`Perturbed` keys, so the caps hold after augmentation. The plan depends on
-    the seed and the epoch only, so every rank and a resumed run draw the same one.
+    :class:`AugmentKey` keys, so the caps hold after augmentation. The plan and each
+    item's augmentation seed depend on the seed and the epoch only, so every rank, any
+    number of workers and a resumed run draw the same.
 
     :meth:`resume` restarts in the middle of an epoch: the next iteration skips the
     batches already trained on, while ``len()`` stays the length of the whole epoch.
@@ -108,10 +112,17 @@ class DurationBucketSampler(Sampler[list[int]]):
 
     def speeds(self) -> torch.Tensor | None:
         """This epoch's speed factors (None without a ``speed_plan``)."""
+        plan = self._augment_plan()
+        return None if plan is None else plan[0]
+
+    def _augment_plan(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """This epoch's speed factor and augmentation seed of every item."""
         if self.speed_plan is None:
             return None
-        seed = self.seed + self.epoch + _SPEED_SEED_OFFSET
-        return self.speed_plan(len(self.durations), torch.Generator().manual_seed(seed))
+        n = len(self.durations)
+        generator = torch.Generator().manual_seed(self.seed + self.epoch + _SPEED_SEED_OFFSET)
+        speeds = self.speed_plan(n, generator)
+        return speeds, torch.randint(0, 2**62, (n,), generator=generator)
 
     def _all_batches(self) -> list[list[int]]:
         """Every batch of this epoch, before sharding; identical on every rank."""
@@ -161,15 +172,16 @@ class DurationBucketSampler(Sampler[list[int]]):
             batches = (batches * repeats)[:total]
         return batches[self.rank :: self.num_replicas]
 
-    def __iter__(self) -> Iterator[list[int] | list[Perturbed]]:
+    def __iter__(self) -> Iterator[list[int] | list[AugmentKey]]:
         batches = self._shard(self._all_batches())
         skip, self._skip = self._skip, 0
-        speeds = self.speeds()
+        plan = self._augment_plan()
         for batch in batches[skip:]:
-            if speeds is None:
+            if plan is None:
                 yield batch
             else:
-                yield [Perturbed(i, float(speeds[i])) for i in batch]
+                speeds, seeds = plan
+                yield [AugmentKey(i, float(speeds[i]), int(seeds[i])) for i in batch]
 
     def __len__(self) -> int:
         return len(self._shard(self._all_batches()))

@@ -1,9 +1,11 @@
 """Callbacks that every seqrec training run uses."""
 
 import logging
+import random
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 
@@ -135,3 +137,33 @@ class SkippedSampleReport(pl.Callback):
 
     def on_test_epoch_end(self, trainer, pl_module) -> None:
         self._report("test", trainer)
+
+
+class StepSeed(pl.Callback):
+    """Seed torch's, Python's and NumPy's random generators before every training
+    batch from ``seed``, the count of batches trained so far and the rank.
+
+    The model's own random draws (dither, SpecAugment, dropout) then depend only on
+    where a batch falls in the run, not on what the process drew before. The count
+    is part of the checkpoint, so a run resumed mid-epoch draws what the
+    uninterrupted run drew, batch for batch. The data's augmentation is seeded per
+    item by the sampler (:class:`~seqrec.data.sampler.AugmentKey`).
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+        self.batches = 0
+
+    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        step_seed = (self.seed * 1_000_003 + self.batches) * 1_009 + trainer.global_rank
+        step_seed %= 2**63
+        torch.manual_seed(step_seed)
+        random.seed(step_seed)
+        np.random.seed(step_seed % 2**32)
+        self.batches += 1
+
+    def state_dict(self) -> dict[str, int]:
+        return {"batches": self.batches}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self.batches = int(state_dict["batches"])
