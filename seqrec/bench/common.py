@@ -1,15 +1,16 @@
 """What the benchmark measurements share: the composed recipe config, the task built
-from it, and waiting for the device."""
+from it (as training builds it), and waiting for the device."""
 
 from collections.abc import Sequence
 
-import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from seqrec.config import conf_dir, register_resolvers
+from seqrec.train import build_task
+
+__all__ = ["build_task", "compose_config", "sync"]
 
 
 def compose_config(experiment: str, overrides: Sequence[str] = ()) -> DictConfig:
@@ -20,15 +21,6 @@ def compose_config(experiment: str, overrides: Sequence[str] = ()) -> DictConfig
         return compose(
             "train", overrides=[f"experiment={experiment}", "paths.output_dir=unused", *overrides]
         )
-
-
-def build_task(cfg: DictConfig, datamodule: pl.LightningDataModule) -> pl.LightningModule:
-    """The task as :func:`seqrec.train.train` builds it: the model config reaches it as
-    a plain dict."""
-    factory = instantiate(cfg.task, _partial_=True)
-    return factory(model_config=OmegaConf.to_container(cfg.model, resolve=True),
-                   input_spec=OmegaConf.to_container(cfg.input_spec, resolve=True),
-                   **datamodule.task_targets())  # fmt: skip
 
 
 def sync(device: torch.device) -> None:
