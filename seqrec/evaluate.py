@@ -109,8 +109,13 @@ def evaluate_classifier(
         scored += len(entries)
     if scored == 0:
         raise ManifestError(f"{manifest}: nothing to evaluate ({len(skipped)} entries skipped)")
-    results = {"acc": micro.compute().item(), "acc_macro": macro.compute().item(), "num_examples": scored,
-               "shuffle_frames": shuffle_frames, "skipped": dict(Counter(p.reason for p in skipped))}  # fmt: skip
+    results = {
+        "acc": micro.compute().item(),
+        "acc_macro": macro.compute().item(),
+        "num_examples": scored,
+        "shuffle_frames": shuffle_frames,
+        "skipped": dict(Counter(p.reason for p in skipped)),
+    }
     per_class_acc = per_class.compute().tolist()
     results.update(
         {f"acc_class/{label}": v for label, v in zip(model.labels, per_class_acc, strict=True)}
@@ -219,9 +224,14 @@ def evaluate_transcriber(
         scored += len(loaded)
     if scored == 0:
         raise ManifestError(f"{manifest}: nothing to evaluate ({len(skipped)} entries skipped)")
-    results = {"wer": wer.compute().item(), "cer": cer.compute().item(), "num_examples": scored,
-               "decoding": model.decoding["method"], "rtf": compute_seconds / audio_seconds,
-               "skipped": dict(Counter(p.reason for p in skipped))}  # fmt: skip
+    results = {
+        "wer": wer.compute().item(),
+        "cer": cer.compute().item(),
+        "num_examples": scored,
+        "decoding": model.decoding["method"],
+        "rtf": compute_seconds / audio_seconds,
+        "skipped": dict(Counter(p.reason for p in skipped)),
+    }
     if known_words is not None:
         results.update(errors_by_known_words(all_hypotheses, all_references, known_words))
     return results

@@ -33,8 +33,12 @@ class Prediction:
     input: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"input": self.input, "label": self.label, "score": self.score,
-                "top_k": [{"label": label, "score": score} for label, score in self.top_k]}  # fmt: skip
+        return {
+            "input": self.input,
+            "label": self.label,
+            "score": self.score,
+            "top_k": [{"label": label, "score": score} for label, score in self.top_k],
+        }
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> "Classifier | Transcriber":

@@ -274,8 +274,11 @@ def librispeech_root(tmp_path) -> Path:
             lines = []
             for k in range(2):
                 utterance = f"{speaker}-{chapter}-{k:04d}"
-                sf.write(folder.mkdir(parents=True, exist_ok=True) or folder / f"{utterance}.flac",
-                         np.zeros(8000 * (k + 1), dtype=np.float32), 16000)  # fmt: skip
+                sf.write(
+                    folder.mkdir(parents=True, exist_ok=True) or folder / f"{utterance}.flac",
+                    np.zeros(8000 * (k + 1), dtype=np.float32),
+                    16000,
+                )
                 lines.append(f"{utterance} NORTHANGER ABBEY CHAPTER {'ONE' if k else 'TWO'}'S END")
             (folder / f"{speaker}-{chapter}.trans.txt").write_text("\n".join(lines) + "\n")
     return root

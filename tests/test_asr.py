@@ -57,8 +57,11 @@ def test_char_tokenizer_round_trips_normalised_text(text):
 
 @pytest.fixture(scope="module")
 def bpe() -> SentencePieceTokenizer:
-    texts = ["the brave otter carried a golden pebble", "did alice find the rusty lantern",
-             "they will paint every wooden wagon quietly"] * 20  # fmt: skip
+    texts = [
+        "the brave otter carried a golden pebble",
+        "did alice find the rusty lantern",
+        "they will paint every wooden wagon quietly",
+    ] * 20
     return SentencePieceTokenizer.train(texts, vocab_size=60)
 
 
@@ -87,10 +90,13 @@ def test_normalisation_is_the_documented_one_and_refuses_the_rest():
 
 def test_manifest_text_outside_the_vocabulary_names_the_line_or_is_skipped(tmp_path):
     wav = write_wav(tmp_path / "a.wav", seconds=0.5)
-    manifest = write_manifest_lines(tmp_path / "m.jsonl", [
-        {"audio_filepath": str(wav), "duration": 0.5, "text": "Hello, World!"},
-        {"audio_filepath": str(wav), "duration": 0.5, "text": "call 911"},
-    ])  # fmt: skip
+    manifest = write_manifest_lines(
+        tmp_path / "m.jsonl",
+        [
+            {"audio_filepath": str(wav), "duration": 0.5, "text": "Hello, World!"},
+            {"audio_filepath": str(wav), "duration": 0.5, "text": "call 911"},
+        ],
+    )
     with pytest.raises(ManifestError, match=r"m\.jsonl:2: text: character '9'"):
         TranscribedAudioDataset(manifest, CharTokenizer(), 16000)
     dataset = TranscribedAudioDataset(manifest, CharTokenizer(), 16000, on_error="skip")
@@ -125,15 +131,27 @@ def test_ctc_min_frames_counts_a_blank_between_repeats():
 def test_ctc_loss_is_finite_at_the_length_limit_and_too_short_is_filtered(tmp_path):
     from seqrec.tasks.ctc import CTCTask
 
-    config = {"_target_": "seqrec.modules.SequenceModel",
-              "frontend": {"_target_": "seqrec.modules.AudioFrontend", "out_dim": 16,
-                           "featurizer": {"_target_": "seqrec.modules.LogMelSpectrogram",
-                                          "sample_rate": 16000, "n_mels": 16}},
-              "encoder": {"_target_": "seqrec.modules.ConvSubsampling", "input_dim": 16, "out_dim": 16},
-              "decoder": {"_target_": "seqrec.modules.RecurrentDecoder", "input_dim": 16, "hidden": 8},
-              "head": {"_target_": "seqrec.modules.CTCHead", "input_dim": 16, "num_classes": None}}  # fmt: skip
-    task = CTCTask(config, {"kind": "char"}, {"modality": "audio", "sample_rate": 16000},
-                   optimizer=torch.optim.SGD)  # fmt: skip
+    config = {
+        "_target_": "seqrec.modules.SequenceModel",
+        "frontend": {
+            "_target_": "seqrec.modules.AudioFrontend",
+            "out_dim": 16,
+            "featurizer": {
+                "_target_": "seqrec.modules.LogMelSpectrogram",
+                "sample_rate": 16000,
+                "n_mels": 16,
+            },
+        },
+        "encoder": {"_target_": "seqrec.modules.ConvSubsampling", "input_dim": 16, "out_dim": 16},
+        "decoder": {"_target_": "seqrec.modules.RecurrentDecoder", "input_dim": 16, "hidden": 8},
+        "head": {"_target_": "seqrec.modules.CTCHead", "input_dim": 16, "num_classes": None},
+    }
+    task = CTCTask(
+        config,
+        {"kind": "char"},
+        {"modality": "audio", "sample_rate": 16000},
+        optimizer=torch.optim.SGD,
+    )
     samples = 16000  # 1 s: 97 feature frames -> 25 frames after x4 subsampling
     frames = task.model(torch.zeros(1, samples), torch.tensor([samples]))[1].item()
     exact = torch.tensor([[1 + (i % 2) for i in range(frames)]])  # alternating: no repeats
@@ -235,8 +253,12 @@ def test_encoder_output_does_not_depend_on_batch_padding():
 
 
 def test_transcribe_returns_a_string_per_input_and_chunks_long_audio():
-    transcriber = Transcriber(tiny_ctc_model(), CharTokenizer(), {"modality": "audio", "sample_rate": 16000},
-                              chunk_seconds=2.0)  # fmt: skip
+    transcriber = Transcriber(
+        tiny_ctc_model(),
+        CharTokenizer(),
+        {"modality": "audio", "sample_rate": 16000},
+        chunk_seconds=2.0,
+    )
     seen = []
     original = transcriber.model.forward
     transcriber.model.forward = lambda x, n: seen.append(n.tolist()) or original(x, n)
@@ -254,8 +276,9 @@ def test_word_times_come_from_the_frames_where_the_tokens_fire():
     frames. Each burst is then the word "aa", and its times must be the burst's,
     across chunk boundaries too."""
     tokenizer = CharTokenizer()
-    transcriber = Transcriber(tiny_ctc_model(), tokenizer, {"modality": "audio", "sample_rate": 16000},
-                              chunk_seconds=2.0)  # fmt: skip
+    transcriber = Transcriber(
+        tiny_ctc_model(), tokenizer, {"modality": "audio", "sample_rate": 16000}, chunk_seconds=2.0
+    )
     assert transcriber.frame_seconds == pytest.approx(0.04)  # 10 ms hop, subsampled 4 times
     network = transcriber.model.forward
     a, space = tokenizer.encode("a a")[:2]
@@ -367,8 +390,11 @@ def test_word_time_benchmark_reports_what_the_model_transcribed(
     result = run()
     assert result["utterances"] == 2 and result["frame_seconds"] == 0.04
     for method in ("greedy", "beam_lm"):
-        model.set_decoding({"method": method, "lm_text": str(corpus / "lm_text.txt")}
-                           if method == "beam_lm" else {"method": method})  # fmt: skip
+        model.set_decoding(
+            {"method": method, "lm_text": str(corpus / "lm_text.txt")}
+            if method == "beam_lm"
+            else {"method": method}
+        )
         correct = timed = 0
         for transcript, text, reference_starts in zip(
             model.transcripts(waveforms, with_times=True), texts, starts, strict=True
@@ -388,8 +414,10 @@ def test_word_time_benchmark_reports_what_the_model_transcribed(
             words = text.split()
             if model.decoding["method"] == "beam_lm":
                 words[1] = "zzz"
-            times = [WordTime(w, (s or 0.0) + late, (s or 0.0) + late + 0.1)
-                     for w, s in zip(words, reference_starts, strict=True)]  # fmt: skip
+            times = [
+                WordTime(w, (s or 0.0) + late, (s or 0.0) + late + 0.1)
+                for w, s in zip(words, reference_starts, strict=True)
+            ]
             transcripts.append(Transcript(" ".join(words), times))
         return transcripts
 
@@ -398,7 +426,10 @@ def test_word_time_benchmark_reports_what_the_model_transcribed(
     timed = sum(s is not None for row in starts for s in row)
     timed_second = sum(row[1] is not None for row in starts)
     assert (result["greedy_words"], result["greedy_correct"], result["greedy_timed"]) == (
-        total, total, timed)  # fmt: skip
+        total,
+        total,
+        timed,
+    )
     assert result["greedy_mean_error_s"] == result["greedy_mean_abs_error_s"] == 0.03
     assert result["greedy_within_1_frame"] == result["greedy_within_100ms"] == 1.0
     assert (result["beam_lm_correct"], result["beam_lm_timed"]) == (total - 2, timed - timed_second)
@@ -482,8 +513,9 @@ def test_zipf_word_frequencies_fall_with_rank_and_put_held_out_words_last():
 
 
 def test_librispeech_preparation(librispeech_root, tmp_path):
-    out = LibriSpeechPreparer(root=str(librispeech_root.parent), out_dir=str(tmp_path / "ls"),
-                              eval_subsets=["dev-clean"])()  # fmt: skip
+    out = LibriSpeechPreparer(
+        root=str(librispeech_root.parent), out_dir=str(tmp_path / "ls"), eval_subsets=["dev-clean"]
+    )()
     train = [json.loads(line) for line in (out / "train.jsonl").open()]
     dev = [json.loads(line) for line in (out / "dev-clean.jsonl").open()]
     assert len(train) == len(dev) == 4
@@ -495,8 +527,9 @@ def test_librispeech_preparation(librispeech_root, tmp_path):
     with pytest.raises(
         DatasetLayoutError, match=r"26-495\.trans\.txt:2: audio 26-495-0001\.flac not found"
     ):
-        LibriSpeechPreparer(root=str(librispeech_root), out_dir=str(tmp_path / "ls2"),
-                            eval_subsets=["dev-clean"])()  # fmt: skip
+        LibriSpeechPreparer(
+            root=str(librispeech_root), out_dir=str(tmp_path / "ls2"), eval_subsets=["dev-clean"]
+        )()
 
 
 def error_rates(hypotheses: list[str], references: list[str]) -> tuple[float, float]:
@@ -527,8 +560,10 @@ def test_trained_run_writes_wer_and_cer(asr_run, asr_data_dir):
     # perturbation (0.9 or 1.1) changes the frames, so the count lies between the
     # utterances too short even slowed down and those too short when sped up.
     train = [json.loads(line) for line in (root / "train.jsonl").open()]
-    needed = [ctc_min_frames(torch.tensor([ids]), torch.tensor([len(ids)])).item()
-              for ids in (model.tokenizer.encode(r["text"]) for r in train)]  # fmt: skip
+    needed = [
+        ctc_min_frames(torch.tensor([ids]), torch.tensor([len(ids)])).item()
+        for ids in (model.tokenizer.encode(r["text"]) for r in train)
+    ]
     too_short = {}
     for factor in (0.9, 1.1):
         samples = [math.ceil(sf.info(root / r["audio_filepath"]).frames / factor) for r in train]
@@ -555,9 +590,16 @@ def test_load_transcribe_eval_and_predict(asr_run, asr_data_dir, tmp_path):
     assert results["cer"] == pytest.approx(cer, abs=1e-6)
     out = tmp_path / "pred.jsonl"
     wav = next((asr_data_dir / "asr_synthetic" / "test").glob("*/*.wav"))
-    run_cli("seqrec.cli.predict", f"ckpt_path={checkpoint}", f"inputs=[{wav}]", f"output={out}",
-            "decoding=beam_lm", f"lm_text={asr_data_dir / 'asr_synthetic' / 'lm_text.txt'}",
-            "word_times=true", cwd=tmp_path)  # fmt: skip
+    run_cli(
+        "seqrec.cli.predict",
+        f"ckpt_path={checkpoint}",
+        f"inputs=[{wav}]",
+        f"output={out}",
+        "decoding=beam_lm",
+        f"lm_text={asr_data_dir / 'asr_synthetic' / 'lm_text.txt'}",
+        "word_times=true",
+        cwd=tmp_path,
+    )
     rows = [json.loads(line) for line in out.open()]
     model.set_decoding(
         {"method": "beam_lm", "lm_text": str(asr_data_dir / "asr_synthetic" / "lm_text.txt")}
@@ -571,9 +613,15 @@ def test_load_transcribe_eval_and_predict(asr_run, asr_data_dir, tmp_path):
     assert all(0 <= w["start"] < w["end"] <= duration + 0.04 for w in words)
     assert [w["start"] for w in words] == sorted(w["start"] for w in words)
     train = asr_data_dir / "asr_synthetic" / "train.jsonl"
-    result = run_cli("seqrec.cli.evaluate", f"ckpt_path={checkpoint}", f"manifest={manifest}",
-                     "decoding=beam", f"known_words={train}", f"output={tmp_path / 'eval.json'}",
-                     cwd=tmp_path)  # fmt: skip
+    result = run_cli(
+        "seqrec.cli.evaluate",
+        f"ckpt_path={checkpoint}",
+        f"manifest={manifest}",
+        "decoding=beam",
+        f"known_words={train}",
+        f"output={tmp_path / 'eval.json'}",
+        cwd=tmp_path,
+    )
     assert '"decoding": "beam"' in result.stdout and '"wer"' in result.stdout
     scored = json.loads((tmp_path / "eval.json").read_text())
     test_words = sum(len(json.loads(line)["text"].split()) for line in manifest.open())
@@ -584,9 +632,14 @@ def test_word_alignment_and_errors_on_known_and_unknown_words():
     assert align_words([], ["a"]) == [(None, "a")]
     assert align_words(["a", "b"], []) == [("a", None), ("b", None)]
     assert align_words(["the", "red", "cat", "sat"], ["the", "rad", "cat"]) == [
-        ("the", "the"), ("red", "rad"), ("cat", "cat"), ("sat", None)]  # fmt: skip
-    groups = errors_by_known_words(["the rad cat", "a dog ran"], ["the red cat sat", "a dog"],
-                                   known={"the", "cat", "sat", "a"})  # fmt: skip
+        ("the", "the"),
+        ("red", "rad"),
+        ("cat", "cat"),
+        ("sat", None),
+    ]
+    groups = errors_by_known_words(
+        ["the rad cat", "a dog ran"], ["the red cat sat", "a dog"], known={"the", "cat", "sat", "a"}
+    )
     # known: the cat sat a (sat deleted: 3 of 10 characters); unknown: red (1 of 3), dog
     assert groups["known_words"] == {"words": 4, "wer": 0.25, "cer": 0.3}
     assert groups["unknown_words"]["words"] == 2

@@ -93,7 +93,13 @@ def test_augment_speed_and_shift(tmp_path):
     shifter = WaveformAugment(16000, speeds=[], shift_seconds=0.01, noise_prob=0.0)
     out = shifter(torch.ones(1000))
     assert out.shape == (1000,) and (out == 0).sum() <= 160
-    with_files = WaveformAugment(16000, speeds=[], shift_seconds=0.0, noise_prob=1.0,
-                                 noise_dir=str(tmp_path / "noise"), white_noise_fraction=0.0)  # fmt: skip
+    with_files = WaveformAugment(
+        16000,
+        speeds=[],
+        shift_seconds=0.0,
+        noise_prob=1.0,
+        noise_dir=str(tmp_path / "noise"),
+        white_noise_fraction=0.0,
+    )
     assert torch.isfinite(with_files(torch.ones(4000))).all()
     assert len(with_files._noises) == 1

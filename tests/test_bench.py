@@ -28,8 +28,11 @@ from tests.conftest import tiny_asr_overrides, write_manifest_lines, write_wav
 
 
 def _tiny(asr_data_dir) -> list[str]:
-    return [o for o in tiny_asr_overrides(asr_data_dir) if o.startswith(("paths.", "data.", "frontend.",
-                                                                         "encoder.", "decoder."))]  # fmt: skip
+    return [
+        o
+        for o in tiny_asr_overrides(asr_data_dir)
+        if o.startswith(("paths.", "data.", "frontend.", "encoder.", "decoder."))
+    ]
 
 
 class FakeClock:
@@ -66,8 +69,15 @@ def test_padding_is_measured_on_the_lengths_after_speed_perturbation(tmp_path):
     # 1.0 s and 1.25 s share a batch, the two 2.0 s another (at most 2 per batch, 4 s cap);
     # the 1.0 s and 2.0 s utterances are slowed to 0.9x: ceil(S * 10 / 9) samples
     seconds = [1.0, 1.25, 2.0, 2.0]
-    rows = [{"audio_filepath": str(write_wav(tmp_path / f"u{i}.wav", s, seed=i)), "duration": s,
-             "text": "yes", "id": f"u{i}"} for i, s in enumerate(seconds)]  # fmt: skip
+    rows = [
+        {
+            "audio_filepath": str(write_wav(tmp_path / f"u{i}.wav", s, seed=i)),
+            "duration": s,
+            "text": "yes",
+            "id": f"u{i}",
+        }
+        for i, s in enumerate(seconds)
+    ]
     manifest = write_manifest_lines(tmp_path / "train.jsonl", rows)
     slow = WaveformAugment(16000, speeds=[0.9], speed_prob=1.0, shift_seconds=0.0, noise_prob=0.0)
 
@@ -75,8 +85,15 @@ def test_padding_is_measured_on_the_lengths_after_speed_perturbation(tmp_path):
         return slow(waveform) if waveform.numel() in (16000, 32000) else waveform
 
     dataset = partial(TranscribedAudioDataset, sample_rate=16000, augment=augment)
-    datamodule = TranscriptionDataModule(str(manifest), str(manifest), str(manifest), dataset=dataset,
-                                         max_batch_seconds=4.0, max_batch_size=2, num_workers=0)  # fmt: skip
+    datamodule = TranscriptionDataModule(
+        str(manifest),
+        str(manifest),
+        str(manifest),
+        dataset=dataset,
+        max_batch_seconds=4.0,
+        max_batch_size=2,
+        num_workers=0,
+    )
     figures = measure_padding(datamodule, 16000, 4.0)
 
     one_s, two_s = math.ceil(16000 * 10 / 9), math.ceil(32000 * 10 / 9)  # 17778, 35556
@@ -145,8 +162,13 @@ def test_pipeline_efficiency_divides_each_run_by_the_reference_around_it():
 
 
 def test_the_timed_loop_is_seqrec_train_with_its_callbacks_and_loggers(asr_data_dir, tmp_path):
-    overrides = ["experiment=asr_synthetic", *_tiny(asr_data_dir), "trainer.log_every_n_steps=1",
-                 "checkpoint_every_n_steps=2", "threads=1"]  # fmt: skip
+    overrides = [
+        "experiment=asr_synthetic",
+        *_tiny(asr_data_dir),
+        "trainer.log_every_n_steps=1",
+        "checkpoint_every_n_steps=2",
+        "threads=1",
+    ]
     timing = time_seqrec_train(overrides, steps=2, warmup=1, run_dir=tmp_path / "run")
     assert timing.samples > 0 and timing.audio_seconds > 0 and timing.seconds > 0
     config = OmegaConf.load(tmp_path / "run" / "config.yaml")
@@ -175,8 +197,13 @@ def test_ddp_runs_compare_the_same_global_batch_on_the_same_cores(monkeypatch):
     assert figures["ddp2_speedup_min"] == figures["ddp2_speedup_max"] == figures["ddp2_speedup"]
     one, two = runs[0], runs[1]
     assert "trainer=cpu" in one and "threads=4" in one and "data.max_batch_seconds=60.0" not in one
-    assert {"trainer=ddp", "trainer.devices=2", "threads=2", "data.max_batch_seconds=60.0",
-            "data.max_batch_size=8"} <= set(two)  # fmt: skip
+    assert {
+        "trainer=ddp",
+        "trainer.devices=2",
+        "threads=2",
+        "data.max_batch_seconds=60.0",
+        "data.max_batch_size=8",
+    } <= set(two)
     assert len(runs) == 4
 
 
@@ -192,8 +219,14 @@ def test_split_batch_refuses_a_batch_size_that_does_not_split():
 
 def test_rtf_is_reading_and_transcribing_time_over_audio_seconds(tmp_path, monkeypatch):
     clock = FakeClock()
-    rows = [{"audio_filepath": str(write_wav(tmp_path / f"u{i}.wav", s, rate=8000, seed=i)), "duration": s,
-             "text": text} for i, (s, text) in enumerate([(1.0, "yes no"), (3.0, "up")])]  # fmt: skip
+    rows = [
+        {
+            "audio_filepath": str(write_wav(tmp_path / f"u{i}.wav", s, rate=8000, seed=i)),
+            "duration": s,
+            "text": text,
+        }
+        for i, (s, text) in enumerate([(1.0, "yes no"), (3.0, "up")])
+    ]
     manifest = write_manifest_lines(tmp_path / "test.jsonl", rows)
     real_load = asr_rtf.load_audio
 
@@ -273,8 +306,12 @@ def test_rnn_gflops_preset_batches_run_the_samplers_batches(asr_data_dir):
     cfg = compose_config("asr_synthetic", _tiny(asr_data_dir))
     figures = rnn_gflops_preset_batches(cfg, batches=3)
     entries = read_manifest(cfg.data.train_manifest, target_key="text")
-    sampler = DurationBucketSampler([e.duration for e in entries], cfg.data.max_batch_seconds,
-                                    cfg.data.max_batch_size, seed=cfg.seed)  # fmt: skip
+    sampler = DurationBucketSampler(
+        [e.duration for e in entries],
+        cfg.data.max_batch_seconds,
+        cfg.data.max_batch_size,
+        seed=cfg.seed,
+    )
     first = list(sampler)[:3]
 
     def frames(
@@ -294,9 +331,17 @@ def test_rnn_gflops_preset_batches_run_the_samplers_batches(asr_data_dir):
 
 
 def test_judge_says_met_missed_or_unresolved():
-    verdicts = judge({"train_pipeline_efficiency": 0.95, "train_pipeline_efficiency_min": 0.93,
-                      "train_pipeline_efficiency_max": 0.96, "padding_efficiency": 0.85,
-                      "asr_rtf": 0.019, "asr_rtf_min": 0.015, "asr_rtf_max": 0.022})  # fmt: skip
+    verdicts = judge(
+        {
+            "train_pipeline_efficiency": 0.95,
+            "train_pipeline_efficiency_min": 0.93,
+            "train_pipeline_efficiency_max": 0.96,
+            "padding_efficiency": 0.85,
+            "asr_rtf": 0.019,
+            "asr_rtf_min": 0.015,
+            "asr_rtf_max": 0.022,
+        }
+    )
     assert verdicts["train_pipeline_efficiency"].startswith(
         "met"
     )  # spread 0.03 < 0.05 from the goal
@@ -310,9 +355,19 @@ def test_bench_measures_everything_and_ends_with_json(asr_data_dir, capsys):
         ["--steps", "2", "--repeats", "1", "--skip", "ddp2_speedup", *_tiny(asr_data_dir)]
     )
     assert "errors" not in results
-    figures = {"train_pipeline_efficiency", "padding_efficiency", "padding_efficiency_manifest", "asr_rtf",
-               "kws_ms_per_clip", "kws_ms_per_clip_lstm", "kws_ms_per_clip_gru", "rnn_gflops_synthetic_shape",
-               "rnn_gflops_packed_synthetic_shape", "rnn_gflops_preset_batches", "gemm_gflops"}  # fmt: skip
+    figures = {
+        "train_pipeline_efficiency",
+        "padding_efficiency",
+        "padding_efficiency_manifest",
+        "asr_rtf",
+        "kws_ms_per_clip",
+        "kws_ms_per_clip_lstm",
+        "kws_ms_per_clip_gru",
+        "rnn_gflops_synthetic_shape",
+        "rnn_gflops_packed_synthetic_shape",
+        "rnn_gflops_preset_batches",
+        "gemm_gflops",
+    }
     assert figures <= results.keys()
     # one run: its ratio is the loop's rate over the reference's, pooled before and after
     ratio = results["loop_audio_seconds_per_s"] / results["compute_audio_seconds_per_s"]
@@ -320,8 +375,12 @@ def test_bench_measures_everything_and_ends_with_json(asr_data_dir, capsys):
     assert results["train_pipeline_efficiency_min"] == results["train_pipeline_efficiency_max"]
     assert results["asr_rtf_utterances"] == 4  # the whole tiny test set
     assert results["bound"] in {"data loading", "features", "model (subsampling, RNN, CTC)"}
-    assert set(results["goals"]) == {"train_pipeline_efficiency", "padding_efficiency", "asr_rtf",
-                                     "kws_ms_per_clip"}  # fmt: skip
+    assert set(results["goals"]) == {
+        "train_pipeline_efficiency",
+        "padding_efficiency",
+        "asr_rtf",
+        "kws_ms_per_clip",
+    }
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {k: last[k] for k in figures} == {k: results[k] for k in figures}
 

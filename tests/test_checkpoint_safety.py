@@ -164,8 +164,11 @@ def test_planted_checkpoint_is_refused_and_never_runs(tmp_path, route, entry):
         assert "interpolation" in message and "model_config.encoder" in message
     else:
         assert "is not one of seqrec's building blocks" in message
-        refused = {"in _args_": "pathlib.Path.touch", "nested three levels down": "builtins.open",
-                   "builtins.eval via _partial_": "builtins.eval"}.get(route, route)  # fmt: skip
+        refused = {
+            "in _args_": "pathlib.Path.touch",
+            "nested three levels down": "builtins.open",
+            "builtins.eval via _partial_": "builtins.eval",
+        }.get(route, route)
         assert repr(refused) in message
 
 

@@ -29,8 +29,11 @@ from tests.conftest import (
 from tests.test_train import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
-DATA_FIXTURES = {"kws_synthetic": "synthetic_data_dir", "video_synthetic": "video_data_dir",
-                 "asr_synthetic": "asr_data_dir"}  # fmt: skip
+DATA_FIXTURES = {
+    "kws_synthetic": "synthetic_data_dir",
+    "video_synthetic": "video_data_dir",
+    "asr_synthetic": "asr_data_dir",
+}
 
 
 def ddp_run(tmp_path: Path, overrides: list[str], monkeypatch) -> Path:
@@ -39,10 +42,17 @@ def ddp_run(tmp_path: Path, overrides: list[str], monkeypatch) -> Path:
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     )
-    run_cli("seqrec.cli.train", *overrides, "trainer=ddp", "trainer.accelerator=cpu",
-            "trainer.devices=2", "trainer.max_epochs=2", f"hydra.run.dir={run}",
-            f"+callbacks.record={{_target_: tests.helpers.RecordBatches, folder: {tmp_path / 'ids'}}}",
-            cwd=tmp_path)  # fmt: skip
+    run_cli(
+        "seqrec.cli.train",
+        *overrides,
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.max_epochs=2",
+        f"hydra.run.dir={run}",
+        f"+callbacks.record={{_target_: tests.helpers.RecordBatches, folder: {tmp_path / 'ids'}}}",
+        cwd=tmp_path,
+    )
     return run
 
 
@@ -62,8 +72,12 @@ def recipe_overrides(recipe: str, request, tmp_path: Path) -> list[str]:
     empty batch only (video)."""
     if recipe == "kws_synthetic":
         data = request.getfixturevalue("synthetic_data_dir")
-        return [*tiny_synthetic_overrides(data), *tiny_model_overrides(), "data.max_batch_seconds=null",
-                "data.max_batch_size=2"]  # fmt: skip
+        return [
+            *tiny_synthetic_overrides(data),
+            *tiny_model_overrides(),
+            "data.max_batch_seconds=null",
+            "data.max_batch_size=2",
+        ]
     if recipe == "video_synthetic":
         return [
             *tiny_video_overrides(request.getfixturevalue("video_data_dir")),
@@ -74,9 +88,13 @@ def recipe_overrides(recipe: str, request, tmp_path: Path) -> list[str]:
         first_lines(
             data / "asr_synthetic" / f"{split}.jsonl", 3, tmp_path / "eval" / f"{split}.jsonl"
         )
-    return [*tiny_asr_overrides(data), f"data.val_manifest={tmp_path / 'eval' / 'val.jsonl'}",
-            f"data.test_manifest={tmp_path / 'eval' / 'test.jsonl'}", "data.max_batch_seconds=null",
-            "data.max_batch_size=1"]  # fmt: skip
+    return [
+        *tiny_asr_overrides(data),
+        f"data.val_manifest={tmp_path / 'eval' / 'val.jsonl'}",
+        f"data.test_manifest={tmp_path / 'eval' / 'test.jsonl'}",
+        "data.max_batch_seconds=null",
+        "data.max_batch_size=1",
+    ]
 
 
 def eval_manifest(recipe: str, request, tmp_path: Path, split: str) -> Path:
@@ -93,10 +111,18 @@ def single_process_metrics(checkpoint: Path, overrides: list[str], folder: Path)
         checkpoint, map_location="cpu", weights_only=True, optimizer=None
     )
     datamodule = instantiate(make_config(folder, overrides).data)
-    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, default_root_dir=folder,
-                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
-    results = [*trainer.validate(task, datamodule=datamodule, verbose=False),
-               *trainer.test(task, datamodule=datamodule, verbose=False)]  # fmt: skip
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        default_root_dir=folder,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    results = [
+        *trainer.validate(task, datamodule=datamodule, verbose=False),
+        *trainer.test(task, datamodule=datamodule, verbose=False),
+    ]
     return {key: float(value) for result in results for key, value in result.items()}
 
 
@@ -181,16 +207,24 @@ def test_checkpoint_averaging_under_two_cpu_processes(tmp_path, request, monkeyp
     the evaluated checkpoint, scored by one process on all of val."""
     run = ddp_run(
         tmp_path,
-        ["experiment=kws_synthetic", *recipe_overrides("kws_synthetic", request, tmp_path),
-         "average_checkpoints=2"],
+        [
+            "experiment=kws_synthetic",
+            *recipe_overrides("kws_synthetic", request, tmp_path),
+            "average_checkpoints=2",
+        ],
         monkeypatch,
-    )  # fmt: skip
+    )
     outputs = sorted(
         p.relative_to(run).as_posix() for p in run.rglob("*") if p.suffix in (".ckpt", ".json")
     )
-    assert outputs == ["checkpoints/averaged.ckpt", "checkpoints/best.ckpt", "checkpoints/last.ckpt",
-                       "checkpoints/top/epoch000.ckpt", "checkpoints/top/epoch001.ckpt",
-                       "metrics.json"]  # fmt: skip
+    assert outputs == [
+        "checkpoints/averaged.ckpt",
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+        "checkpoints/top/epoch000.ckpt",
+        "checkpoints/top/epoch001.ckpt",
+        "metrics.json",
+    ]
     metrics = json.loads((run / "metrics.json").read_text())
     corpus = request.getfixturevalue("synthetic_data_dir") / "kws_synthetic"
     model = seqrec.load(metrics["evaluated_checkpoint"])

@@ -50,8 +50,14 @@ def corpus_with_long_clips(data_dir: Path, folder: Path) -> None:
             tail = 0.003 * rng.standard_normal(round((seconds - len(audio) / rate) * rate))
             path = folder / f"{split}_long{n}.wav"
             sf.write(path, np.concatenate([audio, tail.astype(np.float32)]), rate)
-            rows.append({**source, "audio_filepath": str(path), "duration": seconds,
-                         "id": f"{source['id']}_long{n}"})  # fmt: skip
+            rows.append(
+                {
+                    **source,
+                    "audio_filepath": str(path),
+                    "duration": seconds,
+                    "id": f"{source['id']}_long{n}",
+                }
+            )
         (folder / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
@@ -60,11 +66,15 @@ def test_max_duration_limits_training_only_and_test_scores_every_line(tmp_path, 
     data.mkdir()
     corpus_with_long_clips(synthetic_data_dir, data)
     batches_file = tmp_path / "test_batches.json"
-    overrides = ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir),
-                 *tiny_model_overrides(), f"data.max_duration={MAX_DURATION}",
-                 f"data.max_batch_seconds={MAX_BATCH_SECONDS}",
-                 *(f"data.{split}_manifest={data / split}.jsonl" for split in LONG_SECONDS),
-                 f"+callbacks.record={{_target_: {__name__}.RecordTestBatches, path: {batches_file}}}"]  # fmt: skip
+    overrides = [
+        "experiment=kws_synthetic",
+        *tiny_synthetic_overrides(synthetic_data_dir),
+        *tiny_model_overrides(),
+        f"data.max_duration={MAX_DURATION}",
+        f"data.max_batch_seconds={MAX_BATCH_SECONDS}",
+        *(f"data.{split}_manifest={data / split}.jsonl" for split in LONG_SECONDS),
+        f"+callbacks.record={{_target_: {__name__}.RecordTestBatches, path: {batches_file}}}",
+    ]
     train(make_config(tmp_path / "run", overrides))
 
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -64,8 +64,15 @@ def test_packed_cuda_decoder_matches_the_cpu_path_with_gradients(
     by layer, each utterance reversed within its length): the same output, zero on
     padding, and the same gradients."""
     torch.manual_seed(0)
-    decoder = RecurrentDecoder(6, hidden=8, num_layers=3, cell=cell, bidirectional=bidirectional,
-                               proj_size=proj_size, dropout=0.0).train()  # fmt: skip
+    decoder = RecurrentDecoder(
+        6,
+        hidden=8,
+        num_layers=3,
+        cell=cell,
+        bidirectional=bidirectional,
+        proj_size=proj_size,
+        dropout=0.0,
+    ).train()
     x = torch.randn(4, 11, 6)
     lengths = torch.tensor([11, 7, 1, 9])
     weights = torch.randn(4, 11, decoder.out_dim)
@@ -137,10 +144,19 @@ def test_bf16_autocast_forward_matches_fp32_and_keeps_lengths(kind, full_fp32):
 def test_trainer_gpu_trains_in_bf16_and_its_checkpoint_scores_the_same_on_the_cpu(
     tmp_path, synthetic_data_dir, full_fp32
 ):
-    cfg = make_config(tmp_path, ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir),
-                                 *tiny_model_overrides(), "trainer=gpu", "trainer.max_epochs=3",
-                                 "trainer.log_every_n_steps=1", "trainer.enable_progress_bar=false",
-                                 "trainer.enable_model_summary=false"])  # fmt: skip
+    cfg = make_config(
+        tmp_path,
+        [
+            "experiment=kws_synthetic",
+            *tiny_synthetic_overrides(synthetic_data_dir),
+            *tiny_model_overrides(),
+            "trainer=gpu",
+            "trainer.max_epochs=3",
+            "trainer.log_every_n_steps=1",
+            "trainer.enable_progress_bar=false",
+            "trainer.enable_model_summary=false",
+        ],
+    )
     assert cfg.trainer.precision == "bf16-mixed" and cfg.trainer.accelerator == "gpu"
     metrics = train(cfg)
     with (tmp_path / "logs" / "metrics.csv").open() as f:
@@ -166,9 +182,16 @@ def test_trainer_gpu_trains_in_bf16_and_its_checkpoint_scores_the_same_on_the_cp
 
 def test_trainer_gpu_ctc_steps_are_finite_in_bf16(tmp_path, asr_data_dir):
     """CTC training steps under bf16-mixed: none is skipped as non-finite."""
-    cfg = make_config(tmp_path, ["experiment=asr_synthetic", *tiny_asr_overrides(asr_data_dir),
-                                 "trainer=gpu", "trainer.fast_dev_run=3",
-                                 "trainer.enable_progress_bar=false"])  # fmt: skip
+    cfg = make_config(
+        tmp_path,
+        [
+            "experiment=asr_synthetic",
+            *tiny_asr_overrides(asr_data_dir),
+            "trainer=gpu",
+            "trainer.fast_dev_run=3",
+            "trainer.enable_progress_bar=false",
+        ],
+    )
     metrics = train(cfg)
     assert metrics[NONFINITE_STEPS] == 0
     assert math.isfinite(metrics[names.TEST_LOSS]) and metrics[names.TEST_LOSS] > 0

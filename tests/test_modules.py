@@ -148,8 +148,9 @@ def test_decoder_cpu_path_matches_packed_sequences_with_gradients(cell, bidirect
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
     torch.manual_seed(0)
-    decoder = RecurrentDecoder(6, hidden=8, num_layers=3, cell=cell, bidirectional=bidirectional,
-                               dropout=0.0).train()  # fmt: skip
+    decoder = RecurrentDecoder(
+        6, hidden=8, num_layers=3, cell=cell, bidirectional=bidirectional, dropout=0.0
+    ).train()
     x = torch.randn(4, 11, 6)
     lengths = torch.tensor([11, 7, 1, 9])
 

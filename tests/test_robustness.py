@@ -73,9 +73,14 @@ def test_validate_reports_every_problem_with_line_and_reason(tmp_path, capsys):
     assert code == 1
     lines = out.out.strip().splitlines()
     expected = {
-        2: "invalid_json", 3: "missing_field", 4: "missing_file", 5: "empty_audio", 6: "unreadable_audio",
-        7: "duration_mismatch", 9: "unknown_label",
-    }  # fmt: skip
+        2: "invalid_json",
+        3: "missing_field",
+        4: "missing_file",
+        5: "empty_audio",
+        6: "unreadable_audio",
+        7: "duration_mismatch",
+        9: "unknown_label",
+    }
     for lineno, reason in expected.items():
         assert any(line.startswith(f"{manifest}:{lineno}: {reason}: ") for line in lines), (
             lineno,
@@ -154,9 +159,13 @@ def write_corpus_with_problems(data_dir: Path, folder: Path) -> None:
 def test_training_skips_bad_samples_and_reports_them(tmp_path, synthetic_data_dir):
     data = tmp_path / "messy"
     write_corpus_with_problems(synthetic_data_dir, data)
-    overrides = ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir), *tiny_model_overrides(),
-                 *(f"data.{split}_manifest={data / split}.jsonl" for split in ("train", "val", "test")),
-                 "data.max_duration=20"]  # fmt: skip
+    overrides = [
+        "experiment=kws_synthetic",
+        *tiny_synthetic_overrides(synthetic_data_dir),
+        *tiny_model_overrides(),
+        *(f"data.{split}_manifest={data / split}.jsonl" for split in ("train", "val", "test")),
+        "data.max_duration=20",
+    ]
     with pytest.raises(ManifestError, match=r"train\.jsonl:4: not valid JSON"):
         train(make_config(tmp_path / "strict", overrides))
     train(make_config(tmp_path / "run", [*overrides, "data.on_error=skip"]))
@@ -179,9 +188,18 @@ def test_ten_minute_recording_without_max_duration_gets_its_own_batch(tmp_path):
 
 def interrupt_overrides(data_dir: Path) -> list[str]:
     """Tiny and free of randomness, so an interrupted run must match an uninterrupted one."""
-    return ["experiment=kws_synthetic", *tiny_synthetic_overrides(data_dir), *tiny_model_overrides(),
-            "trainer.max_epochs=4", "checkpoint_every_n_steps=2", "data.dataset.augment=null", "frontend.spec_augment=null",
-            "frontend.dither=0", "decoder.dropout=0", "head.dropout=0"]  # fmt: skip
+    return [
+        "experiment=kws_synthetic",
+        *tiny_synthetic_overrides(data_dir),
+        *tiny_model_overrides(),
+        "trainer.max_epochs=4",
+        "checkpoint_every_n_steps=2",
+        "data.dataset.augment=null",
+        "frontend.spec_augment=null",
+        "frontend.dither=0",
+        "decoder.dropout=0",
+        "head.dropout=0",
+    ]
 
 
 def run_training(run_dir: Path, overrides: list[str]) -> subprocess.CompletedProcess:
@@ -227,10 +245,13 @@ class RecordTrainingSteps(pl.Callback):
         self.path = path
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        record = {"step": trainer.global_step, "ids": list(batch.ids),
-                  "lengths": batch.lengths.tolist(),
-                  "sums": [round(float(x.abs().sum()), 3) for x in batch.inputs],
-                  "loss": float(outputs["loss"])}  # fmt: skip
+        record = {
+            "step": trainer.global_step,
+            "ids": list(batch.ids),
+            "lengths": batch.lengths.tolist(),
+            "sums": [round(float(x.abs().sum()), 3) for x in batch.inputs],
+            "loss": float(outputs["loss"]),
+        }
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -246,8 +267,13 @@ def test_sigkill_then_resume_draws_the_same_augmentations_and_dropout(tmp_path, 
     same losses, as the uninterrupted run: the sampler seeds each item's augmentation
     from the seed, the epoch and the item, and ``StepSeed`` seeds the model's draws
     (dither, SpecAugment, dropout) from the batch's place in the run."""
-    overrides = ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir),
-                 *tiny_model_overrides(), "trainer.max_epochs=4", "checkpoint_every_n_steps=1"]  # fmt: skip
+    overrides = [
+        "experiment=kws_synthetic",
+        *tiny_synthetic_overrides(synthetic_data_dir),
+        *tiny_model_overrides(),
+        "trainer.max_epochs=4",
+        "checkpoint_every_n_steps=1",
+    ]
     record = "+callbacks.record={_target_: tests.test_robustness.RecordTrainingSteps, path: %s}"
     reference = run_training(
         tmp_path / "reference", [*overrides, record % (tmp_path / "ref.jsonl")]
@@ -260,8 +286,14 @@ def test_sigkill_then_resume_draws_the_same_augmentations_and_dropout(tmp_path, 
     kill = 2 * total // 4 + 2  # saved after the first batch of epoch 2, killed after the second
 
     run = tmp_path / "interrupted"
-    killed = run_training(run, [*overrides, f"+callbacks.kill={{_target_: tests.helpers.KillAtStep, step: {kill}}}",
-                                record % (tmp_path / "killed.jsonl")])  # fmt: skip
+    killed = run_training(
+        run,
+        [
+            *overrides,
+            f"+callbacks.kill={{_target_: tests.helpers.KillAtStep, step: {kill}}}",
+            record % (tmp_path / "killed.jsonl"),
+        ],
+    )
     assert killed.returncode == -signal.SIGKILL
     before = recorded_steps(tmp_path / "killed.jsonl")
     assert before == {step: expected[step] for step in range(1, kill)}  # same start, same draws
@@ -343,8 +375,15 @@ class NanAtSteps(pl.LightningModule):
 
 
 def nan_trainer(guard: NonFiniteGuard, steps: int) -> pl.Trainer:
-    return pl.Trainer(max_steps=steps, callbacks=[guard], logger=False, enable_checkpointing=False,
-                      enable_progress_bar=False, enable_model_summary=False, gradient_clip_val=1.0)  # fmt: skip
+    return pl.Trainer(
+        max_steps=steps,
+        callbacks=[guard],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=1.0,
+    )
 
 
 def regression_data() -> DataLoader:
@@ -407,10 +446,12 @@ def test_validate_video_manifests(tmp_path, capsys):
     (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(100))
     manifest = write_manifest_lines(
         tmp_path / "video.jsonl",
-        [{"video_filepath": "clip.mp4", "duration": 1.0, "label": "left"},
-         {"video_filepath": "broken.mp4", "duration": 1.0, "label": "left"},
-         {"video_filepath": "clip.mp4", "duration": 3.0, "label": "left"}],
-    )  # fmt: skip
+        [
+            {"video_filepath": "clip.mp4", "duration": 1.0, "label": "left"},
+            {"video_filepath": "broken.mp4", "duration": 1.0, "label": "left"},
+            {"video_filepath": "clip.mp4", "duration": 3.0, "label": "left"},
+        ],
+    )
     assert validate_main([str(manifest), "--video", "--labels", "left,right"]) == 1
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2

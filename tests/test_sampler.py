@@ -93,10 +93,11 @@ def test_evaluation_shards_count_every_utterance_exactly_once(size, replicas):
     appears once, in the batches one process would make."""
     durations = DURATIONS[:size]
     samplers = [
-        DurationBucketSampler(durations, 8.0, shuffle=False, num_replicas=replicas, rank=r,
-                              even_out="empty")
+        DurationBucketSampler(
+            durations, 8.0, shuffle=False, num_replicas=replicas, rank=r, even_out="empty"
+        )
         for r in range(replicas)
-    ]  # fmt: skip
+    ]
     shards = [list(s) for s in samplers]
     single = list(DurationBucketSampler(durations, 8.0, shuffle=False))
     per_rank = -(-len(single) // replicas)  # ceil

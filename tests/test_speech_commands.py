@@ -28,8 +28,13 @@ def test_35_word_task_follows_the_split_lists(speech_commands_root, tmp_path):
 
 
 def test_12_class_task_has_unknown_and_held_apart_silence(speech_commands_root, tmp_path):
-    preparer = SpeechCommandsPreparer(root=str(speech_commands_root), out_dir=str(tmp_path / "sc12"), task=12,
-                                      unknown_share=0.5, silence_share=0.2)  # fmt: skip
+    preparer = SpeechCommandsPreparer(
+        root=str(speech_commands_root),
+        out_dir=str(tmp_path / "sc12"),
+        task=12,
+        unknown_share=0.5,
+        silence_share=0.2,
+    )
     out = preparer()
     labels = [*WORDS_10, SILENCE, UNKNOWN]
     train = read_manifest(out / "train.jsonl", labels=labels)

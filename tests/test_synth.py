@@ -101,9 +101,13 @@ def _speak_voice_or_crash(job):
 
 def test_a_voice_that_crashes_espeak_is_left_out_and_counted(tmp_path, monkeypatch):
     corpus = SyntheticCommands(
-        root=str(tmp_path), words=["yes"], clips_per_voice={"train": 1, "val": 1, "test": 1},
-        max_voices=5, val_voices=1, test_voices=1,
-    )  # fmt: skip
+        root=str(tmp_path),
+        words=["yes"],
+        clips_per_voice={"train": 1, "val": 1, "test": 1},
+        max_voices=5,
+        val_voices=1,
+        test_voices=1,
+    )
     train_voices = corpus.voice_split()["train"]
     crash = train_voices[0]
     monkeypatch.setattr(kws, "_speak_voice", _speak_voice_or_crash)

@@ -43,14 +43,23 @@ def direct_scores(checkpoint: str | Path, manifest: Path) -> dict:
         losses.append(-(1 - smoothing) * log_p[target] - smoothing * log_p.mean())
         hits[row["label"]].append(int(log_p.argmax()) == target)
     per_class = {label: sum(h) / len(h) for label, h in hits.items() if h}
-    return {"acc": sum(sum(h) for h in hits.values()) / len(losses),
-            "acc_macro": sum(per_class.values()) / len(per_class),
-            "loss": float(sum(losses) / len(losses)), "per_class": per_class}  # fmt: skip
+    return {
+        "acc": sum(sum(h) for h in hits.values()) / len(losses),
+        "acc_macro": sum(per_class.values()) / len(per_class),
+        "loss": float(sum(losses) / len(losses)),
+        "per_class": per_class,
+    }
 
 
 def test_trained_run_writes_every_output(trained_run, synthetic_data_dir):
-    for path in ("checkpoints/best.ckpt", "checkpoints/last.ckpt", "config.yaml", "metrics.json",
-                 "logs/metrics.csv", "confusion_matrix.png"):  # fmt: skip
+    for path in (
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+        "config.yaml",
+        "metrics.json",
+        "logs/metrics.csv",
+        "confusion_matrix.png",
+    ):
         assert (trained_run / path).is_file(), path
     assert list((trained_run / "tensorboard").glob("events.out.tfevents.*"))
     metrics = json.loads((trained_run / "metrics.json").read_text())
@@ -74,10 +83,20 @@ def test_trained_run_writes_every_output(trained_run, synthetic_data_dir):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_both_cells_train_and_learn(tmp_path, synthetic_data_dir, cell):
     """Ten short epochs on the tiny corpus: the training loss must fall."""
-    cfg = make_config(tmp_path, ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir),
-                                 *tiny_model_overrides(), f"decoder.cell={cell}", "trainer.max_epochs=10",
-                                 "data.dataset.augment.noise_prob=0", "frontend.spec_augment=null",
-                                 "task.optimizer.lr=0.02", "task.label_smoothing=0"])  # fmt: skip
+    cfg = make_config(
+        tmp_path,
+        [
+            "experiment=kws_synthetic",
+            *tiny_synthetic_overrides(synthetic_data_dir),
+            *tiny_model_overrides(),
+            f"decoder.cell={cell}",
+            "trainer.max_epochs=10",
+            "data.dataset.augment.noise_prob=0",
+            "frontend.spec_augment=null",
+            "task.optimizer.lr=0.02",
+            "task.label_smoothing=0",
+        ],
+    )
     train(cfg)
     with (tmp_path / "logs" / "metrics.csv").open() as f:
         losses = [float(row["train/loss"]) for row in csv.DictReader(f) if row["train/loss"]]
@@ -92,9 +111,16 @@ def test_both_cells_train_and_learn(tmp_path, synthetic_data_dir, cell):
 def test_averaged_checkpoint_is_the_mean_of_the_top_k_and_chosen_on_validation(
     tmp_path, synthetic_data_dir
 ):
-    cfg = make_config(tmp_path, ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir),
-                                 *tiny_model_overrides(), "trainer.max_epochs=4",
-                                 "average_checkpoints=3"])  # fmt: skip
+    cfg = make_config(
+        tmp_path,
+        [
+            "experiment=kws_synthetic",
+            *tiny_synthetic_overrides(synthetic_data_dir),
+            *tiny_model_overrides(),
+            "trainer.max_epochs=4",
+            "average_checkpoints=3",
+        ],
+    )
     train(cfg)
     summary = json.loads((tmp_path / "metrics.json").read_text())
     top = sorted((tmp_path / "checkpoints" / "top").glob("*.ckpt"))
@@ -140,8 +166,15 @@ def test_averaging_refuses_checkpoints_of_different_models(tmp_path):
 
 
 def test_fast_dev_run_writes_metrics_without_checkpoints(tmp_path, synthetic_data_dir):
-    cfg = make_config(tmp_path, ["experiment=kws_synthetic", *tiny_synthetic_overrides(synthetic_data_dir),
-                                 *tiny_model_overrides(), "trainer.fast_dev_run=true"])  # fmt: skip
+    cfg = make_config(
+        tmp_path,
+        [
+            "experiment=kws_synthetic",
+            *tiny_synthetic_overrides(synthetic_data_dir),
+            *tiny_model_overrides(),
+            "trainer.fast_dev_run=true",
+        ],
+    )
     metrics = train(cfg)
     assert (
         names.TEST_ACC in metrics
@@ -192,25 +225,46 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
         return tiny_video_overrides(request.getfixturevalue("video_data_dir"))
     if experiment in ("asr_synthetic", "asr_synthetic_large"):
         asr_data = request.getfixturevalue("asr_data_dir")
-        return [*tiny_asr_overrides(asr_data), f"data.prepare.root={asr_data / 'asr_synthetic'}",
-                "data.num_workers=0"]  # fmt: skip
+        return [
+            *tiny_asr_overrides(asr_data),
+            f"data.prepare.root={asr_data / 'asr_synthetic'}",
+            "data.num_workers=0",
+        ]
     if experiment == "asr_librispeech":
         root = request.getfixturevalue("librispeech_root")
-        return [data_dir, f"data.prepare.root={root}", "data.prepare.eval_subsets=[dev-clean]",
-                "data.test_manifest=${data.prepare.out_dir}/dev-clean.jsonl", "data.tokenizer.vocab_size=40",
-                *tiny_model_overrides()]  # fmt: skip
+        return [
+            data_dir,
+            f"data.prepare.root={root}",
+            "data.prepare.eval_subsets=[dev-clean]",
+            "data.test_manifest=${data.prepare.out_dir}/dev-clean.jsonl",
+            "data.tokenizer.vocab_size=40",
+            *tiny_model_overrides(),
+        ]
     if experiment in ("video_ucf101", "video_hmdb51"):
         root = request.getfixturevalue(experiment.removeprefix("video_") + "_root")
-        return [data_dir, f"data.prepare.root={root}", "data.dataset.num_frames=2", "data.dataset.num_clips=2",
-                "data.dataset.clip_seconds=0.3", "data.dataset.short_side=32", "data.dataset.transform.size=32",
-                "data.max_batch_size=2", "data.num_workers=0", "trainer.enable_progress_bar=false"]  # fmt: skip
+        return [
+            data_dir,
+            f"data.prepare.root={root}",
+            "data.dataset.num_frames=2",
+            "data.dataset.num_clips=2",
+            "data.dataset.clip_seconds=0.3",
+            "data.dataset.short_side=32",
+            "data.dataset.transform.size=32",
+            "data.max_batch_size=2",
+            "data.num_workers=0",
+            "trainer.enable_progress_bar=false",
+        ]
     pytest.fail(f"no test data for experiment {experiment}: add it here")
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_preset_through_the_cli(tmp_path, experiment, request):
-    overrides = [f"experiment={experiment}", f"hydra.run.dir={tmp_path / 'run'}", "trainer.fast_dev_run=true",
-                 *preset_overrides(experiment, tmp_path, request)]  # fmt: skip
+    overrides = [
+        f"experiment={experiment}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "trainer.fast_dev_run=true",
+        *preset_overrides(experiment, tmp_path, request),
+    ]
     result = run_cli("seqrec.cli.train", *overrides, cwd=tmp_path)
     assert "test metrics:" in result.stdout
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -238,8 +292,12 @@ def test_every_experiment_preset_trains_an_epoch_that_evaluation_reproduces(
     training are what ``seqrec-eval``'s scoring gives for the evaluated checkpoint."""
     from seqrec.evaluate import evaluate_classifier, evaluate_transcriber
 
-    overrides = [f"experiment={experiment}", f"hydra.run.dir={tmp_path / 'run'}",
-                 *preset_overrides(experiment, tmp_path, request), "trainer.max_epochs=1"]  # fmt: skip
+    overrides = [
+        f"experiment={experiment}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        *preset_overrides(experiment, tmp_path, request),
+        "trainer.max_epochs=1",
+    ]
     run_cli("seqrec.cli.train", *overrides, cwd=tmp_path)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     test_manifest = OmegaConf.load(tmp_path / "run" / "config.yaml").data.test_manifest
@@ -262,28 +320,51 @@ def test_kws_model_learns_held_out_voices_above_chance(tmp_path):
     21)."""
     from hydra.utils import instantiate
 
-    data = [f"paths.data_dir={tmp_path / 'data'}", "data.labels=['yes','no','up']",
-            "data.prepare.max_voices=14", "data.prepare.val_voices=2", "data.prepare.test_voices=2",
-            "data.prepare.clips_per_voice={train: 4, val: 4, test: 4}"]  # fmt: skip
+    data = [
+        f"paths.data_dir={tmp_path / 'data'}",
+        "data.labels=['yes','no','up']",
+        "data.prepare.max_voices=14",
+        "data.prepare.val_voices=2",
+        "data.prepare.test_voices=2",
+        "data.prepare.clips_per_voice={train: 4, val: 4, test: 4}",
+    ]
     # one thread: on 2 busy cores two threads wait on each other (25x slower measured)
-    cfg = make_config(tmp_path / "run", ["experiment=kws_synthetic", *data, *tiny_model_overrides(),
-                                         "encoder.out_dim=32", "decoder.hidden=32",
-                                         "trainer.max_epochs=25", "threads=1"])  # fmt: skip
+    cfg = make_config(
+        tmp_path / "run",
+        [
+            "experiment=kws_synthetic",
+            *data,
+            *tiny_model_overrides(),
+            "encoder.out_dim=32",
+            "decoder.hidden=32",
+            "trainer.max_epochs=25",
+            "threads=1",
+        ],
+    )
     instantiate(cfg.data.prepare)()
     threads = torch.get_num_threads()
     try:
         metrics = train(cfg)
     finally:
         torch.set_num_threads(threads)
-    test = direct_scores(tmp_path / "run" / "checkpoints" / "best.ckpt",
-                         tmp_path / "data" / "kws_synthetic" / "test.jsonl")  # fmt: skip
+    test = direct_scores(
+        tmp_path / "run" / "checkpoints" / "best.ckpt",
+        tmp_path / "data" / "kws_synthetic" / "test.jsonl",
+    )
     assert len(test["per_class"]) == 3 and test["acc"] == pytest.approx(metrics[names.TEST_ACC])
     assert test["acc"] >= 15 / 24 and test["loss"] < math.log(3)
 
 
 def test_multirun_sweep(tmp_path, synthetic_data_dir):
-    run_cli("seqrec.cli.train", "-m", "experiment=kws_synthetic", *cli_overrides(synthetic_data_dir),
-            "decoder.hidden=8,16", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)  # fmt: skip
+    run_cli(
+        "seqrec.cli.train",
+        "-m",
+        "experiment=kws_synthetic",
+        *cli_overrides(synthetic_data_dir),
+        "decoder.hidden=8,16",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+    )
     for job, hidden in ((0, 8), (1, 16)):
         config = (tmp_path / "sweep" / str(job) / "config.yaml").read_text()
         assert f"hidden: {hidden}" in config

@@ -125,9 +125,11 @@ def test_corrupt_and_empty_videos_name_the_file(tmp_path):
     write_video(tmp_path / "ok.mp4", [100] * 5)
     manifest = write_manifest_lines(
         tmp_path / "m.jsonl",
-        [{"video_filepath": "ok.mp4", "duration": 0.5, "label": "a"},
-         {"video_filepath": "corrupt.mp4", "duration": 0.5, "label": "a"}],
-    )  # fmt: skip
+        [
+            {"video_filepath": "ok.mp4", "duration": 0.5, "label": "a"},
+            {"video_filepath": "corrupt.mp4", "duration": 0.5, "label": "a"},
+        ],
+    )
     dataset = VideoClassificationDataset(
         manifest, ["a"], num_frames=2, short_side=16, transform=ClipTransform(size=16)
     )
@@ -196,9 +198,11 @@ def test_video_cut_short_is_an_error_naming_the_file(cut_short_and_whole):
 def test_video_cut_short_is_a_counted_skip(cut_short_and_whole, tmp_path):
     manifest = write_manifest_lines(
         tmp_path / "m.jsonl",
-        [{"video_filepath": "whole.mp4", "duration": 2.0, "label": "a"},
-         {"video_filepath": "cut.mp4", "duration": 2.0, "label": "a"}],
-    )  # fmt: skip
+        [
+            {"video_filepath": "whole.mp4", "duration": 2.0, "label": "a"},
+            {"video_filepath": "cut.mp4", "duration": 2.0, "label": "a"},
+        ],
+    )
     kwargs = {"num_frames": 4, "short_side": 16, "transform": ClipTransform(size=16)}
     with pytest.raises(VideoError, match=r"m\.jsonl:2: .*cut\.mp4: the frames end at 0\.600s"):
         VideoClassificationDataset(manifest, ["a"], **kwargs)[1]
@@ -217,9 +221,11 @@ def test_video_cut_short_is_a_counted_skip(cut_short_and_whole, tmp_path):
 def test_validate_decodes_video_to_prove_its_duration(cut_short_and_whole, tmp_path, capsys):
     manifest = write_manifest_lines(
         tmp_path / "video.jsonl",
-        [{"video_filepath": "whole.mp4", "duration": 2.0, "label": "a"},
-         {"video_filepath": "cut.mp4", "duration": 2.0, "label": "a"}],
-    )  # fmt: skip
+        [
+            {"video_filepath": "whole.mp4", "duration": 2.0, "label": "a"},
+            {"video_filepath": "cut.mp4", "duration": 2.0, "label": "a"},
+        ],
+    )
     assert validate_main([str(manifest), "--video"]) == 1
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{manifest}:2: truncated_video: ")
@@ -288,8 +294,10 @@ def test_hmdb51_preparation(hmdb51_root, tmp_path):
     out = HMDB51Preparer(
         root=str(hmdb51_root), out_dir=str(tmp_path / "hmdb"), split=1, val_share=0.3
     )()
-    splits = {s: read_manifest(out / f"{s}.jsonl", "video_filepath", labels=["brush_hair", "wave"])
-              for s in ("train", "val", "test")}  # fmt: skip
+    splits = {
+        s: read_manifest(out / f"{s}.jsonl", "video_filepath", labels=["brush_hair", "wave"])
+        for s in ("train", "val", "test")
+    }
     assert len(splits["test"]) == 8  # k = 0, 3, 6, 9 of each class
     assert len(splits["train"]) + len(splits["val"]) == 14  # flag 1; flag 0 (unused) left out
     assert splits["val"] and not {e.id for e in splits["val"]} & {e.id for e in splits["train"]}
@@ -305,8 +313,15 @@ def test_tiny_video_training_and_classify(tmp_path, video_data_dir):
     spec = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)[
         "hyper_parameters"
     ]["input_spec"]
-    assert spec == {"modality": "video", "num_frames": 4, "frames_per_second": None, "num_clips": 1,
-                    "clip_seconds": None, "short_side": 24, "size": 16}  # fmt: skip
+    assert spec == {
+        "modality": "video",
+        "num_frames": 4,
+        "frames_per_second": None,
+        "num_clips": 1,
+        "clip_seconds": None,
+        "short_side": 24,
+        "size": 16,
+    }
     evaluated = json.loads((tmp_path / "metrics.json").read_text())["evaluated_checkpoint"]
     model = seqrec.load(evaluated)
     test_set = read_manifest(video_data_dir / "video_synthetic" / "test.jsonl", "video_filepath")
@@ -366,14 +381,37 @@ def test_eval_and_predict_clis_for_video(tmp_path, video_data_dir, trained_run):
     results = {}
     for shuffle in ("false", "true"):
         out = tmp_path / f"eval_{shuffle}.json"
-        subprocess.run([sys.executable, "-m", "seqrec.cli.evaluate", f"ckpt_path={ckpt}", f"manifest={manifest}",
-                        f"shuffle_frames={shuffle}", f"output={out}"], cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "seqrec.cli.evaluate",
+                f"ckpt_path={ckpt}",
+                f"manifest={manifest}",
+                f"shuffle_frames={shuffle}",
+                f"output={out}",
+            ],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
         results[shuffle] = json.loads(out.read_text())
         assert results[shuffle]["num_examples"] == len(TINY_ACTIONS)
         assert results[shuffle]["shuffle_frames"] == (shuffle == "true")
     preds = tmp_path / "preds.jsonl"
-    subprocess.run([sys.executable, "-m", "seqrec.cli.predict", f"ckpt_path={ckpt}", f"manifest={manifest}",
-                    f"output={preds}"], cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seqrec.cli.predict",
+            f"ckpt_path={ckpt}",
+            f"manifest={manifest}",
+            f"output={preds}",
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
     rows = [json.loads(line) for line in preds.read_text().splitlines()]
     # the CLI's predictions are the in-process model's, line for line, and seqrec-eval's
     # accuracy is theirs scored against the manifest labels

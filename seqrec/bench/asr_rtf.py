@@ -34,9 +34,14 @@ from seqrec.text import normalize_text
 GREEDY = {"method": "greedy"}
 
 
-def measure_rtf(model: Transcriber, manifest: str | Path, decoders: dict[str, dict[str, Any]] | None = None,
-                limit: int | None = None, batch_size: int = 16,
-                clock: Callable[[], float] | None = None) -> dict[str, Any]:  # fmt: skip
+def measure_rtf(
+    model: Transcriber,
+    manifest: str | Path,
+    decoders: dict[str, dict[str, Any]] | None = None,
+    limit: int | None = None,
+    batch_size: int = 16,
+    clock: Callable[[], float] | None = None,
+) -> dict[str, Any]:
     """Real-time factor of transcribing the utterances of ``manifest`` (the first
     ``limit``) from their files, with each of ``decoders`` (name: ``CTCSearch``
     settings; greedy alone by default).
@@ -65,9 +70,13 @@ def measure_rtf(model: Transcriber, manifest: str | Path, decoders: dict[str, di
             seconds = clock() - start
             audio = sum(w.shape[0] for w in waveforms) / rate
             results["audio_seconds"] = audio
-            results[name] = {"seconds": seconds, "rtf": seconds / audio, "read_seconds": read - start,
-                             "wer": WordErrorRate()(texts, references).item(),
-                             "cer": CharErrorRate()(texts, references).item()}  # fmt: skip
+            results[name] = {
+                "seconds": seconds,
+                "rtf": seconds / audio,
+                "read_seconds": read - start,
+                "wer": WordErrorRate()(texts, references).item(),
+                "cer": CharErrorRate()(texts, references).item(),
+            }
     finally:
         model.set_decoding(previous)
     return results
@@ -77,8 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint")
     parser.add_argument("--manifest", default="data/asr_synthetic/test.jsonl")
-    parser.add_argument("--lm-text", default="data/asr_synthetic/lm_text.txt",
-                        help="text for the beam_lm decoder's n-gram LM and lexicon")  # fmt: skip
+    parser.add_argument(
+        "--lm-text",
+        default="data/asr_synthetic/lm_text.txt",
+        help="text for the beam_lm decoder's n-gram LM and lexicon",
+    )
     parser.add_argument("--lm-path", default=None, help="an ARPA/binary LM instead of --lm-text")
     parser.add_argument("--lexicon", default=None, help="words file for --lm-path")
     parser.add_argument("--threads", type=int, default=2)
@@ -95,8 +107,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{args.checkpoint}: not a speech-to-text checkpoint")
     decoders = {"greedy": GREEDY}
     if not args.greedy_only:
-        decoders["beam_lm"] = {"method": "beam_lm", "lm_path": args.lm_path, "lm_text": args.lm_text,
-                               "lexicon": args.lexicon}  # fmt: skip
+        decoders["beam_lm"] = {
+            "method": "beam_lm",
+            "lm_path": args.lm_path,
+            "lm_text": args.lm_text,
+            "lexicon": args.lexicon,
+        }
     results = measure_rtf(model, args.manifest, decoders, args.limit, args.batch_size)
     machine = f"{platform.processor() or platform.machine()}, {args.threads} threads"
     print(
@@ -108,12 +124,20 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"{name:10} {r['seconds']:8.2f} {r['read_seconds']:8.2f} {r['rtf']:8.4f} {r['wer']:7.4f} {r['cer']:7.4f}"
         )
-    print(json.dumps({"checkpoint": args.checkpoint, "threads": args.threads, "utterances": results["utterances"],
-                      "audio_seconds": round(results["audio_seconds"], 2),
-                      "asr_rtf": round(results["greedy"]["rtf"], 5),
-                      **{f"rtf_{n}": round(results[n]["rtf"], 5) for n in decoders},
-                      **{f"wer_{n}": round(results[n]["wer"], 4) for n in decoders},
-                      **{f"cer_{n}": round(results[n]["cer"], 4) for n in decoders}}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "checkpoint": args.checkpoint,
+                "threads": args.threads,
+                "utterances": results["utterances"],
+                "audio_seconds": round(results["audio_seconds"], 2),
+                "asr_rtf": round(results["greedy"]["rtf"], 5),
+                **{f"rtf_{n}": round(results[n]["rtf"], 5) for n in decoders},
+                **{f"wer_{n}": round(results[n]["wer"], 4) for n in decoders},
+                **{f"cer_{n}": round(results[n]["cer"], 4) for n in decoders},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

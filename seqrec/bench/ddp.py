@@ -47,22 +47,37 @@ def speedup_figures(ones: Sequence[Timing], twos: Sequence[Timing]) -> dict[str,
         two.audio_seconds_per_s / one.audio_seconds_per_s
         for one, two in zip(ones, twos, strict=True)
     ]
-    return {"ddp2_speedup": statistics.median(ratios), "ddp2_speedup_min": min(ratios),
-            "ddp2_speedup_max": max(ratios),
-            "ddp1_audio_seconds_per_s": statistics.median(t.audio_seconds_per_s for t in ones),
-            "ddp2_audio_seconds_per_s": statistics.median(t.audio_seconds_per_s for t in twos),
-            "ddp1_samples_per_s": statistics.median(t.samples_per_s for t in ones),
-            "ddp2_samples_per_s": statistics.median(t.samples_per_s for t in twos)}  # fmt: skip
+    return {
+        "ddp2_speedup": statistics.median(ratios),
+        "ddp2_speedup_min": min(ratios),
+        "ddp2_speedup_max": max(ratios),
+        "ddp1_audio_seconds_per_s": statistics.median(t.audio_seconds_per_s for t in ones),
+        "ddp2_audio_seconds_per_s": statistics.median(t.audio_seconds_per_s for t in twos),
+        "ddp1_samples_per_s": statistics.median(t.samples_per_s for t in ones),
+        "ddp2_samples_per_s": statistics.median(t.samples_per_s for t in twos),
+    }
 
 
-def ddp2_speedup(cfg: DictConfig, overrides: Sequence[str], threads: int, steps: int, repeats: int = 3,
-                 warmup: int = 3) -> dict[str, float]:  # fmt: skip
+def ddp2_speedup(
+    cfg: DictConfig,
+    overrides: Sequence[str],
+    threads: int,
+    steps: int,
+    repeats: int = 3,
+    warmup: int = 3,
+) -> dict[str, float]:
     """:func:`speedup_figures` of ``repeats`` pairs of runs of ``seqrec-train
     experiment=asr_synthetic <overrides>`` (``cfg`` is that config, composed)."""
     base = ["experiment=asr_synthetic", *overrides]
     one = [*base, "trainer=cpu", f"threads={threads}"]
-    two = [*base, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
-           f"threads={max(1, threads // 2)}", *split_batch_overrides(cfg.data, 2)]  # fmt: skip
+    two = [
+        *base,
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        f"threads={max(1, threads // 2)}",
+        *split_batch_overrides(cfg.data, 2),
+    ]
     ones, twos = [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:

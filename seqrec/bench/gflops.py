@@ -42,8 +42,12 @@ def rnn_matmul_flops(rnn: nn.RNNBase, frames: int) -> int:
     return 3 * per_frame * frames
 
 
-def timed_gflops(steps: list[Callable[[], None]], flops: int, device: str,
-                 clock: Callable[[], float] = time.perf_counter) -> float:  # fmt: skip
+def timed_gflops(
+    steps: list[Callable[[], None]],
+    flops: int,
+    device: str,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     """``flops`` over the seconds that ``steps`` take, run in turn after one untimed
     warm-up call of the first, in GFLOP/s."""
     steps[0]()
@@ -72,8 +76,14 @@ def _autocast(device: str, dtype: torch.dtype | None) -> torch.autocast:
     )
 
 
-def rnn_gflops_synthetic_shape(cfg: DictConfig, batch: int = 32, frames: int = 250, repeats: int = 3,
-                               device: str = "cpu", dtype: torch.dtype | None = None) -> dict[str, float]:  # fmt: skip
+def rnn_gflops_synthetic_shape(
+    cfg: DictConfig,
+    batch: int = 32,
+    frames: int = 250,
+    repeats: int = 3,
+    device: str = "cpu",
+    dtype: torch.dtype | None = None,
+) -> dict[str, float]:
     """The decoder (under autocast to ``dtype`` when given) on the synthetic batch,
     directly and through packed sequences."""
     decoder = instantiate(OmegaConf.to_container(cfg.decoder, resolve=True)).to(device)
@@ -88,13 +98,17 @@ def rnn_gflops_synthetic_shape(cfg: DictConfig, batch: int = 32, frames: int = 2
         return pad_packed_sequence(rnn(sequences)[0], batch_first=True, total_length=frames)[0]
 
     direct = _backward_step(lambda: decoder(x, lengths)[0], autocast)
-    return {"rnn_gflops_synthetic_shape": timed_gflops([direct] * repeats, flops, device),
-            "rnn_gflops_packed_synthetic_shape": timed_gflops([_backward_step(packed, autocast)] * repeats,
-                                                              flops, device)}  # fmt: skip
+    return {
+        "rnn_gflops_synthetic_shape": timed_gflops([direct] * repeats, flops, device),
+        "rnn_gflops_packed_synthetic_shape": timed_gflops(
+            [_backward_step(packed, autocast)] * repeats, flops, device
+        ),
+    }
 
 
-def rnn_gflops_preset_batches(cfg: DictConfig, batches: int = 8, device: str = "cpu",
-                              dtype: torch.dtype | None = None) -> dict[str, float]:  # fmt: skip
+def rnn_gflops_preset_batches(
+    cfg: DictConfig, batches: int = 8, device: str = "cpu", dtype: torch.dtype | None = None
+) -> dict[str, float]:
     """The decoder on the preset's first ``batches`` training batches, each once. Their
     decoder inputs are made beforehand, untimed, by the frontend and subsampling of
     the preset's model from random waveforms of the utterances' lengths."""
@@ -119,13 +133,23 @@ def rnn_gflops_preset_batches(cfg: DictConfig, batches: int = 8, device: str = "
     model.decoder.train()
     autocast = _autocast(device, dtype)
     steps = [_backward_step(lambda x=x, n=n: model.decoder(x, n)[0], autocast) for x, n in inputs]
-    return {"rnn_gflops_preset_batches": timed_gflops(steps, rnn_matmul_flops(model.decoder.rnn, frames), device),
-            "preset_batches": float(len(inputs)), "preset_batch_utterances_mean": utterances / len(inputs),
-            "preset_batch_frames_max_mean": sum(x.shape[1] for x, _ in inputs) / len(inputs)}  # fmt: skip
+    return {
+        "rnn_gflops_preset_batches": timed_gflops(
+            steps, rnn_matmul_flops(model.decoder.rnn, frames), device
+        ),
+        "preset_batches": float(len(inputs)),
+        "preset_batch_utterances_mean": utterances / len(inputs),
+        "preset_batch_frames_max_mean": sum(x.shape[1] for x, _ in inputs) / len(inputs),
+    }
 
 
-def gemm_gflops(n: int = 2048, repeats: int = 10, device: str = "cpu", dtype: torch.dtype = torch.float32,
-                clock: Callable[[], float] = time.perf_counter) -> float:  # fmt: skip
+def gemm_gflops(
+    n: int = 2048,
+    repeats: int = 10,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     return timed_gflops([lambda: a @ b] * repeats, 2 * n**3 * repeats, device, clock)

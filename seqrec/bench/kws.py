@@ -23,8 +23,11 @@ def kws_model(checkpoint: str | None, overrides: Sequence[str] = ()) -> Classifi
         return seqrec.load(checkpoint)
     cfg = compose_config("kws_synthetic", overrides)
     model_config = OmegaConf.to_container(cfg.model, resolve=True)
-    return Classifier(instantiate(model_config), list(cfg.data.labels),
-                      OmegaConf.to_container(cfg.input_spec, resolve=True))  # fmt: skip
+    return Classifier(
+        instantiate(model_config),
+        list(cfg.data.labels),
+        OmegaConf.to_container(cfg.input_spec, resolve=True),
+    )
 
 
 def kws_ms_per_clip(models: dict[str, Classifier], runs: int = 200) -> dict[str, float]:

@@ -62,8 +62,9 @@ def received_batches(
     return received, listed
 
 
-def measure_padding(datamodule: pl.LightningDataModule, sample_rate: int,
-                    max_batch_seconds: float | None) -> dict[str, float]:  # fmt: skip
+def measure_padding(
+    datamodule: pl.LightningDataModule, sample_rate: int, max_batch_seconds: float | None
+) -> dict[str, float]:
     """``padding_efficiency`` on the lengths the model receives,
     ``padding_efficiency_manifest`` on the manifest durations of the same batches, and
     how the batches keep to ``max_batch_seconds`` after augmentation:

@@ -31,8 +31,9 @@ from seqrec.bench.timing import Timing, pooled, time_seqrec_train
 from seqrec.tasks.classification import parameter_groups
 
 
-def held_batches(datamodule: pl.LightningDataModule, number: int,
-                 clock: Callable[[], float] = time.perf_counter) -> tuple[list, float]:  # fmt: skip
+def held_batches(
+    datamodule: pl.LightningDataModule, number: int, clock: Callable[[], float] = time.perf_counter
+) -> tuple[list, float]:
     """The first ``number`` training batches, epoch after epoch as training draws them,
     and the loader's own rate (samples per second) after its first 3 batches, which
     include worker start-up."""
@@ -55,8 +56,14 @@ def held_batches(datamodule: pl.LightningDataModule, number: int,
     return batches, loaded / seconds if seconds > 0 else float("nan")
 
 
-def timed_steps(batches: Sequence, warmup: int, device: torch.device, step: Callable,
-                sample_rate: float, clock: Callable[[], float] = time.perf_counter) -> Timing:  # fmt: skip
+def timed_steps(
+    batches: Sequence,
+    warmup: int,
+    device: torch.device,
+    step: Callable,
+    sample_rate: float,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Timing:
     """``step(batch)`` on each batch; the steps after ``warmup``, each timed to the end
     of its device work."""
     samples, audio, seconds = 0, 0.0, 0.0
@@ -107,21 +114,27 @@ def pipeline_figures(loops: Sequence[Timing], computes: Sequence[Timing]) -> dic
         raise ValueError(
             f"{len(loops)} loop runs need {len(loops) + 1} reference passes, got {len(computes)}"
         )
-    ratios = [loop.audio_seconds_per_s / pooled(computes[i : i + 2]).audio_seconds_per_s
-              for i, loop in enumerate(loops)]  # fmt: skip
+    ratios = [
+        loop.audio_seconds_per_s / pooled(computes[i : i + 2]).audio_seconds_per_s
+        for i, loop in enumerate(loops)
+    ]
     reference = pooled(computes)
-    return {"train_pipeline_efficiency": statistics.median(ratios),
-            "train_pipeline_efficiency_min": min(ratios), "train_pipeline_efficiency_max": max(ratios),
-            "train_pipeline_repeats": float(len(loops)),
-            "loop_audio_seconds_per_s": statistics.median(t.audio_seconds_per_s for t in loops),
-            "loop_samples_per_s": statistics.median(t.samples_per_s for t in loops),
-            "compute_audio_seconds_per_s": reference.audio_seconds_per_s,
-            "compute_samples_per_s": reference.samples_per_s,
-            "compute_drift": computes[-1].audio_seconds_per_s / computes[0].audio_seconds_per_s}  # fmt: skip
+    return {
+        "train_pipeline_efficiency": statistics.median(ratios),
+        "train_pipeline_efficiency_min": min(ratios),
+        "train_pipeline_efficiency_max": max(ratios),
+        "train_pipeline_repeats": float(len(loops)),
+        "loop_audio_seconds_per_s": statistics.median(t.audio_seconds_per_s for t in loops),
+        "loop_samples_per_s": statistics.median(t.samples_per_s for t in loops),
+        "compute_audio_seconds_per_s": reference.audio_seconds_per_s,
+        "compute_samples_per_s": reference.samples_per_s,
+        "compute_drift": computes[-1].audio_seconds_per_s / computes[0].audio_seconds_per_s,
+    }
 
 
-def train_pipeline_efficiency(cfg: DictConfig, train_overrides: Sequence[str], steps: int, repeats: int = 3,
-                              warmup: int = 3) -> dict[str, float]:  # fmt: skip
+def train_pipeline_efficiency(
+    cfg: DictConfig, train_overrides: Sequence[str], steps: int, repeats: int = 3, warmup: int = 3
+) -> dict[str, float]:
     """:func:`pipeline_figures` of ``repeats`` runs of ``seqrec-train <train_overrides>``
     (``cfg`` is the same config composed here), ``steps`` timed steps each, with the
     rates of the stages beside them: the data loader alone (its configured workers,
@@ -155,8 +168,12 @@ def train_pipeline_efficiency(cfg: DictConfig, train_overrides: Sequence[str], s
             task.model.frontend(batch.inputs, batch.lengths)
 
     features_rate = timed_steps(batches, warmup, device, features, sample_rate).samples_per_s
-    return {**pipeline_figures(loops, computes), "train_pipeline_steps": float(steps),
-            "loader_samples_per_s": loader_rate, "features_samples_per_s": features_rate}  # fmt: skip
+    return {
+        **pipeline_figures(loops, computes),
+        "train_pipeline_steps": float(steps),
+        "loader_samples_per_s": loader_rate,
+        "features_samples_per_s": features_rate,
+    }
 
 
 def bottleneck(results: dict[str, float]) -> str:

@@ -58,11 +58,22 @@ from seqrec.inference import Transcriber
 
 __all__ = ["GOALS", "MEASUREMENTS", "compose_config", "judge", "main", "run"]
 
-MEASUREMENTS = ("train_pipeline_efficiency", "padding_efficiency", "asr_rtf", "kws_ms_per_clip",
-                "ddp2_speedup", "rnn_gflops", "gemm_gflops")  # fmt: skip
+MEASUREMENTS = (
+    "train_pipeline_efficiency",
+    "padding_efficiency",
+    "asr_rtf",
+    "kws_ms_per_clip",
+    "ddp2_speedup",
+    "rnn_gflops",
+    "gemm_gflops",
+)
 # figure: (comparison, goal); the README quotes the same goals
-GOALS = {"train_pipeline_efficiency": (">=", 0.9), "padding_efficiency": (">=", 0.9),
-         "asr_rtf": ("<=", 0.02), "kws_ms_per_clip": ("<=", 5.0)}  # fmt: skip
+GOALS = {
+    "train_pipeline_efficiency": (">=", 0.9),
+    "padding_efficiency": (">=", 0.9),
+    "asr_rtf": ("<=", 0.02),
+    "kws_ms_per_clip": ("<=", 5.0),
+}
 _COMPARE = {">=": operator.ge, "<=": operator.le}
 
 
@@ -98,21 +109,43 @@ def run(argv: list[str] | None = None) -> dict:
     """Measure, print, and return the results."""
     parser = argparse.ArgumentParser(prog="seqrec-bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=60,
-                        help="timed optimizer steps per training run (default 60), after 3 warm-up steps")  # fmt: skip
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="training runs for train_pipeline_efficiency, run pairs for ddp2_speedup (default 3)")  # fmt: skip
-    parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu",
-                        help="where training and the rnn/gemm measurements run (default cpu); "
-                             "asr_rtf, kws_ms_per_clip and ddp2_speedup are CPU figures either way")  # fmt: skip
-    parser.add_argument("--precision", default=None,
-                        help="Lightning precision for training (default 32-true on cpu, bf16-mixed on gpu)")  # fmt: skip
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=60,
+        help="timed optimizer steps per training run (default 60), after 3 warm-up steps",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="training runs for train_pipeline_efficiency, run pairs for ddp2_speedup (default 3)",
+    )
+    parser.add_argument(
+        "--accelerator",
+        choices=["cpu", "gpu"],
+        default="cpu",
+        help="where training and the rnn/gemm measurements run (default cpu); "
+        "asr_rtf, kws_ms_per_clip and ddp2_speedup are CPU figures either way",
+    )
+    parser.add_argument(
+        "--precision",
+        default=None,
+        help="Lightning precision for training (default 32-true on cpu, bf16-mixed on gpu)",
+    )
     parser.add_argument("--asr-ckpt", default=None)
     parser.add_argument("--kws-ckpt", default=None)
-    parser.add_argument("--utterances", type=int, default=None,
-                        help="use the first N test utterances for asr_rtf (default: all)")  # fmt: skip
-    parser.add_argument("--skip", default="",
-                        help=f"comma-separated measurements to leave out: {','.join(MEASUREMENTS)}")  # fmt: skip
+    parser.add_argument(
+        "--utterances",
+        type=int,
+        default=None,
+        help="use the first N test utterances for asr_rtf (default: all)",
+    )
+    parser.add_argument(
+        "--skip",
+        default="",
+        help=f"comma-separated measurements to leave out: {','.join(MEASUREMENTS)}",
+    )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for the ASR recipe")
     args = parser.parse_args(argv)
     skip = {m for m in args.skip.split(",") if m}
@@ -126,8 +159,12 @@ def run(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
     # what seqrec-train is run with for train_pipeline_efficiency; the config composed
     # from the same overrides serves every measurement
-    train_overrides = [f"trainer={args.accelerator}", f"trainer.precision={precision}",
-                       f"threads={args.threads}", *args.overrides]  # fmt: skip
+    train_overrides = [
+        f"trainer={args.accelerator}",
+        f"trainer.precision={precision}",
+        f"threads={args.threads}",
+        *args.overrides,
+    ]
     cfg = compose_config("asr_synthetic", train_overrides)
     instantiate(cfg.data.prepare)()  # the corpus, if it is not there yet
 
@@ -135,33 +172,50 @@ def run(argv: list[str] | None = None) -> dict:
         rtf = measure_rtf(
             asr_model(cfg, args.asr_ckpt), cfg.data.test_manifest, limit=args.utterances
         )
-        return {"asr_rtf": rtf["greedy"]["rtf"], "asr_rtf_read_seconds": rtf["greedy"]["read_seconds"],
-                "asr_rtf_audio_seconds": rtf["audio_seconds"], "asr_rtf_utterances": float(rtf["utterances"])}  # fmt: skip
+        return {
+            "asr_rtf": rtf["greedy"]["rtf"],
+            "asr_rtf_read_seconds": rtf["greedy"]["read_seconds"],
+            "asr_rtf_audio_seconds": rtf["audio_seconds"],
+            "asr_rtf_utterances": float(rtf["utterances"]),
+        }
 
     def kws() -> dict[str, float]:
         torch.set_num_threads(1)
         try:  # beside the model, the preset with each recurrent cell: the cost of the choice
-            return kws_ms_per_clip({
-                "kws_ms_per_clip": kws_model(args.kws_ckpt),
-                **{f"kws_ms_per_clip_{cell}": kws_model(None, [f"decoder.cell={cell}"])
-                   for cell in ("lstm", "gru")},
-            })  # fmt: skip
+            return kws_ms_per_clip(
+                {
+                    "kws_ms_per_clip": kws_model(args.kws_ckpt),
+                    **{
+                        f"kws_ms_per_clip_{cell}": kws_model(None, [f"decoder.cell={cell}"])
+                        for cell in ("lstm", "gru")
+                    },
+                }
+            )
         finally:
             torch.set_num_threads(args.threads)
 
     measurements: dict[str, Callable[[], dict[str, float]]] = {
         "train_pipeline_efficiency": lambda: train_pipeline_efficiency(
-            cfg, ["experiment=asr_synthetic", *train_overrides], args.steps, args.repeats),
-        "padding_efficiency": lambda: measure_padding(instantiate(cfg.data), int(cfg.input_spec.sample_rate),
-                                                      cfg.data.max_batch_seconds),
+            cfg, ["experiment=asr_synthetic", *train_overrides], args.steps, args.repeats
+        ),
+        "padding_efficiency": lambda: measure_padding(
+            instantiate(cfg.data), int(cfg.input_spec.sample_rate), cfg.data.max_batch_seconds
+        ),
         "asr_rtf": asr,
         "kws_ms_per_clip": kws,
-        "ddp2_speedup": lambda: ddp2_speedup(cfg, args.overrides, args.threads, args.steps, args.repeats),
-        "rnn_gflops": lambda: {**rnn_gflops_synthetic_shape(cfg, device=device, dtype=dtype),
-                               **rnn_gflops_preset_batches(cfg, device=device, dtype=dtype)},
-        "gemm_gflops": lambda: {"gemm_gflops": gemm_gflops(8192 if device == "cuda" else 2048, device=device,
-                                                           dtype=dtype or torch.float32)},
-    }  # fmt: skip
+        "ddp2_speedup": lambda: ddp2_speedup(
+            cfg, args.overrides, args.threads, args.steps, args.repeats
+        ),
+        "rnn_gflops": lambda: {
+            **rnn_gflops_synthetic_shape(cfg, device=device, dtype=dtype),
+            **rnn_gflops_preset_batches(cfg, device=device, dtype=dtype),
+        },
+        "gemm_gflops": lambda: {
+            "gemm_gflops": gemm_gflops(
+                8192 if device == "cuda" else 2048, device=device, dtype=dtype or torch.float32
+            )
+        },
+    }
     results: dict[str, float] = {}
     errors: dict[str, str] = {}
     durations: dict[str, float] = {}
@@ -176,9 +230,15 @@ def run(argv: list[str] | None = None) -> dict:
     machine = f"{platform.machine()} {platform.processor() or ''}".strip()
     if device == "cuda":
         machine += f", {torch.cuda.get_device_name()}"
-    extra: dict[str, object] = {"threads": args.threads, "machine": machine, "accelerator": args.accelerator,
-                                "precision": precision, "steps": args.steps, "repeats": args.repeats,
-                                "measurement_seconds": durations}  # fmt: skip
+    extra: dict[str, object] = {
+        "threads": args.threads,
+        "machine": machine,
+        "accelerator": args.accelerator,
+        "precision": precision,
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "measurement_seconds": durations,
+    }
     if "loader_samples_per_s" in results:
         extra["bound"] = bottleneck(results)
     verdicts = judge(results)

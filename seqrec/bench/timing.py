@@ -32,8 +32,11 @@ class Timing:
 
 def pooled(timings: Sequence[Timing]) -> Timing:
     """Several timings as one: their totals."""
-    return Timing(sum(t.samples for t in timings), sum(t.audio_seconds for t in timings),
-                  sum(t.seconds for t in timings))  # fmt: skip
+    return Timing(
+        sum(t.samples for t in timings),
+        sum(t.audio_seconds for t in timings),
+        sum(t.seconds for t in timings),
+    )
 
 
 class StepTimer(pl.Callback):
@@ -74,9 +77,16 @@ class StepTimer(pl.Callback):
             totals = trainer.strategy.reduce(totals, reduce_op="sum")
         self.samples, self.audio_seconds = int(totals[0]), float(totals[1])
         if self.output and trainer.is_global_zero:
-            Path(self.output).write_text(json.dumps({
-                "samples": self.samples, "audio_seconds": self.audio_seconds,
-                "seconds": self.seconds, "world_size": trainer.world_size}))  # fmt: skip
+            Path(self.output).write_text(
+                json.dumps(
+                    {
+                        "samples": self.samples,
+                        "audio_seconds": self.audio_seconds,
+                        "seconds": self.seconds,
+                        "world_size": trainer.world_size,
+                    }
+                )
+            )
 
 
 def time_seqrec_train(overrides: Sequence[str], steps: int, warmup: int, run_dir: Path) -> Timing:
@@ -92,10 +102,18 @@ def time_seqrec_train(overrides: Sequence[str], steps: int, warmup: int, run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     output = run_dir / "step_timer.json"
     timer = f"{{_target_: seqrec.bench.timing.StepTimer, warmup: {warmup}, output: '{output}'}}"
-    command = [sys.executable, "-m", "seqrec.cli.train", *overrides,
-               f"+trainer.max_steps={warmup + steps}", "+trainer.limit_val_batches=0",
-               "+trainer.limit_test_batches=0", "+trainer.num_sanity_val_steps=0",
-               f"hydra.run.dir={run_dir}", f"+callbacks.step_timer={timer}"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "seqrec.cli.train",
+        *overrides,
+        f"+trainer.max_steps={warmup + steps}",
+        "+trainer.limit_val_batches=0",
+        "+trainer.limit_test_batches=0",
+        "+trainer.num_sanity_val_steps=0",
+        f"hydra.run.dir={run_dir}",
+        f"+callbacks.step_timer={timer}",
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0 or not output.is_file():
         raise RuntimeError(

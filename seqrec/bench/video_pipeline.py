@@ -52,8 +52,12 @@ def raw_decode(paths: list[Path], durations: list[float], num_frames: int) -> fl
 
 def pipeline(dataset, indices: list[int], batch_size: int, num_workers: int) -> float:
     """Seconds for the training DataLoader to deliver every clip, worker start-up included."""
-    loader = DataLoader(Subset(dataset, indices), batch_size=batch_size, num_workers=num_workers,
-                        collate_fn=dataset.collate_fn)  # fmt: skip
+    loader = DataLoader(
+        Subset(dataset, indices),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        collate_fn=dataset.collate_fn,
+    )
     start = time.perf_counter()
     delivered = sum(len(batch) for batch in loader)
     elapsed = time.perf_counter() - start

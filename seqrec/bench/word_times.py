@@ -92,15 +92,25 @@ def summarise(
     """Counts, and statistics of the start errors (None when no word was timed)."""
     counts = {"words": total, "correct": correct, "timed": len(errors)}
     if not errors:
-        keys = ("mean_error_s", "mean_abs_error_s", "median_abs_error_s", "p90_abs_error_s",
-                "within_1_frame", "within_100ms")  # fmt: skip
+        keys = (
+            "mean_error_s",
+            "mean_abs_error_s",
+            "median_abs_error_s",
+            "p90_abs_error_s",
+            "within_1_frame",
+            "within_100ms",
+        )
         return {**counts, **dict.fromkeys(keys)}
     e = np.asarray(errors)
-    return {**counts, "mean_error_s": float(e.mean()), "mean_abs_error_s": float(np.abs(e).mean()),
-            "median_abs_error_s": float(np.median(np.abs(e))),
-            "p90_abs_error_s": float(np.quantile(np.abs(e), 0.9)),
-            "within_1_frame": float(np.mean(np.abs(e) <= frame_seconds)),
-            "within_100ms": float(np.mean(np.abs(e) <= 0.1))}  # fmt: skip
+    return {
+        **counts,
+        "mean_error_s": float(e.mean()),
+        "mean_abs_error_s": float(np.abs(e).mean()),
+        "median_abs_error_s": float(np.median(np.abs(e))),
+        "p90_abs_error_s": float(np.quantile(np.abs(e), 0.9)),
+        "within_1_frame": float(np.mean(np.abs(e) <= frame_seconds)),
+        "within_100ms": float(np.mean(np.abs(e) <= 0.1)),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,8 +119,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", default="data/asr_synthetic", type=Path)
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--limit", type=int, default=300, help="render the first N utterances")
-    parser.add_argument("--lm-text", default=None,
-                        help="text for the beam_lm decoder (default: the corpus's lm_text.txt)")  # fmt: skip
+    parser.add_argument(
+        "--lm-text",
+        default=None,
+        help="text for the beam_lm decoder (default: the corpus's lm_text.txt)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args(argv)
@@ -131,24 +144,40 @@ def main(argv: list[str] | None = None) -> None:
         transcripts = model.transcripts(waveforms, args.batch_size, with_times=True)
         results[name] = summarise(*start_errors(transcripts, texts, starts), model.frame_seconds)
     audio = sum(w.shape[0] for w in waveforms) / model.sample_rate
-    print(f"{len(texts)} {args.split} utterances, {audio:.1f} s of audio; "
-          f"output frames of {model.frame_seconds * 1000:.0f} ms; "
-          f"{platform.processor() or platform.machine()}")  # fmt: skip
+    print(
+        f"{len(texts)} {args.split} utterances, {audio:.1f} s of audio; "
+        f"output frames of {model.frame_seconds * 1000:.0f} ms; "
+        f"{platform.processor() or platform.machine()}"
+    )
     print("start of each correctly recognised word minus eSpeak NG's start for it, seconds:")
-    print(f"{'':8} {'words':>6} {'correct':>7} {'timed':>6} {'mean':>7} {'|mean|':>7} "
-          f"{'|median|':>8} {'|p90|':>6} {'<=1 frame':>9} {'<=100 ms':>8}")  # fmt: skip
+    print(
+        f"{'':8} {'words':>6} {'correct':>7} {'timed':>6} {'mean':>7} {'|mean|':>7} "
+        f"{'|median|':>8} {'|p90|':>6} {'<=1 frame':>9} {'<=100 ms':>8}"
+    )
     for name, r in results.items():
         print(f"{name:8} {r['words']:6d} {r['correct']:7d} {r['timed']:6d}", end="")
         if r["timed"]:
-            print(f" {r['mean_error_s']:+7.3f} {r['mean_abs_error_s']:7.3f} "
-                  f"{r['median_abs_error_s']:8.3f} {r['p90_abs_error_s']:6.3f} "
-                  f"{r['within_1_frame']:9.3f} {r['within_100ms']:8.3f}")  # fmt: skip
+            print(
+                f" {r['mean_error_s']:+7.3f} {r['mean_abs_error_s']:7.3f} "
+                f"{r['median_abs_error_s']:8.3f} {r['p90_abs_error_s']:6.3f} "
+                f"{r['within_1_frame']:9.3f} {r['within_100ms']:8.3f}"
+            )
         else:
             print("  (no word recognised correctly)")
-    print(json.dumps({"checkpoint": args.checkpoint, "utterances": len(texts),
-                      "frame_seconds": model.frame_seconds,
-                      **{f"{n}_{k}": v if v is None else round(v, 4)
-                         for n, r in results.items() for k, v in r.items()}}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "checkpoint": args.checkpoint,
+                "utterances": len(texts),
+                "frame_seconds": model.frame_seconds,
+                **{
+                    f"{n}_{k}": v if v is None else round(v, 4)
+                    for n, r in results.items()
+                    for k, v in r.items()
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,14 @@ def _rows(items: list[tuple[Path, str]], desc: str) -> list[dict]:
             info = probe_video(path)
         except VideoError as e:
             raise DatasetLayoutError(str(e)) from None
-        rows.append({"video_filepath": str(path.resolve()), "duration": round(info.duration, 4), "label": label,
-                     "id": path.stem})  # fmt: skip
+        rows.append(
+            {
+                "video_filepath": str(path.resolve()),
+                "duration": round(info.duration, 4),
+                "label": label,
+                "id": path.stem,
+            }
+        )
     return rows
 
 

@@ -98,6 +98,13 @@ def read_subset(folder: Path) -> list[dict]:
                 duration = sf.info(str(audio)).duration
             except (sf.LibsndfileError, RuntimeError) as e:
                 raise DatasetLayoutError(f"{audio}: cannot read audio ({e})") from None
-            rows.append({"audio_filepath": str(audio.resolve()), "duration": round(duration, 4),
-                         "text": text, "speaker": speaker, "id": utterance})  # fmt: skip
+            rows.append(
+                {
+                    "audio_filepath": str(audio.resolve()),
+                    "duration": round(duration, 4),
+                    "text": text,
+                    "speaker": speaker,
+                    "id": utterance,
+                }
+            )
     return rows

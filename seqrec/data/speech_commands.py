@@ -25,11 +25,42 @@ from seqrec.data.manifest import write_manifest
 from seqrec.data.prepared import DatasetLayoutError, is_prepared, mark_prepared
 
 WORDS_35 = (
-    "backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward",
-    "four", "go", "happy", "house", "learn", "left", "marvin", "nine", "no", "off", "on",
-    "one", "right", "seven", "sheila", "six", "stop", "three", "tree", "two", "up",
-    "visual", "wow", "yes", "zero",
-)  # fmt: skip
+    "backward",
+    "bed",
+    "bird",
+    "cat",
+    "dog",
+    "down",
+    "eight",
+    "five",
+    "follow",
+    "forward",
+    "four",
+    "go",
+    "happy",
+    "house",
+    "learn",
+    "left",
+    "marvin",
+    "nine",
+    "no",
+    "off",
+    "on",
+    "one",
+    "right",
+    "seven",
+    "sheila",
+    "six",
+    "stop",
+    "three",
+    "tree",
+    "two",
+    "up",
+    "visual",
+    "wow",
+    "yes",
+    "zero",
+)
 WORDS_10 = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SILENCE, UNKNOWN = "_silence_", "_unknown_"
 
@@ -123,9 +154,14 @@ class SpeechCommandsPreparer:
             except (sf.LibsndfileError, RuntimeError) as e:
                 raise DatasetLayoutError(f"{path}: cannot read wav header ({e})") from None
             rows[listed.get(relative, "train")].append(
-                {"audio_filepath": str(path.resolve()), "duration": round(info.frames / info.samplerate, 6),
-                 "label": path.parent.name, "speaker": path.name.split("_nohash_")[0], "id": relative}
-            )  # fmt: skip
+                {
+                    "audio_filepath": str(path.resolve()),
+                    "duration": round(info.frames / info.samplerate, 6),
+                    "label": path.parent.name,
+                    "speaker": path.name.split("_nohash_")[0],
+                    "id": relative,
+                }
+            )
         return rows
 
     def _silence_rows(

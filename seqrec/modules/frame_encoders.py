@@ -25,8 +25,12 @@ class SmallCNN(nn.Module):
         super().__init__()
         layers, previous = [], 3
         for width in channels:
-            layers += [nn.Conv2d(previous, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]  # fmt: skip
+            layers += [
+                nn.Conv2d(previous, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
             previous = width
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(spatial_pool), nn.Flatten())
         self.proj = nn.Linear(previous * spatial_pool**2, out_dim)

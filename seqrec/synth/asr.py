@@ -106,25 +106,36 @@ class SyntheticSpeech(SpokenCorpus):
     ) -> list[tuple[str, int, str, str, int]]:
         """(split, index, sentence, voice variant, seed) of each utterance of a split:
         the voices take turns, and the seed comes from (corpus seed, split, index)."""
-        return [(split, k, text, voices[k % len(voices)], job_seed(self.seed, split, k))
-                for k, text in enumerate(texts)]  # fmt: skip
+        return [
+            (split, k, text, voices[k % len(voices)], job_seed(self.seed, split, k))
+            for k, text in enumerate(texts)
+        ]
 
     def synthesise(self, root: Path) -> None:
         texts = self.texts()
         voices = split_variants(self.seed, self.val_voices, self.test_voices)
         jobs = [job for split in SPLITS for job in self.jobs(split, texts[split], voices[split])]
         results, crashed = run_jobs(
-            _speak, jobs, self.num_workers, init_worker, (self,), chunksize=8,
-            desc="synthesising sentences", unit="utt",
-        )  # fmt: skip
+            _speak,
+            jobs,
+            self.num_workers,
+            init_worker,
+            (self,),
+            chunksize=8,
+            desc="synthesising sentences",
+            unit="utt",
+        )
         rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
         for split, row in results:
             rows[split].append(row)
         for split, k, text, voice, _ in crashed:
             log.warning(
                 "eSpeak NG crashed on %s sentence %d %r (voice variant %s): left out",
-                split, k, text, voice,
-            )  # fmt: skip
+                split,
+                k,
+                text,
+                voice,
+            )
         for split in SPLITS:
             write_manifest(root / f"{split}.jsonl", sorted(rows[split], key=lambda r: r["id"]))
         (root / "lm_text.txt").write_text("\n".join(texts["lm"]) + "\n", encoding="utf-8")
@@ -172,8 +183,14 @@ def _speak(job: tuple[str, int, str, str, int]) -> tuple[str, dict]:
     path = Path(corpus.root) / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, audio, corpus.sample_rate, subtype="PCM_16")
-    row = {"audio_filepath": relative, "duration": round(audio.size / corpus.sample_rate, 4),
-           "text": text, "speaker": variant, "accent": accent, "id": f"{split}_{k:05d}"}  # fmt: skip
+    row = {
+        "audio_filepath": relative,
+        "duration": round(audio.size / corpus.sample_rate, 4),
+        "text": text,
+        "speaker": variant,
+        "accent": accent,
+        "id": f"{split}_{k:05d}",
+    }
     return split, row
 
 

@@ -72,9 +72,14 @@ class SyntheticCommands(SpokenCorpus):
             for voice in voices:
                 jobs.append((split, voice, job_seed(self.seed, split, voice)))
         results, crashed = run_jobs(
-            _speak_voice, jobs, self.num_workers, init_worker, (self,),
-            desc="synthesising voices", unit="voice",
-        )  # fmt: skip
+            _speak_voice,
+            jobs,
+            self.num_workers,
+            init_worker,
+            (self,),
+            desc="synthesising voices",
+            unit="voice",
+        )
         rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
         for split, voice_rows in results:
             rows[split].extend(voice_rows)
@@ -113,9 +118,13 @@ class SyntheticCommands(SpokenCorpus):
                 path = folder / f"silence_{i:04d}.wav"
                 sf.write(path, noise, self.sample_rate, subtype="PCM_16")
                 rows[split].append(
-                    {"audio_filepath": str(path.relative_to(root)), "duration": self.clip_seconds,
-                     "label": "_silence_", "id": f"{split}_silence_{i:04d}"}
-                )  # fmt: skip
+                    {
+                        "audio_filepath": str(path.relative_to(root)),
+                        "duration": self.clip_seconds,
+                        "label": "_silence_",
+                        "id": f"{split}_silence_{i:04d}",
+                    }
+                )
 
 
 def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
@@ -133,9 +142,15 @@ def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
             name = f"{voice}_{k}.wav"
             sf.write(folder / name, clip, corpus.sample_rate, subtype="PCM_16")
             rows.append(
-                {"audio_filepath": f"{split}/{word}/{name}", "duration": corpus.clip_seconds,
-                 "label": word, "speaker": voice, "accent": accent, "id": f"{split}_{word}_{voice}_{k}"}
-            )  # fmt: skip
+                {
+                    "audio_filepath": f"{split}/{word}/{name}",
+                    "duration": corpus.clip_seconds,
+                    "label": word,
+                    "speaker": voice,
+                    "accent": accent,
+                    "id": f"{split}_{word}_{voice}_{k}",
+                }
+            )
     return split, rows
 
 

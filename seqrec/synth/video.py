@@ -63,12 +63,17 @@ def _mirror(order: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
 
 # class -> the order (a permutation of the n path points) in which its frames are shown
 ORDERS: dict[str, Callable[[int], np.ndarray]] = {
-    "right": _right, "left": _mirror(_right),
-    "right_and_back": _right_and_back, "left_and_back": _mirror(_right_and_back),
-    "right_twice": _right_twice, "left_twice": _mirror(_right_twice),
-    "right_from_middle": _right_from_middle, "left_from_middle": _mirror(_right_from_middle),
-    "zigzag_right": _zigzag_right, "zigzag_left": _mirror(_zigzag_right),
-}  # fmt: skip
+    "right": _right,
+    "left": _mirror(_right),
+    "right_and_back": _right_and_back,
+    "left_and_back": _mirror(_right_and_back),
+    "right_twice": _right_twice,
+    "left_twice": _mirror(_right_twice),
+    "right_from_middle": _right_from_middle,
+    "left_from_middle": _mirror(_right_from_middle),
+    "zigzag_right": _zigzag_right,
+    "zigzag_left": _mirror(_zigzag_right),
+}
 SPLITS = ("train", "val", "test")
 # Part of the corpus settings: bump it whenever rendering changes, so a corpus drawn
 # by older code is not reused.
@@ -110,8 +115,15 @@ def render_path(
     angle = rng.uniform(0, 2 * np.pi)
     color = rng.uniform(0.5, 1.0, 3)
     background = _texture(size, rng)
-    discs = [(rng.uniform(0, 1, 2), rng.uniform(-0.02, 0.02, 2), rng.uniform(0.03, 0.07), rng.uniform(0, 1, 3))
-             for _ in range(rng.integers(1, 4))]  # fmt: skip
+    discs = [
+        (
+            rng.uniform(0, 1, 2),
+            rng.uniform(-0.02, 0.02, 2),
+            rng.uniform(0.03, 0.07),
+            rng.uniform(0, 1, 3),
+        )
+        for _ in range(rng.integers(1, 4))
+    ]
     yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
     frames = np.empty((num_points, size, size, 3), dtype=np.uint8)
     for k in range(num_points):
@@ -240,6 +252,11 @@ class SyntheticActions:
         )
         relative = f"{split}/{action}/{k:05d}.mp4"
         write_mp4(Path(self.root) / relative, frames, self.fps)
-        row = {"video_filepath": relative, "duration": self.num_frames / self.fps, "label": action,
-               "id": f"{split}_{action}_{k:05d}", "seed": seed}  # fmt: skip
+        row = {
+            "video_filepath": relative,
+            "duration": self.num_frames / self.fps,
+            "label": action,
+            "id": f"{split}_{action}_{k:05d}",
+            "seed": seed,
+        }
         return split, row

@@ -120,8 +120,15 @@ class CTCTask(pl.LightningModule):
         if len(batch) == 0:  # every sample in the batch was skipped (data.on_error=skip)
             return nothing_to_learn(self)
         loss, _, _, too_short = self._loss(batch)
-        self.log(names.TRAIN_TOO_SHORT, float(too_short), on_step=False, on_epoch=True,
-                 reduce_fx="sum", sync_dist=True, batch_size=len(batch))  # fmt: skip
+        self.log(
+            names.TRAIN_TOO_SHORT,
+            float(too_short),
+            on_step=False,
+            on_epoch=True,
+            reduce_fx="sum",
+            sync_dist=True,
+            batch_size=len(batch),
+        )
         if loss is None:
             return nothing_to_learn(self)
         self.log(names.TRAIN_LOSS, loss, prog_bar=True, batch_size=len(batch))

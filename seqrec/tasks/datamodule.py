@@ -111,9 +111,12 @@ class ClassificationDataModule(pl.LightningDataModule):
                 counts = Counter(p.reason for p in dataset.problems)
                 log.warning(
                     "%s: skipped %d of %d lines (%s); first: %s",
-                    self.manifests[split], len(dataset.problems), len(dataset.problems) + len(dataset),
-                    ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items())), dataset.problems[0],
-                )  # fmt: skip
+                    self.manifests[split],
+                    len(dataset.problems),
+                    len(dataset.problems) + len(dataset),
+                    ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items())),
+                    dataset.problems[0],
+                )
 
     def _dataset_args(self) -> dict[str, Any]:
         """What the dataset needs besides its manifest and the error policy."""
