@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqrec.bench.common import build_task, sync
+from seqrec.data.sampler import AugmentKey
 
 
 def rnn_matmul_flops(rnn: nn.RNNBase, frames: int) -> int:
@@ -121,15 +122,20 @@ def rnn_gflops_preset_batches(
     inputs, frames, utterances = [], 0, 0
     model.eval()  # no SpecAugment or dropout in the inputs; the decoder trains below
     with torch.no_grad():
-        for indices in list(sampler)[:batches]:
-            lengths = torch.tensor([round(durations[i] * rate) for i in indices])
-            waves = torch.randn(len(indices), int(lengths.max()), device=device) * 0.1
+        for keys in list(sampler)[:batches]:
+            # the lengths the model receives: a training key carries its speed factor
+            seconds = [
+                durations[k.item] / k.speed if isinstance(k, AugmentKey) else durations[k]
+                for k in keys
+            ]
+            lengths = torch.tensor([round(s * rate) for s in seconds])
+            waves = torch.randn(len(keys), int(lengths.max()), device=device) * 0.1
             x, out_lengths = model.frontend(waves, lengths.to(device))
             if model.encoder is not None:
                 x, out_lengths = model.encoder(x, out_lengths)
             inputs.append((x.detach().requires_grad_(True), out_lengths))  # (B, T, F)
             frames += int(out_lengths.sum())
-            utterances += len(indices)
+            utterances += len(keys)
     model.decoder.train()
     autocast = _autocast(device, dtype)
     steps = [_backward_step(lambda x=x, n=n: model.decoder(x, n)[0], autocast) for x, n in inputs]
