@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from seqrec.bench import asr_rtf, ddp
@@ -306,11 +307,13 @@ def test_rnn_gflops_preset_batches_run_the_samplers_batches(asr_data_dir):
     cfg = compose_config("asr_synthetic", _tiny(asr_data_dir))
     figures = rnn_gflops_preset_batches(cfg, batches=3)
     entries = read_manifest(cfg.data.train_manifest, target_key="text")
-    sampler = DurationBucketSampler(
+    augment = instantiate(cfg.data.dataset.augment)
+    sampler = DurationBucketSampler(  # as training builds it: batches on perturbed lengths
         [e.duration for e in entries],
         cfg.data.max_batch_seconds,
         cfg.data.max_batch_size,
         seed=cfg.seed,
+        speed_plan=augment.draw_speeds,
     )
     first = list(sampler)[:3]
 
@@ -320,7 +323,7 @@ def test_rnn_gflops_preset_batches_run_the_samplers_batches(asr_data_dir):
         n = (round(seconds * 16000) - 512) // 160 + 1
         return ((n - 1) // 2) // 2 + 1
 
-    longest = [max(frames(entries[i].duration) for i in batch) for batch in first]
+    longest = [max(frames(entries[k.item].duration / k.speed) for k in batch) for batch in first]
     assert figures["preset_batches"] == len(first) == 3
     assert figures["preset_batch_utterances_mean"] == pytest.approx(sum(map(len, first)) / 3)
     assert figures["preset_batch_frames_max_mean"] == pytest.approx(sum(longest) / 3)

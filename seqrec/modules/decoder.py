@@ -17,7 +17,8 @@ class RecurrentDecoder(nn.Module):
     The backward direction starts at each utterance's own last frame, and the output
     is zero on padded frames. On CUDA the sequences are packed, for cuDNN's fused
     kernels. On CPU, where PyTorch's packed-sequence path costs several times the time
-    forward + backward (``seqrec-bench``: ``rnn_gflops_packed`` against ``rnn_gflops``),
+    forward + backward (``seqrec-bench``: ``rnn_gflops_packed_synthetic_shape``
+    against ``rnn_gflops_synthetic_shape``),
     each layer and direction runs on the padded batch instead:
     the backward direction reads every utterance reversed within its own length.
     Both paths use the same ``nn.LSTM``/``nn.GRU`` parameters (checkpoints are the
