@@ -1,5 +1,10 @@
 """Reading checkpoints as data: nothing a checkpoint says can run code.
 
+A seqrec checkpoint's ``hyper_parameters`` hold the model config (``model_config``)
+and the input reader's config (``reader``), both with ``_target_`` entries, and the
+label set or the tokenizer's state: enough to rebuild the model and read files the
+way training did (:func:`build_model`, :func:`build_reader`).
+
 Two guards, applied in this order to every checkpoint seqrec opens (``seqrec.load``,
 ``seqrec-eval``, ``seqrec-predict``, resuming, checkpoint averaging):
 
@@ -33,6 +38,12 @@ from torch import nn
 # as ``seqrec.modules.features.torch.load``.
 ALLOWED_TARGETS = frozenset(
     {
+        "seqrec.data.audio.AudioReader",
+        "seqrec.data.video.ClipReader",
+        "seqrec.data.video.ClipTransform",
+        "seqrec.decoding.BeamSearch",
+        "seqrec.decoding.GreedySearch",
+        "seqrec.decoding.LexiconBeamSearch",
         "seqrec.modules.AudioFrontend",
         "seqrec.modules.CTCHead",
         "seqrec.modules.ClassifierHead",
@@ -48,6 +59,10 @@ ALLOWED_TARGETS = frozenset(
         "seqrec.modules.SmallCNN",
         "seqrec.modules.SpecAugment",
         "seqrec.modules.torchvision_backbone",
+        "seqrec.modules.headless",
+        "torchvision.models.efficientnet_b0",
+        "torchvision.models.mobilenet_v3_small",
+        "torchvision.models.resnet18",
     }
 )
 
@@ -140,12 +155,77 @@ def build_model(model_config: dict[str, Any], source: str | Path) -> nn.Module:
     return model
 
 
+# Keys naming pretrained weights: a file on the training machine (``weights_path``), or
+# torchvision's ``weights``, which would download them.
+_WEIGHT_FILES = ("weights_path", "weights")
+
+
 def _without_weight_files(tree: Any) -> Any:
     if isinstance(tree, dict):
         return {
-            key: None if key == "weights_path" else _without_weight_files(value)
+            key: None if key in _WEIGHT_FILES else _without_weight_files(value)
             for key, value in tree.items()
         }
     if isinstance(tree, list | tuple):
         return [_without_weight_files(value) for value in tree]
     return tree
+
+
+def build_reader(hyper_parameters: dict[str, Any], source: str | Path) -> Any:
+    """The input reader a checkpoint's ``reader`` config describes (an
+    :class:`~seqrec.data.audio.AudioReader` or :class:`~seqrec.data.video.ClipReader`),
+    built only after :func:`check_config` passes.
+
+    A checkpoint written before readers were stored holds ``input_spec`` instead
+    (``{"modality": "audio", "sample_rate": ...}``, or the video sampling settings);
+    it is converted here (:func:`reader_from_input_spec`), so it still loads.
+    """
+    from hydra.utils import instantiate
+
+    if "reader" in hyper_parameters:
+        config = hyper_parameters["reader"]
+    elif "input_spec" in hyper_parameters:
+        config = reader_from_input_spec(hyper_parameters["input_spec"], source)
+    else:
+        raise CheckpointError(
+            f"{source}: not a seqrec checkpoint (no input reader in its hyper-parameters)"
+        )
+    if not isinstance(config, dict) or "_target_" not in config:
+        raise CheckpointError(f"{source}: reader is not a config with a _target_: {config!r}")
+    check_config(config, source, "reader")
+    try:
+        return instantiate(config, _convert_="all")
+    except Exception as e:  # an allowed reader with wrong arguments
+        raise CheckpointError(
+            f"{source}: cannot build the input reader from its config: {e}"
+        ) from None
+
+
+def reader_from_input_spec(spec: Any, source: str | Path) -> dict[str, Any]:
+    """The ``reader`` config equivalent to an ``input_spec`` of a checkpoint written
+    before readers were stored.
+
+    >>> reader_from_input_spec({"modality": "audio", "sample_rate": 8000}, "old.ckpt")
+    {'_target_': 'seqrec.data.audio.AudioReader', 'sample_rate': 8000}
+    """
+    if not isinstance(spec, dict):
+        raise CheckpointError(f"{source}: input_spec is not a mapping: {spec!r}")
+    modality = spec.get("modality", "audio")
+    try:
+        if modality == "audio":
+            return {"_target_": "seqrec.data.audio.AudioReader", "sample_rate": spec["sample_rate"]}
+        if modality == "video":
+            return {
+                "_target_": "seqrec.data.video.ClipReader",
+                **{key: spec.get(key) for key in _OLD_VIDEO_KEYS},
+                "short_side": spec["short_side"],
+                "num_frames": spec["num_frames"],
+                "num_clips": spec.get("num_clips", 1),
+                "transform": {"_target_": "seqrec.data.video.ClipTransform", "size": spec["size"]},
+            }
+    except KeyError as e:
+        raise CheckpointError(f"{source}: input_spec lacks {e}: {spec!r}") from None
+    raise CheckpointError(f"{source}: input_spec has an unknown modality {modality!r}")
+
+
+_OLD_VIDEO_KEYS = ("frames_per_second", "clip_seconds")

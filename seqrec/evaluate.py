@@ -1,54 +1,84 @@
-"""Score a trained model on a manifest: the logic behind ``seqrec-eval``."""
+"""Score a trained model on a manifest: the logic behind ``seqrec-eval``.
+
+A manifest is read the way training reads its test split: the Dataset built from the
+checkpoint's reader (and its labels or tokenizer), the duration-bucketing sampler in
+manifest order, the dataset's collate, and the same error policy. The batches then
+go through the model's own batched inference (:func:`seqrec.inference.run_batches`),
+as :meth:`~seqrec.inference.Classifier.classify` and
+:meth:`~seqrec.inference.Transcriber.transcribe` run them.
+"""
 
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.text import CharErrorRate, WordErrorRate
 from tqdm import tqdm
 
-from seqrec.data.audio import AudioError, load_audio
-from seqrec.data.dataset import ON_ERROR
-from seqrec.data.manifest import (
-    BAD_TEXT,
-    ManifestEntry,
-    ManifestError,
-    Problem,
-    read_manifest,
-    scan_manifest,
-)
-from seqrec.data.video import VideoError
-from seqrec.inference import Classifier, Transcriber
+from seqrec.data.audio import AudioClassificationDataset, TranscribedAudioDataset
+from seqrec.data.dataset import ON_ERROR, LabelledManifestDataset
+from seqrec.data.manifest import ManifestError, Problem, read_manifest
+from seqrec.data.sampler import DurationBucketSampler
+from seqrec.data.video_dataset import VideoClassificationDataset
+from seqrec.inference import Classifier, LoadedModel, Transcriber
 from seqrec.text import TextError, align_words, normalize_text
 
 
-def load_inputs(
-    model: Classifier, entries: list[ManifestEntry], on_error: str, skipped: list[Problem]
-) -> tuple[list[list[torch.Tensor]], list[ManifestEntry]]:
-    """What the model scores for each entry: its waveform segment, or its video clips
-    read as at evaluation. Failures raise naming the manifest line, or (with
-    ``on_error="skip"``) go to ``skipped``."""
+def manifest_dataset(
+    model: LoadedModel, manifest: str | Path, on_error: str = "raise"
+) -> LabelledManifestDataset:
+    """``manifest`` as the test split of the model's training reads it: its reader,
+    its labels (every label must be one the model knows) or its tokenizer, and
+    ``on_error``."""
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+    if isinstance(model, Transcriber):
+        return TranscribedAudioDataset(manifest, model.tokenizer, model.reader, on_error=on_error)
     if model.modality == "video":
-        read, errors = (lambda e: model.clip_reader(e.path, e.offset, e.duration)), VideoError
-    else:
-        read, errors = (
-            (lambda e: [load_audio(e.path, model.sample_rate, e.offset, e.duration)]),
-            AudioError,
+        return VideoClassificationDataset(manifest, model.labels, model.reader, on_error=on_error)
+    return AudioClassificationDataset(manifest, model.labels, model.reader, on_error=on_error)
+
+
+class ManifestBatches:
+    """The dataset's batches (``batch_size`` items, similar lengths together, in a
+    fixed order), with a progress bar, counting what is scored and what is skipped:
+    the manifest's bad lines and, under ``on_error="skip"``, the items that failed
+    to read. Empty batches are left out."""
+
+    def __init__(
+        self, dataset: LabelledManifestDataset, manifest: str | Path, batch_size: int, desc: str
+    ) -> None:
+        sampler = DurationBucketSampler(
+            dataset.durations, max_batch_seconds=None, max_batch_size=batch_size, shuffle=False
         )
-    items, loaded = [], []
-    for entry in entries:
-        try:
-            items.append(read(entry))
-        except errors as e:
-            if on_error != "skip":
-                raise type(e)(f"{entry.source}: {e}", e.reason) from None
-            skipped.append(Problem(entry.source, e.reason, str(e)))
-            continue
-        loaded.append(entry)
-    return items, loaded
+        self.loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=dataset.collate_fn)
+        self.manifest = manifest
+        self.desc = desc
+        self.skipped: list[Problem] = list(dataset.problems)
+        self.scored = 0
+
+    def __iter__(self) -> Iterator:
+        for batch in tqdm(self.loader, desc=self.desc, unit="batch"):
+            self.skipped.extend(batch.skipped)
+            if len(batch):
+                self.scored += len(batch)
+                yield batch
+
+    def counts(self) -> dict[str, int | dict[str, int]]:
+        """The items scored and the skips by reason; an error if nothing was scored."""
+        if self.scored == 0:
+            raise ManifestError(
+                f"{self.manifest}: nothing to evaluate ({len(self.skipped)} entries skipped)"
+            )
+        return {
+            "num_examples": self.scored,
+            "skipped": dict(Counter(p.reason for p in self.skipped)),
+        }
 
 
 def shuffle_time(
@@ -76,45 +106,28 @@ def evaluate_classifier(
     (video) puts each clip's frames in a random order first: a model that uses
     temporal order should then fall towards chance.
     """
-    if on_error not in ON_ERROR:
-        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     if shuffle_frames and model.modality != "video":
         raise ValueError("shuffle_frames applies to video models only")
     generator = torch.Generator().manual_seed(seed)
-    path_key = "video_filepath" if model.modality == "video" else "audio_filepath"
-    scan = scan_manifest(manifest, path_key, "label", model.labels)
-    if scan.problems and on_error == "raise":
-        raise ManifestError(str(scan.problems[0]), scan.problems[0].reason)
-    skipped = list(scan.problems)
-    index = {label: i for i, label in enumerate(model.labels)}
+    dataset = manifest_dataset(model, manifest, on_error)
     n = len(model.labels)
     micro, macro = MulticlassAccuracy(n, average="micro"), MulticlassAccuracy(n, average="macro")
     per_class = MulticlassAccuracy(n, average=None)
-    scored = 0
-    for start in tqdm(range(0, len(scan.entries), batch_size), desc="evaluating", unit="batch"):
-        items, entries = load_inputs(
-            model, scan.entries[start : start + batch_size], on_error, skipped
-        )
-        if not entries:
-            continue
+    batches = ManifestBatches(dataset, manifest, batch_size, "evaluating")
+    for batch in batches:
+        items = batch.sequences()
         if shuffle_frames:
             items = shuffle_time(items, generator)
-        predictions = model.classify_clips(
-            items, [e.id for e in entries], top_k=1, batch_size=batch_size
-        )
-        predicted = torch.tensor([index[p.label] for p in predictions])
-        target = torch.tensor([index[e.label] for e in entries])
+        predictions = model.classify_clips(items, batch.ids, top_k=1, batch_size=batch_size)
+        predicted = torch.tensor([dataset.label_to_index[p.label] for p in predictions])
         for metric in (micro, macro, per_class):
-            metric.update(predicted, target)
-        scored += len(entries)
-    if scored == 0:
-        raise ManifestError(f"{manifest}: nothing to evaluate ({len(skipped)} entries skipped)")
+            metric.update(predicted, batch.targets)
+    counts = batches.counts()
     results = {
         "acc": micro.compute().item(),
         "acc_macro": macro.compute().item(),
-        "num_examples": scored,
+        **counts,
         "shuffle_frames": shuffle_frames,
-        "skipped": dict(Counter(p.reason for p in skipped)),
     }
     per_class_acc = per_class.compute().tolist()
     results.update(
@@ -182,55 +195,38 @@ def evaluate_transcriber(
     known_words: set[str] | None = None,
 ) -> dict[str, float]:
     """WER and CER of a speech recogniser on a manifest with ``text``, decoded as
-    ``model.decoding`` says. References are normalised like training text
-    (:func:`~seqrec.text.normalize_text`); a reference that cannot be normalised is an
-    error naming its line, or (``on_error="skip"``) skipped and counted as
-    ``bad_text``. Also reports the real-time factor of the decoding loop, and, given
-    ``known_words``, the errors on known and unknown words
-    (:func:`errors_by_known_words`).
+    ``model.decoding`` says.
+
+    References are the transcripts as training scores them: normalised and encoded
+    with the model's tokenizer (:class:`~seqrec.data.audio.TranscribedAudioDataset`),
+    then decoded. A transcript the tokenizer cannot encode is an error naming its
+    line, or (``on_error="skip"``) skipped and counted as ``bad_text``. Also reports
+    the real-time factor of transcription, and, given ``known_words``, the errors on
+    known and unknown words (:func:`errors_by_known_words`).
     """
-    if on_error not in ON_ERROR:
-        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-    scan = scan_manifest(manifest, "audio_filepath", "text")
-    skipped = list(scan.problems)
-    entries, references = [], {}
-    for entry in scan.entries:
-        try:
-            references[entry.source] = normalize_text(entry.text)
-        except TextError as e:
-            skipped.append(Problem(entry.source, BAD_TEXT, f"text: {e}"))
-            continue
-        entries.append(entry)
-    if skipped and on_error == "raise":
-        raise ManifestError(str(skipped[0]), skipped[0].reason)
+    dataset = manifest_dataset(model, manifest, on_error)
     wer, cer = WordErrorRate(), CharErrorRate()
     audio_seconds = compute_seconds = 0.0
-    scored = 0
     all_hypotheses, all_references = [], []
-    for start in tqdm(range(0, len(entries), batch_size), desc="transcribing", unit="batch"):
-        items, loaded = load_inputs(model, entries[start : start + batch_size], on_error, skipped)
-        if not loaded:
-            continue
-        refs = [references[e.source] for e in loaded]
-        waveforms = [item[0] for item in items]
+    batches = ManifestBatches(dataset, manifest, batch_size, "transcribing")
+    for batch in batches:
+        references = batch.references(model.tokenizer)
+        waveforms = [item[0] for item in batch.sequences()]
         began = time.perf_counter()
         hypotheses = model.transcribe_waveforms(waveforms, batch_size)
         compute_seconds += time.perf_counter() - began
-        audio_seconds += sum(w.shape[0] for w in waveforms) / model.sample_rate
-        wer.update(hypotheses, refs)
-        cer.update(hypotheses, refs)
+        audio_seconds += float(batch.lengths.sum()) / model.sample_rate
+        wer.update(hypotheses, references)
+        cer.update(hypotheses, references)
         all_hypotheses += hypotheses
-        all_references += refs
-        scored += len(loaded)
-    if scored == 0:
-        raise ManifestError(f"{manifest}: nothing to evaluate ({len(skipped)} entries skipped)")
+        all_references += references
+    counts = batches.counts()
     results = {
         "wer": wer.compute().item(),
         "cer": cer.compute().item(),
-        "num_examples": scored,
-        "decoding": model.decoding["method"],
+        **counts,
+        "decoding": model.search.method,
         "rtf": compute_seconds / audio_seconds,
-        "skipped": dict(Counter(p.reason for p in skipped)),
     }
     if known_words is not None:
         results.update(errors_by_known_words(all_hypotheses, all_references, known_words))

@@ -7,7 +7,7 @@ asr = seqrec.load("outputs/asr_synthetic/<run>/checkpoints/best.ckpt")
 asr.transcribe(["a.wav", waveform])    # ["the cat sat on the mat", ...]
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqrec.checkpoint import CheckpointError, build_model, read_checkpoint
-from seqrec.data.audio import load_audio
+from seqrec.checkpoint import CheckpointError, build_model, build_reader, read_checkpoint
+from seqrec.data.audio import AudioReader
 from seqrec.data.batch import pad_sequences
-from seqrec.data.video import ClipReader, ClipTransform
+from seqrec.data.video import ClipReader
 from seqrec.decoding import WordTime, word_times
 
 Input = str | Path | np.ndarray | torch.Tensor
@@ -48,10 +48,11 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> "Classifier | 
     checkpoint = read_checkpoint(path)
     try:
         hparams = checkpoint["hyper_parameters"]
-        model_config, input_spec = hparams["model_config"], hparams["input_spec"]
+        model_config = hparams["model_config"]
         state_dict = checkpoint["state_dict"]
     except (KeyError, TypeError) as e:
         raise CheckpointError(f"{path}: not a seqrec checkpoint (missing {e})") from None
+    reader = build_reader(hparams, path)
     try:
         model = build_model(model_config, path)
     except CheckpointError:
@@ -68,44 +69,67 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> "Classifier | 
         from seqrec.text import tokenizer_from_state
 
         tokenizer = tokenizer_from_state(hparams["tokenizer"])
-        return Transcriber(
-            model, tokenizer, input_spec, hparams.get("decoding"), device, source=path
-        )
+        return Transcriber(model, tokenizer, reader, hparams.get("decoding"), device, source=path)
     if "labels" not in hparams:
         raise CheckpointError(
             f"{path}: not a seqrec checkpoint (neither labels nor a tokenizer in its hyper-parameters)"
         )
-    return Classifier(model, hparams["labels"], input_spec, device, source=path)
+    return Classifier(model, hparams["labels"], reader, device, source=path)
+
+
+Reader = AudioReader | ClipReader
+
+
+def run_batches(
+    model: nn.Module,
+    sequences: Sequence[torch.Tensor],
+    batch_size: int,
+    device: torch.device | str = "cpu",
+) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+    """Run ``model`` over ``sequences`` (waveforms or clips, each with time first),
+    shortest first so that little is padding, ``batch_size`` at a time.
+
+    Yields, per batch, the indices of its sequences, the outputs (float, on the CPU)
+    and their lengths. The one batching loop of inference: classification,
+    transcription and the benchmarks all go through it.
+
+    >>> net = lambda x, n: (x.sum(dim=1, keepdim=True), n)
+    >>> [(i, out.flatten().tolist()) for i, out, _ in run_batches(net, [torch.ones(3), torch.ones(1)], 8)]
+    [([1, 0], [1.0, 3.0])]
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    order = sorted(range(len(sequences)), key=lambda i: sequences[i].shape[0])
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        padded, lengths = pad_sequences([sequences[i] for i in batch])
+        outputs, out_lengths = model(padded.to(device), lengths.to(device))
+        yield batch, outputs.float().cpu(), out_lengths.cpu()
 
 
 class LoadedModel:
-    """What every loaded model shares: the network in eval mode, what it takes as input
-    (``input_spec``), and reading inputs that way."""
+    """What every loaded model shares: the network in eval mode, and the reader that
+    turns an input into what the network takes (the checkpoint's ``reader``)."""
 
     kind = "model"
 
     def __init__(
-        self, model: nn.Module, input_spec: dict[str, Any], device="cpu", source: str | Path = ""
+        self, model: nn.Module, reader: Reader, device="cpu", source: str | Path = ""
     ) -> None:
         self.model = model.to(device).eval()
         self.source = str(source) or "this model"
-        self.input_spec = dict(input_spec)
+        self.reader = reader
         self.device = torch.device(device)
-        self.modality = self.input_spec.get("modality", "audio")
-        if self.modality == "video":
-            spec = self.input_spec
-            self.clip_reader = ClipReader(
-                num_frames=spec["num_frames"],
-                frames_per_second=spec.get("frames_per_second"),
-                num_clips=spec.get("num_clips", 1),
-                clip_seconds=spec.get("clip_seconds"),
-                short_side=spec["short_side"],
-                transform=ClipTransform(size=spec["size"], train=False),
-            )
+
+    @property
+    def modality(self) -> str:
+        return self.reader.modality
 
     @property
     def sample_rate(self) -> int:
-        return int(self.input_spec["sample_rate"])
+        if not isinstance(self.reader, AudioReader):
+            raise AttributeError(f"{self.source}: a {self.modality} model has no sample rate")
+        return self.reader.sample_rate
 
     def _wrong_kind(self, method: str, wants: str) -> TypeError:
         return TypeError(
@@ -123,23 +147,7 @@ class LoadedModel:
 
     def prepare(self, item: Input) -> list[torch.Tensor]:
         """One input as the list of sequences the model scores (clips of a video)."""
-        if self.modality == "video":
-            if isinstance(item, str | Path):
-                return self.clip_reader(item)
-            clip = torch.as_tensor(item, dtype=torch.float32)
-            if clip.dim() != 4 or clip.shape[1] != 3:
-                raise ValueError(
-                    f"a video clip must be a (T, 3, H, W) tensor, got shape {tuple(clip.shape)}"
-                )
-            return [clip]
-        if isinstance(item, str | Path):
-            return [load_audio(item, self.sample_rate)]
-        waveform = torch.as_tensor(item, dtype=torch.float32)
-        if waveform.dim() != 1 or waveform.numel() == 0:
-            raise ValueError(
-                f"a waveform must be a non-empty 1-D array at {self.sample_rate} Hz, got shape {tuple(waveform.shape)}"
-            )
-        return [waveform]
+        return self.reader.prepare(item)
 
 
 class Classifier(LoadedModel):
@@ -151,11 +159,11 @@ class Classifier(LoadedModel):
         self,
         model: nn.Module,
         labels: Sequence[str],
-        input_spec: dict[str, Any],
+        reader: Reader,
         device="cpu",
         source: str | Path = "",
     ) -> None:
-        super().__init__(model, input_spec, device, source)
+        super().__init__(model, reader, device, source)
         self.labels = list(labels)
 
     @torch.inference_mode()
@@ -186,29 +194,25 @@ class Classifier(LoadedModel):
         batch_size: int = 32,
     ) -> list[Prediction]:
         """Label inputs already prepared: for each, its clips (video) or its one waveform
-        (audio). The scores of an input's clips are averaged."""
-        order = sorted(range(len(items)), key=lambda i: items[i][0].shape[0])  # less padding
-        predictions: list[Prediction | None] = [None] * len(items)
+        (audio). The scores of an input's clips are averaged; ``batch_size`` counts
+        sequences (clips) per forward pass."""
+        sequences = [clip for clips in items for clip in clips]
+        owners = torch.tensor([i for i, clips in enumerate(items) for _ in clips], dtype=torch.long)
+        logits = torch.zeros(len(sequences), len(self.labels))
+        for batch, outputs, _ in run_batches(self.model, sequences, batch_size, self.device):
+            logits[batch] = outputs
+        summed = torch.zeros(len(items), len(self.labels)).index_add_(0, owners, logits)
+        counts = torch.bincount(owners, minlength=len(items)).unsqueeze(1)
+        probs = torch.softmax(summed / counts, dim=-1)  # clip scores averaged per input
         k = min(top_k, len(self.labels))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            sequences = [clip for i in chunk for clip in items[i]]
-            padded, lengths = pad_sequences(sequences)
-            logits, _ = self.model(padded.to(self.device), lengths.to(self.device))
-            logits = logits.float().cpu()
-            owners = torch.tensor([row for row, i in enumerate(chunk) for _ in items[i]])
-            summed = torch.zeros(len(chunk), logits.shape[-1]).index_add_(0, owners, logits)
-            counts = torch.bincount(owners, minlength=len(chunk)).unsqueeze(1)
-            probs = torch.softmax(summed / counts, dim=-1)  # clip scores averaged per input
-            scores, indices = probs.topk(k, dim=-1)
-            for row, i in enumerate(chunk):
-                top = [
-                    (self.labels[j], round(s, 6))
-                    for s, j in zip(scores[row].tolist(), indices[row].tolist(), strict=True)
-                ]
-                predictions[i] = Prediction(
-                    label=top[0][0], score=top[0][1], top_k=top, input=names[i]
-                )
+        scores, indices = probs.topk(k, dim=-1)
+        predictions = []
+        for i, name in enumerate(names):
+            top = [
+                (self.labels[j], round(p, 6))
+                for p, j in zip(scores[i].tolist(), indices[i].tolist(), strict=True)
+            ]
+            predictions.append(Prediction(label=top[0][0], score=top[0][1], top_k=top, input=name))
         return predictions
 
 
@@ -218,7 +222,7 @@ class Transcriber(LoadedModel):
     Args:
         model: the network (waveforms -> log-probabilities).
         tokenizer: its :class:`~seqrec.text.Tokenizer`.
-        input_spec: ``{"modality": "audio", "sample_rate": ...}``.
+        reader: the :class:`~seqrec.data.audio.AudioReader` (its sample rate).
         decoding: :class:`~seqrec.decoding.CTCSearch` settings (the checkpoint's by
             default; ``{"method": "greedy"}`` when it has none).
         chunk_seconds: recordings longer than this are cut into chunks of at most this
@@ -232,24 +236,26 @@ class Transcriber(LoadedModel):
         self,
         model: nn.Module,
         tokenizer,
-        input_spec: dict[str, Any],
+        reader: AudioReader,
         decoding: dict[str, Any] | None = None,
         device="cpu",
         chunk_seconds: float = 30.0,
         source: str | Path = "",
     ) -> None:
-        super().__init__(model, input_spec, device, source)
+        super().__init__(model, reader, device, source)
         self.tokenizer = tokenizer
         self.chunk_seconds = chunk_seconds
         self.set_decoding(decoding or {"method": "greedy"})
 
-    def set_decoding(self, decoding: dict[str, Any]) -> None:
-        """Switch decoding, e.g. ``{"method": "beam_lm", "lm_path": "lm.arpa",
-        "lexicon": "words.txt"}``."""
-        from seqrec.decoding import CTCSearch
+    def set_decoding(self, decoding: dict[str, Any] | None) -> None:
+        """Switch decoding to the search a config names (``conf/decoding/``), e.g.
+        ``{"_target_": "seqrec.decoding.LexiconBeamSearch", "lm_path": "lm.arpa",
+        "lexicon": "words.txt"}``; the ``{"method": "beam_lm", ...}`` form of older
+        checkpoints works too (:func:`~seqrec.decoding.build_search`)."""
+        from seqrec.decoding import build_search, decoding_config
 
-        self.decoding = dict(decoding)
-        self.search = CTCSearch(self.tokenizer, **self.decoding)
+        self.decoding = decoding_config(decoding)
+        self.search = build_search(self.decoding, self.tokenizer)
 
     @property
     def frame_seconds(self) -> float:
@@ -300,13 +306,10 @@ class Transcriber(LoadedModel):
                 owners.append(i)
                 offsets.append(offset / self.sample_rate)
                 offset += chunk.shape[0]
-        order = sorted(range(len(chunks)), key=lambda i: chunks[i].shape[0])  # less padding
         parts = [Transcript("") for _ in chunks]
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            padded, lengths = pad_sequences([chunks[i] for i in batch])
-            log_probs, out_lengths = self.model(padded.to(self.device), lengths.to(self.device))
-            hypotheses = self.search.decode(log_probs.float().cpu(), out_lengths.cpu())
+        batches = run_batches(self.model, chunks, batch_size, self.device)
+        for batch, log_probs, out_lengths in batches:
+            hypotheses = self.search.decode(log_probs, out_lengths)
             for i, hypothesis in zip(batch, hypotheses, strict=True):
                 parts[i] = Transcript(hypothesis.text)
                 if with_times:

@@ -4,6 +4,7 @@ and directly by tests."""
 import json
 import logging
 import warnings
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -62,13 +63,16 @@ def resolve_resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> st
 
 
 def build_task(cfg: DictConfig, datamodule: pl.LightningDataModule) -> pl.LightningModule:
-    """The task of ``cfg.task``, given the model config as a plain dict (stored in the
-    checkpoint, so :func:`seqrec.load` rebuilds the model from it) and the label set
-    or tokenizer the datamodule provides."""
+    """The task of ``cfg.task``, given the model and reader configs as plain dicts
+    (stored in the checkpoint, so :func:`seqrec.load` rebuilds the model and reads
+    files as training did), the decoding config for speech-to-text, and the label set or
+    tokenizer the datamodule provides."""
     factory: partial = instantiate(cfg.task, _partial_=True)
+    if cfg.get("decoding") is not None:  # speech-to-text: plain data, not the search it names
+        factory = partial(factory, decoding=OmegaConf.to_container(cfg.decoding, resolve=True))
     return factory(
         model_config=OmegaConf.to_container(cfg.model, resolve=True),
-        input_spec=OmegaConf.to_container(cfg.input_spec, resolve=True),
+        reader=OmegaConf.to_container(cfg.data.reader, resolve=True),
         **datamodule.task_targets(),  # the label set, or the tokenizer
     )
 
@@ -87,18 +91,42 @@ def build_callbacks(cfg: DictConfig, task: pl.LightningModule) -> list[pl.Callba
     return callbacks
 
 
+def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], output_dir: Path) -> pl.Trainer:
+    """``cfg.trainer`` with the callbacks, the loggers of ``cfg.logger`` and atomic
+    checkpoint writes, rooted in the run directory."""
+    return instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=[instantiate(node) for node in (cfg.get("logger") or {}).values()],
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=str(output_dir),
+    )
+
+
 def _find(callbacks: list[pl.Callback], kind: type[T]) -> T | None:
     """The callback of exactly this class (None when the config leaves it out)."""
     return next((c for c in callbacks if type(c) is kind), None)
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
+@dataclass
+class TrainResult:
+    """What :func:`train` made: the final metrics (the numbers of ``metrics.json``),
+    the objects it built, the checkpoint it tested and the run directory."""
+
+    metrics: dict[str, float]
+    trainer: pl.Trainer
+    task: pl.LightningModule
+    datamodule: pl.LightningDataModule
+    checkpoint: str | None  # the tested one; None: the weights in memory (none was saved)
+    output_dir: Path
+
+
+def train(cfg: DictConfig) -> TrainResult:
     """Fit, choose the checkpoint, test it, and write metrics.json.
 
     The run directory ``cfg.paths.output_dir`` receives ``checkpoints/best.ckpt`` and
     ``checkpoints/last.ckpt``, ``config.yaml`` (resolved), ``metrics.json``, CSV and
-    TensorBoard logs (``cfg.logger``), and the test confusion matrix. Returns the
-    final metrics.
+    TensorBoard logs (``cfg.logger``), and the test confusion matrix.
 
     With ``average_checkpoints=N`` (N > 1), the N best checkpoints by the validation
     metric are kept in ``checkpoints/top/`` and averaged into
@@ -119,41 +147,25 @@ def train(cfg: DictConfig) -> dict[str, float]:
     task = build_task(cfg, datamodule)
     log.info("model: %.3fM parameters", sum(p.numel() for p in task.parameters()) / 1e6)
     callbacks = build_callbacks(cfg, task)
-    trainer: pl.Trainer = instantiate(
-        cfg.trainer,
-        callbacks=callbacks,
-        logger=[instantiate(node) for node in (cfg.get("logger") or {}).values()],
-        plugins=[AtomicCheckpointIO()],
-        default_root_dir=str(output_dir),
-    )
+    trainer = build_trainer(cfg, callbacks, output_dir)
+
     # fit; the datamodule restores the sampler's place in the epoch, which this
     # Lightning check does not know about
     warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
     trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
-
-    # choose the checkpoint, then test it
     metrics = {
         key: _plain(trainer.callback_metrics[key])
         for key in task.fit_summary_keys  # e.g. CTC's count of unalignable utterances
         if key in trainer.callback_metrics
     }
-    best = _find(callbacks, ModelCheckpoint)
-    candidates = {"best": (best.best_model_path or None) if best else None}
-    members = _average_top(trainer, _find(callbacks, TopCheckpoints), checkpoint_dir)
-    if members:
-        candidates["averaged"] = str(checkpoint_dir / "averaged.ckpt")
-    validation = {
-        name: _results(
-            trainer.validate(
-                task, datamodule=datamodule, ckpt_path=path, verbose=False, weights_only=True
-            )
-        )
-        for name, path in candidates.items()
-    }
-    chosen = _choose_checkpoint(validation, task.monitor, task.monitor_mode)
-    metrics.update(validation[chosen])
+
+    # choose the checkpoint
+    choice = _validate_checkpoints(trainer, task, datamodule, callbacks, checkpoint_dir)
+    metrics.update(choice.validation[choice.chosen])
+
+    # test it
     tested = trainer.test(
-        task, datamodule=datamodule, ckpt_path=candidates[chosen], verbose=False, weights_only=True
+        task, datamodule=datamodule, ckpt_path=choice.path, verbose=False, weights_only=True
     )
     metrics.update(_results(tested))
     guard = _find(callbacks, NonFiniteGuard)
@@ -163,18 +175,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:
         skips = _find(callbacks, SkippedSampleReport)
         summary = {
-            "best_checkpoint": candidates["best"],
-            "evaluated_checkpoint": candidates[chosen],
-            **(
-                {
-                    "averaged_from": [Path(p).name for p in members],
-                    "validation_by_checkpoint": {
-                        name: result.get(task.monitor) for name, result in validation.items()
-                    },
-                }
-                if members
-                else {}
-            ),
+            **choice.summary(task.monitor),
             "global_step": trainer.global_step,
             **metrics,
             "data/skipped": {
@@ -183,7 +184,60 @@ def train(cfg: DictConfig) -> dict[str, float]:
             },
         }
         report(summary, metrics, output_dir)
-    return metrics
+    return TrainResult(metrics, trainer, task, datamodule, choice.path, output_dir)
+
+
+@dataclass
+class _CheckpointChoice:
+    """The checkpoints validated after fitting, and the one chosen for the test."""
+
+    paths: dict[str, str | None]  # "best", and "averaged" with average_checkpoints=N
+    averaged_from: list[str]
+    validation: dict[str, dict[str, Any]]  # each one's validation metrics
+    chosen: str
+
+    @property
+    def path(self) -> str | None:
+        return self.paths[self.chosen]
+
+    def summary(self, monitor: str) -> dict[str, Any]:
+        """Its part of ``metrics.json``."""
+        summary: dict[str, Any] = {
+            "best_checkpoint": self.paths["best"],
+            "evaluated_checkpoint": self.path,
+        }
+        if self.averaged_from:
+            summary["averaged_from"] = [Path(p).name for p in self.averaged_from]
+            summary["validation_by_checkpoint"] = {
+                name: result.get(monitor) for name, result in self.validation.items()
+            }
+        return summary
+
+
+def _validate_checkpoints(
+    trainer: pl.Trainer,
+    task: pl.LightningModule,
+    datamodule: pl.LightningDataModule,
+    callbacks: list[pl.Callback],
+    checkpoint_dir: Path,
+) -> _CheckpointChoice:
+    """Validate the best checkpoint and the average of the top ones (when averaging),
+    and choose between them."""
+    best = _find(callbacks, ModelCheckpoint)
+    paths = {"best": (best.best_model_path or None) if best else None}
+    members = _average_top(trainer, _find(callbacks, TopCheckpoints), checkpoint_dir)
+    if members:
+        paths["averaged"] = str(checkpoint_dir / "averaged.ckpt")
+    validation = {
+        name: _results(
+            trainer.validate(
+                task, datamodule=datamodule, ckpt_path=path, verbose=False, weights_only=True
+            )
+        )
+        for name, path in paths.items()
+    }
+    chosen = _choose_checkpoint(validation, task.monitor, task.monitor_mode)
+    return _CheckpointChoice(paths, members, validation, chosen)
 
 
 def _average_top(

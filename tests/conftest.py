@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from seqrec.config import conf_dir, register_resolvers
 from seqrec.data.speech_commands import WORDS_35
+from tests.helpers import TINY_TRAINER_OVERRIDES
 
 register_resolvers()
 
@@ -27,12 +28,8 @@ def tiny_model_overrides() -> list[str]:
         "encoder.out_dim=16",
         "decoder.hidden=16",
         "decoder.num_layers=1",
-        "data.num_workers=0",
         "data.max_batch_seconds=8",
-        "trainer.max_epochs=1",
-        "trainer.log_every_n_steps=1",
-        "trainer.enable_progress_bar=false",
-        "trainer.enable_model_summary=false",
+        *TINY_TRAINER_OVERRIDES,
     ]
 
 
@@ -153,18 +150,14 @@ def tiny_video_overrides(data_dir: Path) -> list[str]:
         "data.prepare.clips_per_class={train: 2, val: 1, test: 1}",
         "data.prepare.num_frames=12",
         "data.prepare.size=32",
-        "data.dataset.num_frames=4",
-        "data.dataset.short_side=24",
-        "data.dataset.transform.size=16",
+        "data.reader.num_frames=4",
+        "data.reader.short_side=24",
+        "data.reader.transform.size=16",
         "frontend.backbone.channels=[8,16]",
         "frontend.backbone.out_dim=16",
         "decoder.hidden=16",
-        "data.num_workers=0",
         "data.max_batch_size=8",
-        "trainer.max_epochs=1",
-        "trainer.log_every_n_steps=1",
-        "trainer.enable_progress_bar=false",
-        "trainer.enable_model_summary=false",
+        *TINY_TRAINER_OVERRIDES,
     ]
 
 
@@ -228,16 +221,12 @@ def tiny_asr_overrides(data_dir: Path) -> list[str]:
         "data.prepare.lm_sentences=200",
         "data.prepare.val_voices=2",
         "data.prepare.test_voices=2",
-        "data.num_workers=0",
         "data.max_batch_seconds=20",
         "frontend.featurizer.n_mels=16",
         "encoder.out_dim=16",
         "decoder.hidden=16",
         "decoder.num_layers=1",
-        "trainer.max_epochs=1",
-        "trainer.log_every_n_steps=1",
-        "trainer.enable_progress_bar=false",
-        "trainer.enable_model_summary=false",
+        *TINY_TRAINER_OVERRIDES,
     ]
 
 

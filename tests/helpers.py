@@ -1,10 +1,140 @@
-"""Test-only Lightning callbacks, loaded by training subprocesses through config."""
+"""Shared test helpers: one runner for seqrec's console commands, one batch-invariance
+checker, the overrides that make a training run tiny, and test-only Lightning callbacks
+(which training subprocesses load through config)."""
 
 import json
 import os
 import signal
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
+import torch
+from torchaudio.functional import edit_distance
+
+from seqrec.data.batch import pad_sequences
+
+REPO = Path(__file__).resolve().parents[1]
+
+# seqrec-train, seqrec-eval, ...: the module each console command runs, as installed
+CLI_MODULES = {
+    name: target.split(":")[0]
+    for name, target in tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "scripts"
+    ].items()
+}
+
+# A fast run: one epoch, every step logged, no worker processes, no progress bar or
+# model summary. Later overrides of the same key win (``trainer.max_epochs=4``).
+TINY_TRAINER_OVERRIDES = (
+    "data.num_workers=0",
+    "trainer.max_epochs=1",
+    "trainer.log_every_n_steps=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+)
+
+BATCH_ATOL = 1e-5
+
+
+def run_cli(
+    command: str,
+    *arguments: str | os.PathLike,
+    cwd: str | os.PathLike | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess:
+    """Run the console command ``command`` (``seqrec-train``, ``seqrec-eval``, ...) as
+    ``python -m <its module> *arguments`` with this interpreter, output captured as
+    text. ``env`` is added to this process's environment, and the repository goes on
+    ``PYTHONPATH`` so that a run's config can load callbacks from ``tests.helpers``.
+    With ``check``, a non-zero exit fails the test, naming the command, its return
+    code and the end of its output."""
+    if command not in CLI_MODULES:
+        raise ValueError(f"{command!r} is not a console command of pyproject.toml: {CLI_MODULES}")
+    argv = [sys.executable, "-m", CLI_MODULES[command], *map(str, arguments)]
+    environment = {**os.environ, **(env or {})}
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO), environment.get("PYTHONPATH")])
+    )
+    result = subprocess.run(
+        argv, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{command} {' '.join(argv[3:])}\n(in {cwd or os.getcwd()}) exited with "
+            f"{result.returncode}\n--- stdout (end) ---\n{result.stdout[-2000:]}"
+            f"\n--- stderr (end) ---\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+def assert_batch_invariant(
+    run: torch.nn.Module | Callable[[list], Sequence],
+    items: Sequence,
+    atol: float = BATCH_ATOL,
+    zero_padding: bool = True,
+) -> Any:
+    """Assert that each of ``items`` gets the same output alone as inside one batch of
+    them all; give items of different lengths, so the batch pads most of them.
+
+    ``run`` is either a sequence module, ``forward(x, lengths) -> (y, lengths)``, and
+    ``items`` its (T_i, ...) tensors, zero-padded into one batch: the output lengths
+    must agree, an item alone must give just its output length of frames, and those
+    (or the pooled (B, C) rows) must match the batch's within ``atol``; with
+    ``zero_padding`` the batch's frames past each length must be zero. Returns the
+    batch's ``(y, lengths)``. Or ``run`` maps a list of items to one
+    output per item (tensors compared within ``atol``, anything else with ``==``);
+    returns the batch's outputs."""
+    if not isinstance(run, torch.nn.Module):
+        batched = list(run(list(items)))
+        assert len(batched) == len(items), f"{len(items)} items gave {len(batched)} outputs"
+        for i, item in enumerate(items):
+            (alone,) = run([item])
+            _assert_same(batched[i], alone, atol, f"item {i} of {len(items)}")
+        return batched
+    run.eval()
+    padded, lengths = pad_sequences(items)
+    with torch.no_grad():
+        y, y_lengths = run(padded, lengths.to(padded.device))
+        for i, item in enumerate(items):
+            alone, alone_lengths = run(item.unsqueeze(0), lengths[i : i + 1].to(item.device))
+            where = f"item {i} of {len(items)} (length {item.shape[0]})"
+            assert y_lengths[i] == alone_lengths[0], where
+            if y.dim() == 2:  # pooled (B, C)
+                torch.testing.assert_close(y[i], alone[0], atol=atol, rtol=0, msg=_prefixed(where))
+                continue
+            n = int(alone_lengths[0])
+            torch.testing.assert_close(y[i, :n], alone[0], atol=atol, rtol=0, msg=_prefixed(where))
+            if zero_padding and n < y.shape[1]:
+                assert y[i, n:].abs().max().item() == 0, f"{where}: padded frames are not zero"
+    return y, y_lengths
+
+
+def _prefixed(where: str) -> Callable[[str], str]:
+    return lambda message: f"{where}: {message}"
+
+
+def _assert_same(batched: Any, alone: Any, atol: float, where: str) -> None:
+    if isinstance(batched, torch.Tensor):
+        torch.testing.assert_close(batched, alone, atol=atol, rtol=0, msg=_prefixed(where))
+    else:
+        assert batched == alone, f"{where}: {batched!r} in the batch, {alone!r} alone"
+
+
+def error_rates(hypotheses: list[str], references: list[str]) -> tuple[float, float]:
+    """Corpus WER and CER: edit distances over all reference words (characters,
+    spaces included), counted here without torchmetrics."""
+    words = sum(
+        edit_distance(r.split(), h.split()) for h, r in zip(hypotheses, references, strict=True)
+    )
+    chars = sum(edit_distance(r, h) for h, r in zip(hypotheses, references, strict=True))
+    return words / sum(len(r.split()) for r in references), chars / sum(len(r) for r in references)
 
 
 class KillAtStep(pl.Callback):
@@ -42,3 +172,52 @@ class RecordBatches(pl.Callback):
         path = os.path.join(self.folder, f"rank{trainer.global_rank}.json")
         with open(path, "w") as f:
             json.dump(self.ids, f)
+
+
+class RecordTestOutputs(pl.Callback):
+    """Write what the network output for each test sample to the JSON file ``path``,
+    read off its forward pass in the test step and decoded here, apart from the
+    task's metrics: a classifier's ``{"target", "prediction"}`` class indices (the
+    best of its scores, averaged over a video's clips), a CTC model's
+    ``{"reference", "hypothesis"}`` texts (the best class per frame, repeats merged,
+    blanks dropped)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.rows: list[dict[str, Any]] = []
+        self._outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def on_test_batch_start(self, trainer, module, batch, batch_idx, *args) -> None:
+        self._outputs = []
+        self._hook = module.model.register_forward_hook(
+            lambda _module, _inputs, output: self._outputs.append(output)
+        )
+
+    def on_test_batch_end(self, trainer, module, outputs, batch, batch_idx, *args) -> None:
+        self._hook.remove()
+        if len(batch) == 0:
+            return
+        ((y, lengths),) = self._outputs  # the test step's one forward pass
+        if hasattr(module, "tokenizer"):  # CTC: (B, T, V) log-probabilities
+            self.rows += [
+                {
+                    "reference": module.tokenizer.decode(target[:m].tolist()),
+                    "hypothesis": module.tokenizer.decode(
+                        [c for c in torch.unique_consecutive(frames[:n].argmax(-1)).tolist() if c]
+                    ),
+                }
+                for target, m, frames, n in zip(
+                    batch.targets, batch.target_lengths, y, lengths, strict=True
+                )
+            ]
+            return
+        clips = getattr(batch, "clips", 1)  # (B * clips, C) scores
+        scores = y if clips == 1 else y.view(-1, clips, y.shape[-1]).mean(dim=1)  # (B, C)
+        self.rows += [
+            {"target": int(t), "prediction": int(p)}
+            for t, p in zip(batch.targets, scores.argmax(-1), strict=True)
+        ]
+
+    def on_test_end(self, trainer, module) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.path).write_text(json.dumps(self.rows))

@@ -15,11 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import seqrec
-from seqrec.data.audio import TranscribedAudioDataset
+from seqrec.config import CONF_DIR
+from seqrec.data.audio import AudioReader, TranscribedAudioDataset
 from seqrec.data.librispeech import LibriSpeechPreparer
 from seqrec.data.manifest import ManifestError
 from seqrec.data.prepared import DatasetLayoutError
-from seqrec.decoding import CTCSearch, Hypothesis, word_times
+from seqrec.decoding import BeamSearch, GreedySearch, Hypothesis, LexiconBeamSearch, word_times
 from seqrec.evaluate import (
     align_words,
     errors_by_known_words,
@@ -42,6 +43,7 @@ from seqrec.tasks.ctc import ctc_min_frames
 from seqrec.text import CharTokenizer, SentencePieceTokenizer, TextError, normalize_text
 from seqrec.text.ngram import estimate_arpa
 from tests.conftest import make_config, write_manifest_lines, write_wav
+from tests.helpers import assert_batch_invariant, error_rates, run_cli
 
 TEXT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz' ", max_size=60)
 
@@ -80,6 +82,47 @@ def test_sentencepiece_survives_the_checkpoint_state(bpe):
     assert rebuilt.tokens == bpe.tokens and rebuilt.encode("a zebra") == bpe.encode("a zebra")
 
 
+@pytest.mark.parametrize("name, kind", [("char", CharTokenizer), ("bpe", SentencePieceTokenizer)])
+def test_each_tokenizer_config_builds_the_size_the_ctc_head_reads(tmp_path, name, kind):
+    """conf/tokenizer/: the datamodule builds the tokenizer (a BPE one learns from the
+    training manifest's text), and the num_classes its config states, which the head
+    takes, is the built tokenizer's."""
+    texts = ["the brave otter carried a golden pebble", "did alice find the rusty lantern"] * 20
+    rows = [{"audio_filepath": f"{i}.wav", "duration": 1.0, "text": t} for i, t in enumerate(texts)]
+    manifest = write_manifest_lines(tmp_path / "train.jsonl", rows)
+    overrides = ["experiment=asr_synthetic", f"tokenizer={name}", f"data.train_manifest={manifest}"]
+    if name == "bpe":
+        overrides.append("tokenizer.vocab_size=40")  # as many pieces as this text has
+    cfg = make_config(tmp_path, overrides)
+    tokenizer = hydra.utils.instantiate(cfg.data).build_tokenizer()
+    assert type(tokenizer) is kind
+    expected = 29 if name == "char" else 41
+    assert (
+        tokenizer.num_classes == cfg.tokenizer.num_classes == cfg.model.head.num_classes == expected
+    )
+
+
+def test_a_tokenizer_or_head_of_the_wrong_size_is_refused_naming_both_sizes(tmp_path):
+    from types import SimpleNamespace
+
+    from seqrec.train import build_task
+
+    with pytest.raises(
+        ValueError, match=r"CharTokenizer: num_classes=30 .* 28 tokens \+ the blank = 29"
+    ):
+        CharTokenizer(num_classes=30)
+    texts = ["the brave otter carried a golden pebble", "did alice find the rusty lantern"] * 20
+    with pytest.raises(ValueError, match=r"num_classes=40 .* 40 tokens \+ the blank = 41"):
+        SentencePieceTokenizer.train(texts, vocab_size=40, num_classes=40)
+    cfg = make_config(tmp_path, ["experiment=asr_synthetic", "head.num_classes=30"])
+    datamodule = SimpleNamespace(task_targets=lambda: {"tokenizer": CharTokenizer()})
+    with pytest.raises(
+        ValueError,
+        match=r"num_classes=30 .* the tokenizer gives 29 .* set head\.num_classes=29",
+    ):
+        build_task(cfg, datamodule)
+
+
 def test_normalisation_is_the_documented_one_and_refuses_the_rest():
     assert normalize_text("“Naïve” Café—OPEN; it’s 'fine'...") == "naive cafe open it's 'fine'"
     with pytest.raises(TextError, match=r"character '7' \(U\+0037\) in 'room 7'"):
@@ -98,8 +141,10 @@ def test_manifest_text_outside_the_vocabulary_names_the_line_or_is_skipped(tmp_p
         ],
     )
     with pytest.raises(ManifestError, match=r"m\.jsonl:2: text: character '9'"):
-        TranscribedAudioDataset(manifest, CharTokenizer(), 16000)
-    dataset = TranscribedAudioDataset(manifest, CharTokenizer(), 16000, on_error="skip")
+        TranscribedAudioDataset(manifest, CharTokenizer(), AudioReader(16000))
+    dataset = TranscribedAudioDataset(
+        manifest, CharTokenizer(), AudioReader(16000), on_error="skip"
+    )
     assert len(dataset) == 1 and [p.reason for p in dataset.problems] == ["bad_text"]
     assert CharTokenizer().decode(dataset[0].target.tolist()) == "hello world"
 
@@ -144,7 +189,7 @@ def test_ctc_loss_is_finite_at_the_length_limit_and_too_short_is_filtered(tmp_pa
         },
         "encoder": {"_target_": "seqrec.modules.ConvSubsampling", "input_dim": 16, "out_dim": 16},
         "decoder": {"_target_": "seqrec.modules.RecurrentDecoder", "input_dim": 16, "hidden": 8},
-        "head": {"_target_": "seqrec.modules.CTCHead", "input_dim": 16, "num_classes": None},
+        "head": {"_target_": "seqrec.modules.CTCHead", "input_dim": 16, "num_classes": 29},
     }
     task = CTCTask(
         config,
@@ -188,15 +233,15 @@ def test_greedy_decoding_on_hand_made_log_probs():
     a, b, apostrophe, s = (tokenizer.encode(c)[0] for c in ("a", "b", "'", "s"))
     path = [a, a, 0, a, b, 0, 0, apostrophe, s]  # repeats merge unless a blank separates them
     frames[0, torch.arange(9), torch.tensor(path)] = 0.0
-    assert CTCSearch(tokenizer, "greedy")(frames, torch.tensor([9])) == ["aab's"]
-    assert CTCSearch(tokenizer, "greedy")(frames, torch.tensor([4])) == ["aa"]  # padding ignored
+    assert GreedySearch(tokenizer)(frames, torch.tensor([9])) == ["aab's"]
+    assert GreedySearch(tokenizer)(frames, torch.tensor([4])) == ["aa"]  # padding ignored
 
 
 @pytest.mark.parametrize("kind", ["char", "bpe"])
 def test_beam_search_matches_greedy_on_peaked_inputs(kind, bpe):
     tokenizer = CharTokenizer() if kind == "char" else bpe
-    beam = CTCSearch(tokenizer, "beam", beam_size=8)
-    greedy = CTCSearch(tokenizer, "greedy")
+    beam = BeamSearch(tokenizer, beam_size=8)
+    greedy = GreedySearch(tokenizer)
     for seed, text in enumerate(["the otter", "a golden wagon", "did alice find it"]):
         log_probs = peaked_log_probs(tokenizer.encode(text), tokenizer.num_classes, seed=seed)
         lengths = torch.tensor([log_probs.shape[1]])
@@ -212,8 +257,87 @@ def test_beam_with_lm_prefers_the_sentence_the_lm_knows(tmp_path):
     c, k = 1 + tokenizer.tokens.index("c"), 1 + tokenizer.tokens.index("k")
     column = (log_probs[0, :, c] > -1).nonzero()[0].item()  # the frame of "c"
     log_probs[0, column, c] = log_probs[0, column, k] = math.log(0.49)
-    decoder = CTCSearch(tokenizer, "beam_lm", lm_text=str(text), lm_weight=2.0)
+    decoder = LexiconBeamSearch(tokenizer, lm_text=str(text), lm_weight=2.0)
     assert decoder(log_probs, torch.tensor([log_probs.shape[1]])) == ["the cat sat on the mat"]
+
+
+SEARCHES = {"greedy": GreedySearch, "beam": BeamSearch, "beam_lm": LexiconBeamSearch}
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (CONF_DIR / "decoding").glob("*.yaml")))
+def test_each_decoding_config_builds_its_search_class(tmp_path, name):
+    from omegaconf import OmegaConf
+
+    from seqrec.checkpoint import ALLOWED_TARGETS
+    from seqrec.decoding import build_search
+
+    lm_text = tmp_path / "lm.txt"
+    lm_text.write_text("the cat sat on the mat\n")
+    cfg = make_config(
+        tmp_path, ["experiment=asr_synthetic", f"decoding={name}", f"data.lm_text={lm_text}"]
+    )
+    config = OmegaConf.to_container(cfg.decoding, resolve=True)
+    assert config["_target_"] in ALLOWED_TARGETS  # a checkpoint stores it
+    search = build_search(config, CharTokenizer())
+    assert type(search) is SEARCHES[name] and search.method == name
+
+
+def test_a_checkpoint_from_before_named_searches_loads_and_decodes_as_before(tmp_path):
+    """Older checkpoints hold the tokenizer state ``{"kind": "char"}`` and the decoding
+    ``{"method": ..., ...}``: they load, and decode as the same search named by class."""
+    import pytorch_lightning as pl
+
+    from seqrec.tasks.ctc import CTCTask
+
+    lm_text = tmp_path / "lm.txt"
+    lm_text.write_text("the cat sat on the mat\nthe dog sat on the log\n")
+    config = {
+        "_target_": "seqrec.modules.SequenceModel",
+        "frontend": {
+            "_target_": "seqrec.modules.AudioFrontend",
+            "featurizer": {"_target_": "seqrec.modules.LogMelSpectrogram", "n_mels": 16},
+        },
+        "encoder": {"_target_": "seqrec.modules.ConvSubsampling", "input_dim": 16, "out_dim": 16},
+        "decoder": {"_target_": "seqrec.modules.RecurrentDecoder", "input_dim": 16, "hidden": 8},
+        "head": {"_target_": "seqrec.modules.CTCHead", "input_dim": 16, "num_classes": 29},
+    }
+    reader = {"_target_": "seqrec.data.audio.AudioReader", "sample_rate": 16000}
+    torch.manual_seed(0)
+    task = CTCTask(config, CharTokenizer(), reader, optimizer=torch.optim.SGD)
+    with torch.no_grad():
+        task.model.head.linear.weight.mul_(20)  # peaked scores: the searches differ
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, accelerator="cpu")
+    trainer.strategy.connect(task)
+    trainer.save_checkpoint(tmp_path / "new.ckpt", weights_only=True)
+    checkpoint = torch.load(tmp_path / "new.ckpt", weights_only=True)
+    assert checkpoint["hyper_parameters"]["tokenizer"] == {"kind": "char"}  # as before
+    generator = torch.Generator().manual_seed(0)
+    waves = [torch.randn(n, generator=generator) * 0.1 for n in (16000, 9000)]
+    old_and_new = [
+        ({"method": "greedy"}, {"_target_": "seqrec.decoding.GreedySearch", "_partial_": True}),
+        (
+            {"method": "beam", "beam_size": 4, "beam_threshold": 20.0},
+            {"_target_": "seqrec.decoding.BeamSearch", "beam_size": 4, "beam_threshold": 20.0},
+        ),
+        (
+            {"method": "beam_lm", "lm_text": str(lm_text), "lm_weight": 2.0},
+            {
+                "_target_": "seqrec.decoding.LexiconBeamSearch",
+                "lm_text": str(lm_text),
+                "lm_weight": 2.0,
+            },
+        ),
+    ]
+    for old, new in old_and_new:
+        checkpoint["hyper_parameters"]["decoding"] = old
+        torch.save(checkpoint, tmp_path / "old.ckpt")
+        model = seqrec.load(tmp_path / "old.ckpt")
+        assert type(model.search) is SEARCHES[old["method"]]
+        assert model.decoding == {"_partial_": True, **new}  # the old settings, all of them
+        expected = model.transcribe(waves)
+        model.set_decoding(new)
+        assert type(model.search) is SEARCHES[old["method"]]
+        assert model.transcribe(waves) == expected, old
 
 
 def test_arpa_model_is_normalised(tmp_path):
@@ -242,21 +366,16 @@ def test_encoder_output_does_not_depend_on_batch_padding():
     model = tiny_ctc_model()
     lengths = [16000, 9000, 4001, 12345]
     waves = [torch.randn(n) * 0.1 for n in lengths]
-    padded = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
-    with torch.no_grad():
-        batched, out_lengths = model(padded, torch.tensor(lengths))
-        for i, wave in enumerate(waves):
-            alone, n = model(wave.unsqueeze(0), torch.tensor([lengths[i]]))
-            assert out_lengths[i] == n[0]
-            # the README's promise; measured: at most 4.8e-7 over 30 random models
-            torch.testing.assert_close(batched[i, : n[0]], alone[0], atol=1e-5, rtol=0)
+    # the README's promise; measured: at most 4.8e-7 over 30 random models. The padded
+    # frames hold log-probabilities too: the CTC loss and the search ignore them.
+    assert_batch_invariant(model, waves, atol=1e-5, zero_padding=False)
 
 
 def test_transcribe_returns_a_string_per_input_and_chunks_long_audio():
     transcriber = Transcriber(
         tiny_ctc_model(),
         CharTokenizer(),
-        {"modality": "audio", "sample_rate": 16000},
+        AudioReader(16000),
         chunk_seconds=2.0,
     )
     seen = []
@@ -267,7 +386,8 @@ def test_transcribe_returns_a_string_per_input_and_chunks_long_audio():
     chunk_lengths = [n for batch in seen for n in batch]
     assert sum(chunk_lengths) == 8000 + 16000 * 7 + 3200  # every sample transcribed once
     assert max(chunk_lengths) <= 32000 and len(chunk_lengths) >= 6
-    assert texts == [transcriber.transcribe([x])[0] for x in inputs]  # batched as alone
+    batched = assert_batch_invariant(lambda x: transcriber.transcribe(x, batch_size=2), inputs)
+    assert batched == texts
 
 
 def test_word_times_come_from_the_frames_where_the_tokens_fire():
@@ -276,9 +396,7 @@ def test_word_times_come_from_the_frames_where_the_tokens_fire():
     frames. Each burst is then the word "aa", and its times must be the burst's,
     across chunk boundaries too."""
     tokenizer = CharTokenizer()
-    transcriber = Transcriber(
-        tiny_ctc_model(), tokenizer, {"modality": "audio", "sample_rate": 16000}, chunk_seconds=2.0
-    )
+    transcriber = Transcriber(tiny_ctc_model(), tokenizer, AudioReader(16000), chunk_seconds=2.0)
     assert transcriber.frame_seconds == pytest.approx(0.04)  # 10 ms hop, subsampled 4 times
     network = transcriber.model.forward
     a, space = tokenizer.encode("a a")[:2]
@@ -313,8 +431,8 @@ def test_beam_search_and_greedy_give_the_same_word_times(bpe):
         10 * torch.nn.functional.one_hot(torch.tensor([path]), 29).float(), -1
     )
     lengths = torch.tensor([len(path)])
-    greedy = CTCSearch(tokenizer, "greedy").decode(log_probs, lengths)[0]
-    beam = CTCSearch(tokenizer, "beam").decode(log_probs, lengths)[0]
+    greedy = GreedySearch(tokenizer).decode(log_probs, lengths)[0]
+    beam = BeamSearch(tokenizer).decode(log_probs, lengths)[0]
     assert greedy.frames == [2, 4, 8, 10, 13]
     expected = [("hi", 0.2, 0.5), ("yo", 1.0, 1.4)]  # first frame, one after the last, 0.1 s each
     for hypothesis in (greedy, beam):
@@ -408,11 +526,11 @@ def test_word_time_benchmark_reports_what_the_model_transcribed(
         assert (result[f"{method}_correct"], result[f"{method}_timed"]) == (correct, timed), method
 
     def stand_in(waveforms, batch_size=16, with_times=True):
-        late = 0.03 if model.decoding["method"] == "greedy" else -0.05
+        late = 0.03 if model.search.method == "greedy" else -0.05
         transcripts = []
         for text, reference_starts in zip(texts, starts, strict=True):
             words = text.split()
-            if model.decoding["method"] == "beam_lm":
+            if model.search.method == "beam_lm":
                 words[1] = "zzz"
             times = [
                 WordTime(w, (s or 0.0) + late, (s or 0.0) + late + 0.1)
@@ -532,23 +650,11 @@ def test_librispeech_preparation(librispeech_root, tmp_path):
         )()
 
 
-def error_rates(hypotheses: list[str], references: list[str]) -> tuple[float, float]:
-    """Corpus WER and CER: edit distances over all reference words (characters,
-    spaces included), counted here without torchmetrics."""
-    from torchaudio.functional import edit_distance
-
-    words = sum(
-        edit_distance(r.split(), h.split()) for h, r in zip(hypotheses, references, strict=True)
-    )
-    chars = sum(edit_distance(r, h) for h, r in zip(hypotheses, references, strict=True))
-    return words / sum(len(r.split()) for r in references), chars / sum(len(r) for r in references)
-
-
 def test_trained_run_writes_wer_and_cer(asr_run, asr_data_dir):
     """The logged error rates are those of the evaluated checkpoint's own transcripts."""
     metrics = json.loads((asr_run / "metrics.json").read_text())
     model = seqrec.load(metrics["evaluated_checkpoint"])
-    assert model.decoding["method"] == "greedy"  # as validation decodes; the preset tests so too
+    assert model.search.method == "greedy"  # as validation decodes; the preset tests so too
     root = asr_data_dir / "asr_synthetic"
     for split in ("val", "test"):
         rows = [json.loads(line) for line in (root / f"{split}.jsonl").open()]
@@ -575,8 +681,6 @@ def test_trained_run_writes_wer_and_cer(asr_run, asr_data_dir):
 
 
 def test_load_transcribe_eval_and_predict(asr_run, asr_data_dir, tmp_path):
-    from tests.test_train import run_cli
-
     checkpoint = asr_run / "checkpoints" / "best.ckpt"
     model = seqrec.load(checkpoint)
     assert isinstance(model, Transcriber)
@@ -591,7 +695,7 @@ def test_load_transcribe_eval_and_predict(asr_run, asr_data_dir, tmp_path):
     out = tmp_path / "pred.jsonl"
     wav = next((asr_data_dir / "asr_synthetic" / "test").glob("*/*.wav"))
     run_cli(
-        "seqrec.cli.predict",
+        "seqrec-predict",
         f"ckpt_path={checkpoint}",
         f"inputs=[{wav}]",
         f"output={out}",
@@ -602,7 +706,11 @@ def test_load_transcribe_eval_and_predict(asr_run, asr_data_dir, tmp_path):
     )
     rows = [json.loads(line) for line in out.open()]
     model.set_decoding(
-        {"method": "beam_lm", "lm_text": str(asr_data_dir / "asr_synthetic" / "lm_text.txt")}
+        {
+            "_target_": "seqrec.decoding.LexiconBeamSearch",
+            "beam_size": 64,  # as conf/decoding/beam_lm.yaml, which the CLI used
+            "lm_text": str(asr_data_dir / "asr_synthetic" / "lm_text.txt"),
+        }
     )
     (expected,) = model.transcribe_with_times([wav])  # the CLI transcribes as the API does
     assert len(rows) == 1 and rows[0]["text"] == expected.text
@@ -614,7 +722,7 @@ def test_load_transcribe_eval_and_predict(asr_run, asr_data_dir, tmp_path):
     assert [w["start"] for w in words] == sorted(w["start"] for w in words)
     train = asr_data_dir / "asr_synthetic" / "train.jsonl"
     result = run_cli(
-        "seqrec.cli.evaluate",
+        "seqrec-eval",
         f"ckpt_path={checkpoint}",
         f"manifest={manifest}",
         "decoding=beam",

@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from seqrec.data.audio import AudioClassificationDataset, AudioError, load_audio
+from seqrec.data.audio import AudioClassificationDataset, AudioError, AudioReader, load_audio
 from seqrec.data.augment import WaveformAugment
 from seqrec.data.batch import collate_audio
 from tests.conftest import write_manifest_lines, write_wav
@@ -54,7 +54,7 @@ def test_dataset_error_names_manifest_line_and_file(tmp_path):
             {"audio_filepath": "zero.wav", "duration": 1.0, "label": "no"},
         ],
     )
-    dataset = AudioClassificationDataset(manifest, ["yes", "no"], 16000)
+    dataset = AudioClassificationDataset(manifest, ["yes", "no"], AudioReader(16000))
     sample = dataset[0]
     assert sample.waveform.shape == (16000,) and sample.target == 0 and sample.id == "good"
     with pytest.raises(AudioError) as error:

@@ -20,7 +20,7 @@ from seqrec.bench.padding import measure_padding, padding_efficiency, speed_pert
 from seqrec.bench.pipeline import bottleneck, pipeline_figures, timed_steps
 from seqrec.bench.suite import MEASUREMENTS, judge, main, run
 from seqrec.bench.timing import StepTimer, Timing, time_seqrec_train
-from seqrec.data.audio import TranscribedAudioDataset
+from seqrec.data.audio import AudioReader, TranscribedAudioDataset
 from seqrec.data.augment import WaveformAugment
 from seqrec.data.manifest import read_manifest
 from seqrec.data.sampler import DurationBucketSampler
@@ -85,11 +85,12 @@ def test_padding_is_measured_on_the_lengths_after_speed_perturbation(tmp_path):
     def augment(waveform: torch.Tensor) -> torch.Tensor:
         return slow(waveform) if waveform.numel() in (16000, 32000) else waveform
 
-    dataset = partial(TranscribedAudioDataset, sample_rate=16000, augment=augment)
+    dataset = partial(TranscribedAudioDataset, augment=augment)
     datamodule = TranscriptionDataModule(
         str(manifest),
         str(manifest),
         str(manifest),
+        reader=AudioReader(16000),
         dataset=dataset,
         max_batch_seconds=4.0,
         max_batch_size=2,
@@ -127,9 +128,7 @@ class _Batch:
 def test_step_timer_times_the_steps_after_warmup():
     clock = FakeClock()
     timer = StepTimer(warmup=1, clock=clock)
-    module = SimpleNamespace(
-        device=torch.device("cpu"), hparams={"input_spec": {"sample_rate": 16000}}
-    )
+    module = SimpleNamespace(device=torch.device("cpu"), hparams={"reader": {"sample_rate": 16000}})
     batches = [_Batch([16000]), _Batch([16000, 8000]), _Batch([32000, 32000, 16000])]
     for seconds, batch in zip((5.0, 2.0, 3.0), batches, strict=True):
         clock.advance(seconds)
@@ -218,7 +217,7 @@ def test_split_batch_refuses_a_batch_size_that_does_not_split():
 # asr_rtf
 
 
-def test_rtf_is_reading_and_transcribing_time_over_audio_seconds(tmp_path, monkeypatch):
+def test_rtf_is_reading_and_transcribing_time_over_audio_seconds(tmp_path):
     clock = FakeClock()
     rows = [
         {
@@ -229,14 +228,14 @@ def test_rtf_is_reading_and_transcribing_time_over_audio_seconds(tmp_path, monke
         for i, (s, text) in enumerate([(1.0, "yes no"), (3.0, "up")])
     ]
     manifest = write_manifest_lines(tmp_path / "test.jsonl", rows)
-    real_load = asr_rtf.load_audio
+    real_reader = AudioReader(16000)
 
-    def load(*args):  # reading costs 0.25 s a file
+    def read(*args):  # reading costs 0.25 s a file
         clock.advance(0.25)
-        return real_load(*args)
+        return real_reader(*args)
 
     class Model:  # transcribing costs 1 s a call
-        sample_rate, decoding = 16000, {"method": "greedy"}
+        sample_rate, decoding, reader = 16000, {"method": "greedy"}, staticmethod(read)
 
         def set_decoding(self, decoding) -> None:
             self.decoding = decoding
@@ -245,7 +244,6 @@ def test_rtf_is_reading_and_transcribing_time_over_audio_seconds(tmp_path, monke
             clock.advance(1.0)
             return ["yes no", "down"][: len(waveforms)]
 
-    monkeypatch.setattr(asr_rtf, "load_audio", load)
     results = asr_rtf.measure_rtf(Model(), manifest, clock=clock)
     assert results["utterances"] == 2 and results["audio_seconds"] == pytest.approx(
         4.0
@@ -351,6 +349,41 @@ def test_judge_says_met_missed_or_unresolved():
     assert verdicts["padding_efficiency"].startswith("missed")
     assert verdicts["asr_rtf"].startswith("unresolved")  # spread 0.007 >= 0.001 from the goal
     assert "kws_ms_per_clip" not in verdicts
+
+
+def _unresolved(spread: str, distance: str, goal: str) -> str:
+    return f"unresolved: spread {spread} >= distance {distance} from the goal (goal {goal})"
+
+
+@pytest.mark.parametrize(
+    ("figure", "value", "low", "high", "verdict"),
+    [
+        # higher is better (goal >= 0.9)
+        ("train_pipeline_efficiency", 0.95, 0.93, 0.96, "met (goal >= 0.9)"),
+        ("train_pipeline_efficiency", 0.85, 0.84, 0.86, "missed (goal >= 0.9)"),
+        ("train_pipeline_efficiency", 0.91, 0.88, 0.93, _unresolved("0.0500", "0.0100", ">= 0.9")),
+        ("train_pipeline_efficiency", 0.89, 0.87, 0.95, _unresolved("0.0800", "0.0100", ">= 0.9")),
+        ("train_pipeline_efficiency", 1.0, 0.9, 1.0, _unresolved("0.1000", "0.1000", ">= 0.9")),
+        ("padding_efficiency", 0.9, None, None, "met (goal >= 0.9)"),  # on the goal, one run
+        ("padding_efficiency", 0.8999, None, None, "missed (goal >= 0.9)"),
+        ("padding_efficiency", 0.95, 0.949, 0.951, "met (goal >= 0.9)"),
+        # lower is better (goal <= 0.02, <= 5.0)
+        ("asr_rtf", 0.015, 0.014, 0.016, "met (goal <= 0.02)"),
+        ("asr_rtf", 0.03, 0.028, 0.031, "missed (goal <= 0.02)"),
+        ("asr_rtf", 0.019, 0.015, 0.022, _unresolved("0.0070", "0.0010", "<= 0.02")),
+        ("asr_rtf", 0.021, 0.018, 0.024, _unresolved("0.0060", "0.0010", "<= 0.02")),
+        ("kws_ms_per_clip", 5.5, 5.0, 5.5, _unresolved("0.5000", "0.5000", "<= 5.0")),
+        ("kws_ms_per_clip", 5.5, 5.01, 5.5, "missed (goal <= 5.0)"),
+        ("kws_ms_per_clip", 4.5, 4.5, 5.0, _unresolved("0.5000", "0.5000", "<= 5.0")),
+        ("kws_ms_per_clip", 4.0, 3.5, 4.49, "met (goal <= 5.0)"),
+        ("kws_ms_per_clip", 5.0, None, None, "met (goal <= 5.0)"),
+    ],
+)
+def test_judge_on_both_sides_of_higher_and_lower_is_better_goals(figure, value, low, high, verdict):
+    """Met or missed by the comparison; unresolved, on either side of the goal, when the
+    spread over repeats (max - min) reaches the distance from the goal."""
+    spread = {} if low is None else {f"{figure}_min": low, f"{figure}_max": high}
+    assert judge({figure: value, **spread, "gemm_gflops": 1.0}) == {figure: verdict}
 
 
 def test_bench_measures_everything_and_ends_with_json(asr_data_dir, capsys):

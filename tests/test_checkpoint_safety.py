@@ -7,8 +7,6 @@ Each test first shows that plain ``hydra.utils.instantiate`` does run the payloa
 so a refusal test that lets the payload through fails.
 """
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from seqrec.config import CONF_DIR
 from seqrec.tasks.checkpointing import AtomicCheckpointIO, average_checkpoints
 from seqrec.train import resolve_resume_checkpoint
 from tests.conftest import make_config
+from tests.helpers import run_cli
 
 CLASSIFIER = {
     "_target_": "seqrec.modules.SequenceClassifier",
@@ -85,7 +84,7 @@ def plant(path: Path, model_config: dict) -> Path:
     hparams = {
         "model_config": model_config,
         "labels": ["a", "b"],
-        "input_spec": {"sample_rate": 16000},
+        "reader": {"_target_": "seqrec.data.audio.AudioReader", "sample_rate": 16000},
     }
     torch.save({"state_dict": {}, "hyper_parameters": hparams}, path)
     return path
@@ -175,11 +174,8 @@ def test_planted_checkpoint_is_refused_and_never_runs(tmp_path, route, entry):
 def test_seqrec_eval_refuses_a_planted_checkpoint(tmp_path):
     marker = tmp_path / "payload_ran"
     path = plant(tmp_path / "planted.ckpt", payloads(marker)["builtins.open"])
-    result = subprocess.run(
-        [sys.executable, "-m", "seqrec.cli.evaluate", f"ckpt_path={path}", "manifest=x.jsonl"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        "seqrec-eval", f"ckpt_path={path}", "manifest=x.jsonl", cwd=tmp_path, check=False
     )
     assert result.returncode != 0
     assert "planted.ckpt: refused to load" in result.stderr + result.stdout
@@ -220,23 +216,25 @@ def test_every_model_target_in_the_configs_is_allowed():
 def _preset_checkpoint(tmp_path: Path, preset: str) -> Path:
     """A checkpoint of ``preset``'s full-size model, written by Lightning as training
     writes ``best.ckpt``."""
-    from seqrec.text import CharTokenizer, SentencePieceTokenizer
+    from types import SimpleNamespace
 
-    cfg = make_config(tmp_path / "run", [f"experiment={preset}", f"paths.data_dir={tmp_path}"])
+    from seqrec.text import Tokenizer
+    from seqrec.train import build_task
+
+    overrides = [f"experiment={preset}", f"paths.data_dir={tmp_path}"]
+    cfg = make_config(tmp_path / "run", overrides)
+    if "vocab_size" in (cfg.get("tokenizer") or {}):  # learnt below from a little text
+        cfg = make_config(tmp_path / "run", [*overrides, "tokenizer.vocab_size=40"])
     targets: dict = {}
-    if "tokenizer" in cfg.data:
-        if cfg.data.tokenizer.kind == "char":
-            targets["tokenizer"] = CharTokenizer().state()
-        else:
+    if cfg.get("tokenizer"):
+        tokenizer = instantiate(cfg.tokenizer)
+        if not isinstance(tokenizer, Tokenizer):  # it learns from the training text
             text = ["the quick brown fox jumps over the lazy dog", "pack my box with liquor"] * 50
-            targets["tokenizer"] = SentencePieceTokenizer.train(text, 40, "bpe").state()
+            tokenizer = tokenizer(text)
+        targets["tokenizer"] = tokenizer
     else:
         targets["labels"] = list(cfg.data.labels or ["a", "b", "c"])
-    task = instantiate(cfg.task, _partial_=True)(
-        model_config=OmegaConf.to_container(cfg.model, resolve=True),
-        input_spec=OmegaConf.to_container(cfg.input_spec, resolve=True),
-        **targets,
-    )
+    task = build_task(cfg, SimpleNamespace(task_targets=lambda: targets))
     trainer = pl.Trainer(logger=False, enable_checkpointing=False, accelerator="cpu")
     trainer.strategy.connect(task)
     path = tmp_path / f"{preset}.ckpt"
@@ -253,6 +251,11 @@ def test_every_preset_checkpoint_still_loads(tmp_path, preset):
     loaded = model.model.state_dict()
     assert loaded.keys() == {k.removeprefix("model.") for k in saved}
     assert all(torch.equal(loaded[k.removeprefix("model.")], v) for k, v in saved.items())
+    # the checkpoint carries the data config's reader, and the loaded model reads with it
+    cfg = make_config(tmp_path / "cfg", [f"experiment={preset}", f"paths.data_dir={tmp_path}"])
+    reader = torch.load(path, weights_only=True)["hyper_parameters"]["reader"]
+    assert reader == OmegaConf.to_container(cfg.data.reader, resolve=True)
+    assert model.reader == instantiate(cfg.data.reader, _convert_="all")
 
 
 def test_a_checkpoint_naming_the_old_classifier_class_still_loads(tmp_path):
@@ -268,3 +271,65 @@ def test_a_checkpoint_naming_the_old_classifier_class_still_loads(tmp_path):
     old, new = seqrec.load(tmp_path / "old.ckpt"), seqrec.load(path)
     waveform = torch.randn(16000) * 0.1
     assert old.classify([waveform])[0] == new.classify([waveform])[0]
+
+
+def _as_written_before_readers(checkpoint: dict) -> dict:
+    """``checkpoint`` as seqrec wrote it before checkpoints carried their reader: an
+    ``input_spec`` of the modality and its settings instead."""
+    hparams = checkpoint["hyper_parameters"]
+    reader = hparams.pop("reader")
+    if reader["_target_"].endswith("ClipReader"):
+        settings = ("num_frames", "frames_per_second", "num_clips", "clip_seconds", "short_side")
+        spec = {"modality": "video", **{key: reader[key] for key in settings}}
+        spec["size"] = reader["transform"]["size"]
+    else:
+        spec = {"modality": "audio", "sample_rate": reader["sample_rate"]}
+    hparams["input_spec"] = spec
+    return checkpoint
+
+
+@pytest.mark.parametrize("preset", ["kws_synthetic", "asr_synthetic", "video_synthetic"])
+def test_a_checkpoint_written_before_readers_were_stored_still_loads(tmp_path, preset):
+    path = _preset_checkpoint(tmp_path, preset)
+    old_path = tmp_path / "old.ckpt"
+    torch.save(_as_written_before_readers(torch.load(path, weights_only=True)), old_path)
+    old, new = seqrec.load(old_path), seqrec.load(path)
+    assert type(old.reader) is type(new.reader)
+    if preset.startswith("video"):
+        kept = ("num_frames", "frames_per_second", "num_clips", "clip_seconds", "short_side")
+        assert [getattr(old.reader, k) for k in kept] == [getattr(new.reader, k) for k in kept]
+        assert old.reader.transform.size == new.reader.transform.size
+        assert not old.reader.transform.train
+        size = new.reader.transform.size
+        item = torch.randn(new.reader.num_frames, 3, size, size)
+    else:
+        assert old.reader == new.reader
+        item = torch.randn(16000) * 0.1
+    if preset.startswith("asr"):
+        assert old.transcribe([item]) == new.transcribe([item])
+    else:
+        assert old.classify([item]) == new.classify([item])
+
+
+def test_an_input_spec_that_cannot_be_converted_is_a_clear_error(tmp_path):
+    checkpoint = torch.load(_preset_checkpoint(tmp_path, "kws_synthetic"), weights_only=True)
+    checkpoint["hyper_parameters"].pop("reader")
+    checkpoint["hyper_parameters"]["input_spec"] = {"modality": "video", "num_frames": 8}
+    torch.save(checkpoint, tmp_path / "odd.ckpt")
+    with pytest.raises(CheckpointError, match=r"odd\.ckpt: input_spec lacks 'short_side'"):
+        seqrec.load(tmp_path / "odd.ckpt")
+
+
+def test_a_reader_naming_a_callable_outside_the_allowlist_is_refused(tmp_path):
+    marker = tmp_path / "marker"
+    checkpoint = torch.load(_preset_checkpoint(tmp_path, "kws_synthetic"), weights_only=True)
+    checkpoint["hyper_parameters"]["reader"] = {
+        "_target_": "builtins.open",
+        "_args_": [str(marker), "w"],
+    }
+    torch.save(checkpoint, tmp_path / "planted.ckpt")
+    with pytest.raises(
+        CheckpointError, match=r"planted\.ckpt: refused.*reader\._target_ names 'builtins\.open'"
+    ):
+        seqrec.load(tmp_path / "planted.ckpt")
+    assert not marker.exists()

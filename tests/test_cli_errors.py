@@ -1,20 +1,12 @@
 """Wrong use gets a one-line message naming the input and what was expected."""
 
-import subprocess
-import sys
-
 import pytest
 import torch
 
 import seqrec
 from seqrec.cli.validate import main as validate_main
 from tests.conftest import write_manifest_lines, write_wav
-
-
-def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
+from tests.helpers import run_cli
 
 
 def test_validate_takes_the_character_set_from_a_speech_to_text_checkpoint(
@@ -67,7 +59,9 @@ def test_a_model_says_which_methods_its_checkpoint_has(trained_run, asr_run):
 def test_predict_refuses_speech_to_text_options_on_a_classifier(tmp_path, trained_run, option):
     ckpt = trained_run / "checkpoints" / "best.ckpt"
     write_wav(tmp_path / "a.wav")
-    result = _cli("seqrec.cli.predict", f"ckpt_path={ckpt}", "inputs=[a.wav]", option, cwd=tmp_path)
+    result = run_cli(
+        "seqrec-predict", f"ckpt_path={ckpt}", "inputs=[a.wav]", option, cwd=tmp_path, check=False
+    )
     name = option.split("=")[0]
     assert result.returncode == 1, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1] == (
@@ -81,7 +75,7 @@ def test_eval_refuses_frame_shuffling_on_audio(tmp_path, trained_run, synthetic_
     ckpt = trained_run / "checkpoints" / "best.ckpt"
     manifest = synthetic_data_dir / "kws_synthetic" / "test.jsonl"
     args = [f"ckpt_path={ckpt}", f"manifest={manifest}", "shuffle_frames=true"]
-    result = _cli("seqrec.cli.evaluate", *args, cwd=tmp_path)
+    result = run_cli("seqrec-eval", *args, cwd=tmp_path, check=False)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"seqrec-eval: shuffle_frames= applies to video classifiers; {ckpt} is a classifier"

@@ -4,7 +4,6 @@ The evaluation splits are sized so that their batches do not divide between the
 ranks: the logged metrics must still equal those of one process."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -26,9 +25,8 @@ from tests.conftest import (
     tiny_synthetic_overrides,
     tiny_video_overrides,
 )
-from tests.test_train import run_cli
+from tests.helpers import run_cli
 
-REPO = Path(__file__).resolve().parents[1]
 DATA_FIXTURES = {
     "kws_synthetic": "synthetic_data_dir",
     "video_synthetic": "video_data_dir",
@@ -36,14 +34,12 @@ DATA_FIXTURES = {
 }
 
 
-def ddp_run(tmp_path: Path, overrides: list[str], monkeypatch) -> Path:
+def ddp_run(tmp_path: Path, overrides: list[str]) -> Path:
     run = tmp_path / "run"
-    # the rank processes load tests.helpers.RecordBatches from the repository
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    )
+    # the rank processes load tests.helpers.RecordBatches: run_cli puts the repository
+    # on their PYTHONPATH
     run_cli(
-        "seqrec.cli.train",
+        "seqrec-train",
         *overrides,
         "trainer=ddp",
         "trainer.accelerator=cpu",
@@ -141,11 +137,9 @@ def mean_cross_entropy(model, manifest: Path, label_smoothing: float) -> float:
 
 
 @pytest.mark.parametrize("recipe", ["kws_synthetic", "video_synthetic", "asr_synthetic"])
-def test_two_cpu_processes_share_each_epoch_and_write_one_run(
-    tmp_path, recipe, request, monkeypatch
-):
+def test_two_cpu_processes_share_each_epoch_and_write_one_run(tmp_path, recipe, request):
     overrides = [f"experiment={recipe}", *recipe_overrides(recipe, request, tmp_path)]
-    run = ddp_run(tmp_path, overrides, monkeypatch)
+    run = ddp_run(tmp_path, overrides)
     ranks = [json.loads((tmp_path / "ids" / f"rank{r}.json").read_text()) for r in (0, 1)]
     for key in ranks[0]:
         batches = [ranks[0][key], ranks[1][key]]
@@ -202,7 +196,7 @@ def test_two_cpu_processes_share_each_epoch_and_write_one_run(
     assert outputs == ["checkpoints/best.ckpt", "checkpoints/last.ckpt", "metrics.json"]
 
 
-def test_checkpoint_averaging_under_two_cpu_processes(tmp_path, request, monkeypatch):
+def test_checkpoint_averaging_under_two_cpu_processes(tmp_path, request):
     """Rank 0 writes the average, both ranks validate it: the logged metric is that of
     the evaluated checkpoint, scored by one process on all of val."""
     run = ddp_run(
@@ -212,7 +206,6 @@ def test_checkpoint_averaging_under_two_cpu_processes(tmp_path, request, monkeyp
             *recipe_overrides("kws_synthetic", request, tmp_path),
             "average_checkpoints=2",
         ],
-        monkeypatch,
     )
     outputs = sorted(
         p.relative_to(run).as_posix() for p in run.rglob("*") if p.suffix in (".ckpt", ".json")

@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 
 import pytest
 import soundfile as sf
@@ -9,6 +7,7 @@ import torch
 import seqrec
 from seqrec.inference import CheckpointError
 from tests.conftest import TINY_WORDS
+from tests.helpers import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -81,19 +80,13 @@ def test_predict_and_eval_clis(tmp_path, trained_run, synthetic_data_dir, model)
     ckpt = trained_run / "checkpoints" / "best.ckpt"
     manifest = synthetic_data_dir / "kws_synthetic" / "test.jsonl"
     output = tmp_path / "preds.jsonl"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "seqrec.cli.predict",
-            f"ckpt_path={ckpt}",
-            f"manifest={manifest}",
-            f"output={output}",
-            "top_k=2",
-        ],
+    run_cli(
+        "seqrec-predict",
+        f"ckpt_path={ckpt}",
+        f"manifest={manifest}",
+        f"output={output}",
+        "top_k=2",
         cwd=tmp_path,
-        check=True,
-        capture_output=True,
     )
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     n = len(manifest.read_text().splitlines())
@@ -104,19 +97,12 @@ def test_predict_and_eval_clis(tmp_path, trained_run, synthetic_data_dir, model)
         assert [t["label"] for t in row["top_k"]] == [label for label, _ in expected.top_k]
         assert [t["score"] for t in row["top_k"]] == pytest.approx([p for _, p in expected.top_k])
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "seqrec.cli.evaluate",
-            f"ckpt_path={ckpt}",
-            f"manifest={manifest}",
-            f"output={tmp_path / 'eval.json'}",
-        ],
+    result = run_cli(
+        "seqrec-eval",
+        f"ckpt_path={ckpt}",
+        f"manifest={manifest}",
+        f"output={tmp_path / 'eval.json'}",
         cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        text=True,
     )
     scores = json.loads((tmp_path / "eval.json").read_text())
     assert scores["num_examples"] == n

@@ -4,7 +4,6 @@ the same output alone as padded inside a batch (tolerance 1e-5)."""
 import pytest
 import torch
 
-from seqrec.data.batch import pad_sequences
 from seqrec.modules import (
     MFCC,
     AudioFrontend,
@@ -16,26 +15,7 @@ from seqrec.modules import (
     SequenceClassifier,
     SpecAugment,
 )
-
-ATOL = 1e-5
-
-
-def check_batch_invariance(module, sequences, atol=ATOL):
-    """Run each sequence alone and all of them padded together; compare real frames."""
-    module.eval()
-    padded, lengths = pad_sequences(sequences)
-    with torch.no_grad():
-        batch_out, batch_lengths = module(padded, lengths)
-        for i, seq in enumerate(sequences):
-            alone, alone_length = module(seq.unsqueeze(0), torch.tensor([seq.shape[0]]))
-            assert batch_lengths[i] == alone_length[0]
-            if batch_out.dim() == 2:  # pooled (B, C)
-                torch.testing.assert_close(batch_out[i], alone[0], atol=atol, rtol=0)
-            else:
-                n = int(alone_length[0])
-                torch.testing.assert_close(batch_out[i, :n], alone[0, :n], atol=atol, rtol=0)
-                assert batch_out[i, n:].abs().max().item() == 0 if n < batch_out.shape[1] else True
-    return batch_out, batch_lengths
+from tests.helpers import assert_batch_invariant
 
 
 def waveforms(*lengths, seed=0):
@@ -46,7 +26,7 @@ def waveforms(*lengths, seed=0):
 @pytest.mark.parametrize("featurizer", [LogMelSpectrogram(n_mels=40), MFCC(n_mfcc=13, n_mels=40)])
 def test_frontend_batch_invariance(featurizer):
     frontend = AudioFrontend(featurizer, spec_augment=SpecAugment())
-    out, lengths = check_batch_invariance(frontend, waveforms(16000, 9000, 2500, 401))
+    out, lengths = assert_batch_invariant(frontend, waveforms(16000, 9000, 2500, 401))
     assert out.shape == (4, 97, featurizer.out_dim)
     assert lengths.tolist() == [97, 54, 13, 1]
     assert lengths.dtype == torch.int64
@@ -78,7 +58,7 @@ def test_spec_augment_masks_only_in_training_and_inside_lengths():
 def test_subsampling_lengths_match_the_convolutions(factor):
     sub = ConvSubsampling(input_dim=12, out_dim=10, factor=factor)
     lengths = [1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 100]
-    _, out_lengths = check_batch_invariance(sub, [torch.randn(n, 12) for n in lengths])
+    _, out_lengths = assert_batch_invariant(sub, [torch.randn(n, 12) for n in lengths])
     for n, got in zip(lengths, out_lengths.tolist(), strict=True):
         alone, _ = sub(torch.randn(1, n, 12), torch.tensor([n]))
         assert got == alone.shape[1]  # the arithmetic agrees with what the convs produce
@@ -97,7 +77,7 @@ def test_decoder_batch_invariance(cell, bidirectional, proj_size):
     decoder = RecurrentDecoder(
         8, hidden=16, num_layers=2, cell=cell, bidirectional=bidirectional, proj_size=proj_size
     )
-    out, _ = check_batch_invariance(decoder, [torch.randn(n, 8) for n in (17, 9, 1, 12)])
+    out, _ = assert_batch_invariant(decoder, [torch.randn(n, 8) for n in (17, 9, 1, 12)])
     expected = proj_size or 16 * (2 if bidirectional else 1)
     assert out.shape == (4, 17, expected) and decoder.out_dim == expected
 
@@ -113,7 +93,7 @@ def test_decoder_config_errors():
 def test_pooling_ignores_padding(mode):
     torch.manual_seed(0)
     pool = ClassifierHead(6, num_classes=4, pooling=mode)
-    check_batch_invariance(pool, [torch.randn(n, 6) for n in (7, 3, 1)])
+    assert_batch_invariant(pool, [torch.randn(n, 6) for n in (7, 3, 1)])
     x = torch.randn(2, 5, 6)
     lengths = torch.tensor([5, 2])
     garbage = x.clone()
@@ -136,7 +116,7 @@ def build_kws_model(cell: str) -> SequenceClassifier:
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_whole_model_batch_invariance(cell):
     model = build_kws_model(cell)
-    logits, _ = check_batch_invariance(model, waveforms(16000, 11000, 4000, 800, seed=1))
+    logits, _ = assert_batch_invariant(model, waveforms(16000, 11000, 4000, 800, seed=1))
     assert logits.shape == (4, 35)
 
 

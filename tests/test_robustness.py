@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from seqrec.cli.validate import main as validate_main
-from seqrec.data.audio import AudioClassificationDataset
+from seqrec.data.audio import AudioClassificationDataset, AudioReader
 from seqrec.data.manifest import ManifestError
 from seqrec.inference import CheckpointError
 from seqrec.tasks.callbacks import NonFiniteGuard
@@ -28,8 +27,7 @@ from tests.conftest import (
     write_manifest_lines,
     write_wav,
 )
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import run_cli
 
 
 def broken_manifest(folder: Path) -> Path:
@@ -118,8 +116,10 @@ def test_validate_text_charset_and_clean_manifest(tmp_path, capsys):
 def test_dataset_skip_mode_counts_instead_of_raising(tmp_path):
     manifest = broken_manifest(tmp_path)
     with pytest.raises(ManifestError, match=rf"{manifest}:2: not valid JSON"):
-        AudioClassificationDataset(manifest, ["yes", "no"], 16000)
-    dataset = AudioClassificationDataset(manifest, ["yes", "no"], 16000, on_error="skip")
+        AudioClassificationDataset(manifest, ["yes", "no"], AudioReader(16000))
+    dataset = AudioClassificationDataset(
+        manifest, ["yes", "no"], AudioReader(16000), on_error="skip"
+    )
     assert sorted(p.reason for p in dataset.problems) == [
         "invalid_json",
         "missing_field",
@@ -203,10 +203,9 @@ def interrupt_overrides(data_dir: Path) -> list[str]:
 
 
 def run_training(run_dir: Path, overrides: list[str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "seqrec.cli.train", f"hydra.run.dir={run_dir}", *overrides]
-    return subprocess.run(
-        command, cwd=run_dir.parent, env=env, capture_output=True, text=True, timeout=600
+    """seqrec-train into ``run_dir``; the caller checks how it ended (killed, or not)."""
+    return run_cli(
+        "seqrec-train", f"hydra.run.dir={run_dir}", *overrides, cwd=run_dir.parent, check=False
     )
 
 

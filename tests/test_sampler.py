@@ -3,7 +3,7 @@ from collections import Counter
 import pytest
 import torch
 
-from seqrec.data.audio import AudioClassificationDataset
+from seqrec.data.audio import AudioClassificationDataset, AudioReader
 from seqrec.data.augment import WaveformAugment
 from seqrec.data.sampler import AugmentKey, DurationBucketSampler
 from tests.conftest import write_manifest_lines, write_wav
@@ -173,14 +173,16 @@ def test_dataset_applies_the_speed_the_sampler_drew(tmp_path):
     augment = WaveformAugment(
         16000, speeds=[0.9, 1.1], speed_prob=1.0, shift_seconds=0.0, noise_prob=0.0
     )
-    dataset = AudioClassificationDataset(manifest, ["a"], 16000, train=True, augment=augment)
+    dataset = AudioClassificationDataset(
+        manifest, ["a"], AudioReader(16000), train=True, augment=augment
+    )
     assert dataset.speed_plan == augment.draw_speeds
     for key in (AugmentKey(0, 0.9, 1), AugmentKey(1, 1.1, 2), AugmentKey(2, 1.0, 3)):
         samples = round(rows[key.item]["duration"] * 16000)
         expected = augment.speed_length(samples, key.speed)
         assert dataset[key].waveform.shape[0] == expected
     # evaluation datasets have no plan: the sampler yields plain indices
-    assert AudioClassificationDataset(manifest, ["a"], 16000).speed_plan is None
+    assert AudioClassificationDataset(manifest, ["a"], AudioReader(16000)).speed_plan is None
 
 
 def test_an_augment_key_fixes_every_draw_of_the_augmentation(tmp_path):

@@ -3,8 +3,6 @@
 import csv
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from tests.conftest import (
     tiny_synthetic_overrides,
     tiny_video_overrides,
 )
+from tests.helpers import TINY_TRAINER_OVERRIDES, error_rates, run_cli
 
 
 def direct_scores(checkpoint: str | Path, manifest: Path) -> dict:
@@ -175,11 +174,12 @@ def test_fast_dev_run_writes_metrics_without_checkpoints(tmp_path, synthetic_dat
             "trainer.fast_dev_run=true",
         ],
     )
-    metrics = train(cfg)
+    result = train(cfg)
     assert (
-        names.TEST_ACC in metrics
+        names.TEST_ACC in result.metrics
         and json.loads((tmp_path / "metrics.json").read_text())["best_checkpoint"] is None
     )
+    assert result.checkpoint is None and result.output_dir == tmp_path  # tested in memory
 
 
 def test_config_interpolations_are_checked(tmp_path):
@@ -189,14 +189,6 @@ def test_config_interpolations_are_checked(tmp_path):
     assert cfg.decoder.out_dim == 32 and cfg.head.input_dim == 32 and cfg.head.num_classes == 35
     cfg = make_config(tmp_path, ["experiment=kws_synthetic", "frontend=mfcc"])
     assert cfg.encoder.input_dim == cfg.frontend.featurizer.n_mfcc == 40
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 def cli_overrides(data_dir: Path) -> list[str]:
@@ -228,7 +220,6 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
         return [
             *tiny_asr_overrides(asr_data),
             f"data.prepare.root={asr_data / 'asr_synthetic'}",
-            "data.num_workers=0",
         ]
     if experiment == "asr_librispeech":
         root = request.getfixturevalue("librispeech_root")
@@ -237,7 +228,7 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
             f"data.prepare.root={root}",
             "data.prepare.eval_subsets=[dev-clean]",
             "data.test_manifest=${data.prepare.out_dir}/dev-clean.jsonl",
-            "data.tokenizer.vocab_size=40",
+            "tokenizer.vocab_size=40",
             *tiny_model_overrides(),
         ]
     if experiment in ("video_ucf101", "video_hmdb51"):
@@ -245,35 +236,43 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
         return [
             data_dir,
             f"data.prepare.root={root}",
-            "data.dataset.num_frames=2",
-            "data.dataset.num_clips=2",
-            "data.dataset.clip_seconds=0.3",
-            "data.dataset.short_side=32",
-            "data.dataset.transform.size=32",
+            "data.reader.num_frames=2",
+            "data.reader.num_clips=2",
+            "data.reader.clip_seconds=0.3",
+            "data.reader.short_side=32",
+            "data.reader.transform.size=32",
             "data.max_batch_size=2",
-            "data.num_workers=0",
-            "trainer.enable_progress_bar=false",
+            *TINY_TRAINER_OVERRIDES,
         ]
     pytest.fail(f"no test data for experiment {experiment}: add it here")
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_preset_through_the_cli(tmp_path, experiment, request):
+    outputs = tmp_path / "test_outputs.json"
     overrides = [
         f"experiment={experiment}",
         f"hydra.run.dir={tmp_path / 'run'}",
         "trainer.fast_dev_run=true",
         *preset_overrides(experiment, tmp_path, request),
+        # what the model output for each test sample, apart from the task's metrics
+        f"+callbacks.record={{_target_: tests.helpers.RecordTestOutputs, path: {outputs}}}",
     ]
-    result = run_cli("seqrec.cli.train", *overrides, cwd=tmp_path)
+    result = run_cli("seqrec-train", *overrides, cwd=tmp_path)
     assert "test metrics:" in result.stdout
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     cfg = OmegaConf.load(tmp_path / "run" / "config.yaml")
+    rows = json.loads(outputs.read_text())
+    assert rows  # fast_dev_run tests one batch
     # One optimizer step leaves a model that knows nothing yet, and its scores say so.
     if experiment.startswith("asr_"):
-        assert cfg.decoding.method == "greedy"  # so the test decoder is the greedy one
-        assert metrics[names.TEST_WER] == metrics[names.TEST_WER_GREEDY] >= 0.9
-        assert metrics[names.TEST_CER] == metrics[names.TEST_CER_GREEDY] >= 0.5
+        # so the test decoder is the greedy one
+        assert cfg.decoding._target_ == "seqrec.decoding.GreedySearch"
+        wer, cer = error_rates([r["hypothesis"] for r in rows], [r["reference"] for r in rows])
+        assert metrics[names.TEST_WER] == metrics[names.TEST_WER_GREEDY]
+        assert metrics[names.TEST_CER] == metrics[names.TEST_CER_GREEDY]
+        assert metrics[names.TEST_WER] == pytest.approx(wer, abs=1e-6)
+        assert metrics[names.TEST_CER] == pytest.approx(cer, abs=1e-6)
         assert 0 < metrics[names.TEST_LOSS] < math.inf
     else:
         # near-uniform scores over the preset's own labels: the loss is about ln(classes)
@@ -281,6 +280,12 @@ def test_every_experiment_preset_through_the_cli(tmp_path, experiment, request):
         assert metrics[names.TEST_LOSS] == pytest.approx(math.log(len(labels)), rel=0.2)
         per_class = {k for k in metrics if k.startswith(names.TEST_CLASS_ACC_PREFIX)}
         assert per_class == {names.TEST_CLASS_ACC_PREFIX + label for label in labels}
+        for c, label in enumerate(labels):  # a class absent from the tested batch has no rows
+            hits = [r["prediction"] == c for r in rows if r["target"] == c]
+            if hits:
+                assert metrics[names.TEST_CLASS_ACC_PREFIX + label] == pytest.approx(
+                    sum(hits) / len(hits), abs=1e-6
+                ), label
 
 
 @pytest.mark.slow
@@ -298,7 +303,7 @@ def test_every_experiment_preset_trains_an_epoch_that_evaluation_reproduces(
         *preset_overrides(experiment, tmp_path, request),
         "trainer.max_epochs=1",
     ]
-    run_cli("seqrec.cli.train", *overrides, cwd=tmp_path)
+    run_cli("seqrec-train", *overrides, cwd=tmp_path)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     test_manifest = OmegaConf.load(tmp_path / "run" / "config.yaml").data.test_manifest
     model = seqrec.load(metrics["evaluated_checkpoint"])
@@ -344,7 +349,7 @@ def test_kws_model_learns_held_out_voices_above_chance(tmp_path):
     instantiate(cfg.data.prepare)()
     threads = torch.get_num_threads()
     try:
-        metrics = train(cfg)
+        metrics = train(cfg).metrics
     finally:
         torch.set_num_threads(threads)
     test = direct_scores(
@@ -357,7 +362,7 @@ def test_kws_model_learns_held_out_voices_above_chance(tmp_path):
 
 def test_multirun_sweep(tmp_path, synthetic_data_dir):
     run_cli(
-        "seqrec.cli.train",
+        "seqrec-train",
         "-m",
         "experiment=kws_synthetic",
         *cli_overrides(synthetic_data_dir),

@@ -40,7 +40,7 @@ from tests.conftest import (
     write_manifest_lines,
     write_video,
 )
-from tests.test_modules import check_batch_invariance
+from tests.helpers import assert_batch_invariant, run_cli
 
 LEVELS = [8 * i for i in range(30)]  # frame i is grey level 8i: 30 frames at 10 fps
 
@@ -130,9 +130,8 @@ def test_corrupt_and_empty_videos_name_the_file(tmp_path):
             {"video_filepath": "corrupt.mp4", "duration": 0.5, "label": "a"},
         ],
     )
-    dataset = VideoClassificationDataset(
-        manifest, ["a"], num_frames=2, short_side=16, transform=ClipTransform(size=16)
-    )
+    reader = ClipReader(num_frames=2, short_side=16, transform=ClipTransform(size=16))
+    dataset = VideoClassificationDataset(manifest, ["a"], reader)
     assert dataset[0].clips[0].shape == (2, 3, 16, 16)
     with pytest.raises(VideoError, match=r"m\.jsonl:2: .*corrupt\.mp4"):
         dataset[1]
@@ -203,10 +202,10 @@ def test_video_cut_short_is_a_counted_skip(cut_short_and_whole, tmp_path):
             {"video_filepath": "cut.mp4", "duration": 2.0, "label": "a"},
         ],
     )
-    kwargs = {"num_frames": 4, "short_side": 16, "transform": ClipTransform(size=16)}
+    reader = ClipReader(num_frames=4, short_side=16, transform=ClipTransform(size=16))
     with pytest.raises(VideoError, match=r"m\.jsonl:2: .*cut\.mp4: the frames end at 0\.600s"):
-        VideoClassificationDataset(manifest, ["a"], **kwargs)[1]
-    dataset = VideoClassificationDataset(manifest, ["a"], on_error="skip", **kwargs)
+        VideoClassificationDataset(manifest, ["a"], reader)[1]
+    dataset = VideoClassificationDataset(manifest, ["a"], reader, on_error="skip")
     skipped = dataset[1]
     assert isinstance(skipped, SkippedSample)
     assert (skipped.problem.source, skipped.problem.reason) == (f"{manifest}:2", "truncated_video")
@@ -245,7 +244,7 @@ def test_model_batch_invariance_across_clips_of_different_lengths():
         head=ClassifierHead(24, num_classes=10),
     )
     clips = [torch.randn(t, 3, 16, 16) for t in (8, 5, 1, 3)]
-    logits, _ = check_batch_invariance(model, clips)
+    logits, _ = assert_batch_invariant(model, clips)
     assert logits.shape == (4, 10)
     batch = collate_video(
         [type("S", (), {"clips": [c], "target": 0, "id": str(i)})() for i, c in enumerate(clips)]
@@ -309,18 +308,24 @@ def test_tiny_video_training_and_classify(tmp_path, video_data_dir):
     cfg = make_config(
         tmp_path, ["experiment=video_synthetic", *tiny_video_overrides(video_data_dir)]
     )
-    metrics = train(cfg)
-    spec = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)[
+    metrics = train(cfg).metrics
+    reader = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)[
         "hyper_parameters"
-    ]["input_spec"]
-    assert spec == {
-        "modality": "video",
+    ]["reader"]
+    assert reader == {  # the data config's reader, overrides applied
+        "_target_": "seqrec.data.video.ClipReader",
         "num_frames": 4,
         "frames_per_second": None,
         "num_clips": 1,
         "clip_seconds": None,
         "short_side": 24,
-        "size": 16,
+        "transform": {
+            "_target_": "seqrec.data.video.ClipTransform",
+            "size": 16,
+            "crop_scale": [0.7, 1.0],
+            "color_jitter": 0.3,
+            "flip": False,
+        },
     }
     evaluated = json.loads((tmp_path / "metrics.json").read_text())["evaluated_checkpoint"]
     model = seqrec.load(evaluated)
@@ -333,7 +338,7 @@ def test_tiny_video_training_and_classify(tmp_path, video_data_dir):
     assert metrics["test/acc"] == pytest.approx(sum(correct) / len(correct))
     # each prediction is the top 2 of the network's softmax, computed here one clip at a
     # time, and the same whether classify() is given the file or the clip read from it
-    clips = [model.clip_reader(video)[0] for video in videos]
+    clips = [model.reader(video)[0] for video in videos]
     with torch.no_grad():
         for clip, prediction in zip(clips, predictions, strict=True):
             logits, _ = model.model(clip[None], torch.tensor([clip.shape[0]]))
@@ -367,9 +372,6 @@ def test_shuffle_time_keeps_frames_and_changes_order():
 
 
 def test_eval_and_predict_clis_for_video(tmp_path, video_data_dir, trained_run):
-    import subprocess
-    import sys
-
     from seqrec.evaluate import evaluate_classifier
 
     cfg = make_config(
@@ -381,36 +383,24 @@ def test_eval_and_predict_clis_for_video(tmp_path, video_data_dir, trained_run):
     results = {}
     for shuffle in ("false", "true"):
         out = tmp_path / f"eval_{shuffle}.json"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "seqrec.cli.evaluate",
-                f"ckpt_path={ckpt}",
-                f"manifest={manifest}",
-                f"shuffle_frames={shuffle}",
-                f"output={out}",
-            ],
+        run_cli(
+            "seqrec-eval",
+            f"ckpt_path={ckpt}",
+            f"manifest={manifest}",
+            f"shuffle_frames={shuffle}",
+            f"output={out}",
             cwd=tmp_path,
-            check=True,
-            capture_output=True,
         )
         results[shuffle] = json.loads(out.read_text())
         assert results[shuffle]["num_examples"] == len(TINY_ACTIONS)
         assert results[shuffle]["shuffle_frames"] == (shuffle == "true")
     preds = tmp_path / "preds.jsonl"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "seqrec.cli.predict",
-            f"ckpt_path={ckpt}",
-            f"manifest={manifest}",
-            f"output={preds}",
-        ],
+    run_cli(
+        "seqrec-predict",
+        f"ckpt_path={ckpt}",
+        f"manifest={manifest}",
+        f"output={preds}",
         cwd=tmp_path,
-        check=True,
-        capture_output=True,
     )
     rows = [json.loads(line) for line in preds.read_text().splitlines()]
     # the CLI's predictions are the in-process model's, line for line, and seqrec-eval's
@@ -469,3 +459,25 @@ def test_torchvision_backbones_load_local_weights_and_freeze(tmp_path, name, dim
         torchvision_backbone(name, weights_path=str(tmp_path / "missing.pth"))
     with pytest.raises(ValueError, match="out_dim=7"):
         FrameEncoder(loaded, out_dim=7)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small", "efficientnet_b0"])
+def test_a_backbone_config_names_torchvision_class_and_matches_the_old_named_form(name):
+    """conf/frontend/<name>.yaml builds torchvision's class by ``_target_``; a checkpoint
+    written before, naming the backbone by string, gets the same network."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from seqrec.modules import torchvision_backbone
+
+    node = OmegaConf.load(Path(seqrec.__file__).parents[1] / "conf" / "frontend" / f"{name}.yaml")
+    assert node.backbone.model._target_ == f"torchvision.models.{name}"
+    built = instantiate(node)
+    old = torchvision_backbone(name)
+    assert built.out_dim == old.out_dim == node.out_dim
+    new_state, old_state = built.backbone.state_dict(), old.state_dict()
+    assert new_state.keys() == old_state.keys()
+    built.backbone.load_state_dict(old_state)  # an old checkpoint's weights fit, and act alike
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(built.backbone.eval()(images), old.eval()(images))

@@ -26,12 +26,11 @@ from typing import Any
 import torch
 from torchmetrics.text import CharErrorRate, WordErrorRate
 
-from seqrec.data.audio import load_audio
 from seqrec.data.manifest import read_manifest
 from seqrec.inference import Transcriber
 from seqrec.text import normalize_text
 
-GREEDY = {"method": "greedy"}
+GREEDY = {"_target_": "seqrec.decoding.GreedySearch"}
 
 
 def measure_rtf(
@@ -43,8 +42,9 @@ def measure_rtf(
     clock: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
     """Real-time factor of transcribing the utterances of ``manifest`` (the first
-    ``limit``) from their files, with each of ``decoders`` (name: ``CTCSearch``
-    settings; greedy alone by default).
+    ``limit``) from their files, with each of ``decoders`` (name: decoding config,
+    as :meth:`~seqrec.inference.Transcriber.set_decoding` takes; greedy alone by
+    default).
 
     For each decoder: ``seconds`` from the first file read to the last transcript,
     ``rtf`` = ``seconds`` / ``audio_seconds`` (the audio read, at the model's rate),
@@ -56,15 +56,19 @@ def measure_rtf(
     entries = read_manifest(manifest, target_key="text")[:limit]
     references = [normalize_text(e.text) for e in entries]
     rate = model.sample_rate
+
+    def read(entry) -> torch.Tensor:  # as the model's reader reads it
+        return model.reader(entry.path, entry.offset, entry.duration)[0]
+
     previous = model.decoding
     results: dict[str, Any] = {"utterances": len(entries)}
     try:
         for name, decoding in (decoders or {"greedy": GREEDY}).items():
             model.set_decoding(decoding)
-            warm = [load_audio(e.path, rate, e.offset, e.duration) for e in entries[:batch_size]]
+            warm = [read(e) for e in entries[:batch_size]]
             model.transcribe_waveforms(warm, batch_size)
             start = clock()
-            waveforms = [load_audio(e.path, rate, e.offset, e.duration) for e in entries]
+            waveforms = [read(e) for e in entries]
             read = clock()
             texts = model.transcribe_waveforms(waveforms, batch_size)
             seconds = clock() - start
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     decoders = {"greedy": GREEDY}
     if not args.greedy_only:
         decoders["beam_lm"] = {
-            "method": "beam_lm",
+            "_target_": "seqrec.decoding.LexiconBeamSearch",
             "lm_path": args.lm_path,
             "lm_text": args.lm_text,
             "lexicon": args.lexicon,

@@ -118,7 +118,7 @@ def rnn_gflops_preset_batches(
     datamodule.setup("fit")
     durations = datamodule.datasets["train"].durations
     sampler = datamodule.train_dataloader().batch_sampler
-    rate = int(cfg.input_spec.sample_rate)
+    rate = int(cfg.data.reader.sample_rate)
     inputs, frames, utterances = [], 0, 0
     model.eval()  # no SpecAugment or dropout in the inputs; the decoder trains below
     with torch.no_grad():

@@ -24,9 +24,7 @@ def kws_model(checkpoint: str | None, overrides: Sequence[str] = ()) -> Classifi
     cfg = compose_config("kws_synthetic", overrides)
     model_config = OmegaConf.to_container(cfg.model, resolve=True)
     return Classifier(
-        instantiate(model_config),
-        list(cfg.data.labels),
-        OmegaConf.to_container(cfg.input_spec, resolve=True),
+        instantiate(model_config), list(cfg.data.labels), instantiate(cfg.data.reader)
     )
 
 

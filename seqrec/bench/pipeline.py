@@ -145,7 +145,7 @@ def train_pipeline_efficiency(
     autocast = torch.autocast(
         device.type, dtype=torch.bfloat16, enabled=precision.startswith("bf16")
     )
-    sample_rate = float(cfg.input_spec.sample_rate)
+    sample_rate = float(cfg.data.reader.sample_rate)
     datamodule = instantiate(cfg.data)
     task = build_task(cfg, datamodule).to(device)
     batches, loader_rate = held_batches(datamodule, warmup + steps)

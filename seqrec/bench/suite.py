@@ -101,8 +101,9 @@ def asr_model(cfg, checkpoint: str | None) -> Transcriber:
         import seqrec
 
         return seqrec.load(checkpoint)
-    task = build_task(cfg, instantiate(cfg.data))
-    return Transcriber(task.model, task.tokenizer, dict(task.hparams.input_spec))
+    datamodule = instantiate(cfg.data)
+    task = build_task(cfg, datamodule)
+    return Transcriber(task.model, task.tokenizer, datamodule.reader)
 
 
 def run(argv: list[str] | None = None) -> dict:
@@ -199,7 +200,7 @@ def run(argv: list[str] | None = None) -> dict:
             cfg, ["experiment=asr_synthetic", *train_overrides], args.steps, args.repeats
         ),
         "padding_efficiency": lambda: measure_padding(
-            instantiate(cfg.data), int(cfg.input_spec.sample_rate), cfg.data.max_batch_seconds
+            instantiate(cfg.data), int(cfg.data.reader.sample_rate), cfg.data.max_batch_seconds
         ),
         "asr_rtf": asr,
         "kws_ms_per_clip": kws,

@@ -66,9 +66,9 @@ class StepTimer(pl.Callback):
             self._start = self.clock()
         elif self._steps > self.warmup:
             self.samples += len(batch)
-            spec = module.hparams.get("input_spec", {})
-            if hasattr(batch, "audio") and spec.get("sample_rate"):
-                self.audio_seconds += float(batch.lengths.sum()) / float(spec["sample_rate"])
+            rate = module.hparams.get("reader", {}).get("sample_rate")
+            if hasattr(batch, "audio") and rate:
+                self.audio_seconds += float(batch.lengths.sum()) / float(rate)
             self.seconds = self.clock() - self._start
 
     def on_train_end(self, trainer, module) -> None:

@@ -135,8 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     waveforms, texts, starts = render_split(args.corpus, args.split, args.limit)
     lm_text = args.lm_text or str(args.corpus / "lm_text.txt")
     decoders = {
-        "greedy": {"method": "greedy"},
-        "beam_lm": {"method": "beam_lm", "lm_text": lm_text},
+        "greedy": {"_target_": "seqrec.decoding.GreedySearch"},
+        "beam_lm": {"_target_": "seqrec.decoding.LexiconBeamSearch", "lm_text": lm_text},
     }
     results = {}
     for name, decoding in decoders.items():

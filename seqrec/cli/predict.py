@@ -27,8 +27,8 @@ def main(cfg: DictConfig) -> None:
     from omegaconf import OmegaConf
 
     import seqrec
+    from seqrec.data.dataset import read_entry
     from seqrec.data.manifest import read_manifest
-    from seqrec.evaluate import load_inputs
     from seqrec.inference import Transcriber
 
     if cfg.threads:
@@ -42,10 +42,12 @@ def main(cfg: DictConfig) -> None:
     names = [str(p) for p in cfg.inputs or []]
     items = [model.prepare(path) for path in names]
     if cfg.manifest:
-        path_key = "video_filepath" if model.modality == "video" else "audio_filepath"
-        entries = read_manifest(cfg.manifest, path_key, target_key=None)
-        loaded, _ = load_inputs(model, entries, "raise", [])
-        items += loaded  # the segments the manifest names (offset, duration)
+        reader = model.reader
+        entries = read_manifest(cfg.manifest, reader.path_key, target_key=None)
+        items += [  # the segments the manifest names (offset, duration)
+            read_entry(e, lambda e: reader(e.path, e.offset, e.duration), reader.error)
+            for e in entries
+        ]
         names += [e.id for e in entries]
     if not items:
         raise SystemExit("seqrec-predict: nothing to do; give inputs=[...] or manifest=...")

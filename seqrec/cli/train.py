@@ -16,7 +16,7 @@ register_resolvers()
 def main(cfg: DictConfig) -> float | None:
     from seqrec.train import train  # heavy imports after Hydra has parsed the command line
 
-    metrics = train(cfg)
+    metrics = train(cfg).metrics
     return metrics.get(cfg.get("sweep_metric", "val/acc"))
 
 

@@ -1,7 +1,9 @@
 """Reading audio with soundfile, and the manifest-backed audio dataset."""
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -76,35 +78,88 @@ def load_audio(
     return waveform
 
 
+@dataclass(frozen=True)
+class AudioReader:
+    """Audio as a model takes it: a mono float32 waveform at ``sample_rate``.
+
+    The one reader of audio for training, evaluation and inference. A checkpoint stores
+    it as a ``_target_`` config, so :func:`seqrec.load` reads files the way training
+    did. Like :class:`~seqrec.data.video.ClipReader`, calling it gives the list of
+    sequences the model scores for one input: here a single waveform (S,).
+
+    >>> reader = AudioReader(sample_rate=16000)
+    >>> [w.shape[0] for w in reader.prepare(np.zeros(8000, dtype=np.float32))]
+    [8000]
+    """
+
+    modality = "audio"
+    path_key = "audio_filepath"  # the manifest field that names the file
+    error = AudioError
+
+    sample_rate: int = 16000
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
+            raise ValueError(f"sample_rate must be a positive integer, got {self.sample_rate!r}")
+
+    def __call__(
+        self, path: str | Path, start: float = 0.0, duration: float | None = None
+    ) -> list[torch.Tensor]:
+        """The waveform of ``path`` (or of its segment from ``start``, ``duration``
+        seconds long), as a one-item list."""
+        return [load_audio(path, self.sample_rate, start, duration)]
+
+    def prepare(self, item: "str | Path | np.ndarray | torch.Tensor") -> list[torch.Tensor]:
+        """A file path, or a waveform already at :attr:`sample_rate`, checked."""
+        if isinstance(item, str | Path):
+            return self(item)
+        waveform = torch.as_tensor(item, dtype=torch.float32)
+        if waveform.dim() != 1 or waveform.numel() == 0:
+            raise ValueError(
+                f"a waveform must be a non-empty 1-D array at {self.sample_rate} Hz, got shape "
+                f"{tuple(waveform.shape)}"
+            )
+        return [waveform]
+
+    def for_training(self) -> "AudioReader":
+        """The reader for the training split: the same (augmentation is the
+        dataset's)."""
+        return self
+
+
 class AudioClassificationDataset(LabelledManifestDataset):
     """Waveforms and label indices from a manifest; batches with :func:`collate_audio`.
 
     Args:
         manifest, labels, on_error, max_duration: see :class:`LabelledManifestDataset`.
-        sample_rate: waveforms are resampled to this rate.
+        reader: the :class:`AudioReader` (its sample rate) that reads every file.
         train: whether this is the training split; only then is ``augment`` applied.
         augment: waveform augmentation for training.
     """
 
-    path_key = "audio_filepath"
+    path_key = AudioReader.path_key
     collate_fn = staticmethod(collate_audio)
 
     def __init__(
         self,
         manifest: str | Path,
         labels: Sequence[str] | None,
-        sample_rate: int,
+        reader: AudioReader,
         train: bool = False,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         on_error: str = "raise",
         max_duration: float | None = None,
     ) -> None:
         super().__init__(manifest, labels, on_error, max_duration)
-        self.sample_rate = sample_rate
+        self.reader = reader.for_training() if train else reader
         self.transform = augment if train else None
 
+    @property
+    def sample_rate(self) -> int:
+        return self.reader.sample_rate
+
     def _waveform(self, entry: ManifestEntry) -> torch.Tensor:
-        return load_audio(entry.path, self.sample_rate, entry.offset, entry.duration)
+        return self.reader(entry.path, entry.offset, entry.duration)[0]
 
     @property
     def speed_plan(self) -> Callable[[int, torch.Generator], torch.Tensor] | None:
@@ -144,22 +199,16 @@ class TranscribedAudioDataset(AudioClassificationDataset):
     Args:
         manifest, on_error, max_duration: see :class:`LabelledManifestDataset`.
         tokenizer: a :class:`~seqrec.text.Tokenizer`.
-        sample_rate, train, augment: see :class:`AudioClassificationDataset`.
+        reader, train, augment: as for :class:`AudioClassificationDataset`, by keyword.
     """
 
     target_key = "text"
 
     def __init__(
-        self,
-        manifest: str | Path,
-        tokenizer: Tokenizer,
-        sample_rate: int,
-        train: bool = False,
-        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        on_error: str = "raise",
-        max_duration: float | None = None,
+        self, manifest: str | Path, tokenizer: Tokenizer, reader: AudioReader, **options: Any
     ) -> None:
-        super().__init__(manifest, None, sample_rate, train, augment, on_error, max_duration)
+        super().__init__(manifest, None, reader, **options)
+        on_error = self.on_error
         self.tokenizer = tokenizer
         entries, self.targets = [], []
         for entry in self.entries:

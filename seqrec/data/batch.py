@@ -29,8 +29,21 @@ class SkippedSample:
     problem: Problem
 
 
+class PaddedBatch:
+    """What the batches share: padded ``inputs`` (B * clips, T, ...) with their
+    ``lengths``, each item's ``clips`` sequences in consecutive rows."""
+
+    clips: int = 1  # an audio batch has one sequence per item
+
+    def sequences(self) -> list[list[torch.Tensor]]:
+        """Each item's sequences (its waveform, or a video's clips) without padding:
+        the shape :meth:`~seqrec.inference.Classifier.classify_clips` takes."""
+        rows = [x[:n] for x, n in zip(self.inputs, self.lengths.tolist(), strict=True)]
+        return [rows[i : i + self.clips] for i in range(0, len(rows), self.clips)]
+
+
 @dataclass
-class AudioBatch:
+class AudioBatch(PaddedBatch):
     audio: torch.Tensor  # (B, S) zero-padded waveforms
     lengths: torch.Tensor  # (B,) int64 sample counts
     targets: torch.Tensor  # (B,) int64 class indices, or (B, U) zero-padded token ids
@@ -44,6 +57,15 @@ class AudioBatch:
 
     def __len__(self) -> int:
         return self.audio.shape[0]
+
+    def references(self, tokenizer) -> list[str]:
+        """The transcripts, decoded from the token ids (transcribed speech only)."""
+        if self.target_lengths is None:
+            raise ValueError("references(): this batch holds class indices, not transcripts")
+        return [
+            tokenizer.decode(t[:n].tolist())
+            for t, n in zip(self.targets, self.target_lengths.tolist(), strict=True)
+        ]
 
 
 def pad_sequences(sequences: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,7 +103,7 @@ def collate_audio(samples: Sequence[AudioSample | SkippedSample]) -> AudioBatch:
 
 
 @dataclass
-class VideoBatch:
+class VideoBatch(PaddedBatch):
     frames: torch.Tensor  # (B * clips, T, 3, H, W), zero-padded in time
     lengths: torch.Tensor  # (B * clips,) int64 frame counts
     targets: torch.Tensor  # (B,) int64 class indices

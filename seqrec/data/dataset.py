@@ -65,10 +65,22 @@ class LabelledManifestDataset(Dataset):
         self, entry: ManifestEntry, reader: Callable[[ManifestEntry], T], errors: type[Exception]
     ) -> T | SkippedSample:
         """``reader(entry)``, with a failure raised naming the manifest line, or skipped."""
-        try:
-            return reader(entry)
-        except errors as e:
-            reason = getattr(e, "reason", "unreadable")
-            if self.on_error == "skip":
-                return SkippedSample(Problem(entry.source, reason, str(e)))
-            raise type(e)(f"{entry.source}: {e}", reason) from None
+        return read_entry(entry, reader, errors, self.on_error)
+
+
+def read_entry(
+    entry: ManifestEntry,
+    reader: Callable[[ManifestEntry], T],
+    errors: type[Exception],
+    on_error: str = "raise",
+) -> T | SkippedSample:
+    """``reader(entry)``. A failure of type ``errors`` is raised again naming the
+    manifest line (``on_error="raise"``), or returned as a :class:`SkippedSample`
+    (``"skip"``). The error policy of every manifest reader in seqrec."""
+    try:
+        return reader(entry)
+    except errors as e:
+        reason = getattr(e, "reason", "unreadable")
+        if on_error == "skip":
+            return SkippedSample(Problem(entry.source, reason, str(e)))
+        raise type(e)(f"{entry.source}: {e}", reason) from None

@@ -106,18 +106,13 @@ def scan_manifest(
     return ManifestScan(entries, problems)
 
 
-def read_manifest(
-    manifest: str | Path,
-    path_key: str = "audio_filepath",
-    target_key: str | None = "label",
-    labels: Sequence[str] | None = None,
-    check_files: bool = True,
-) -> list[ManifestEntry]:
+def read_manifest(manifest: str | Path, *args: Any, **kwargs: Any) -> list[ManifestEntry]:
     """Read and check a manifest; raise :class:`ManifestError` on the first bad line.
 
-    Arguments as for :func:`scan_manifest`.
+    The arguments are :func:`scan_manifest`'s, passed on as given, so the two read
+    lines by the same rules.
     """
-    scan = scan_manifest(manifest, path_key, target_key, labels, check_files)
+    scan = scan_manifest(manifest, *args, **kwargs)
     if scan.problems:
         first = scan.problems[0]
         raise ManifestError(str(first), first.reason)

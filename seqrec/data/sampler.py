@@ -3,6 +3,7 @@ shards the batches of each epoch across distributed ranks."""
 
 import math
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 import torch
@@ -23,6 +24,7 @@ class AugmentKey(NamedTuple):
     seed: int
 
 
+@dataclass(eq=False)  # eq=False: compared by identity, like any sampler
 class DurationBucketSampler(Sampler[list[int]]):
     """Batches of utterances of similar duration, each holding at most
     ``max_batch_seconds`` of padded audio (batch size x longest duration) and at most
@@ -62,43 +64,33 @@ class DurationBucketSampler(Sampler[list[int]]):
     [4, 0]
     """
 
-    def __init__(
-        self,
-        durations: Sequence[float],
-        max_batch_seconds: float | None,
-        max_batch_size: int | None = None,
-        bucket_width: float = 0.5,
-        shuffle: bool = True,
-        seed: int = 0,
-        num_replicas: int = 1,
-        rank: int = 0,
-        drop_last: bool = False,
-        even_out: Literal["repeat", "empty"] = "repeat",
-        speed_plan: Callable[[int, torch.Generator], torch.Tensor] | None = None,
-    ) -> None:
-        if max_batch_seconds is None and max_batch_size is None:
+    durations: Sequence[float] = field(repr=False)
+    max_batch_seconds: float | None
+    max_batch_size: int | None = None
+    bucket_width: float = 0.5
+    shuffle: bool = True
+    seed: int = 0
+    num_replicas: int = 1
+    rank: int = 0
+    drop_last: bool = False
+    even_out: Literal["repeat", "empty"] = "repeat"
+    speed_plan: Callable[[int, torch.Generator], torch.Tensor] | None = None
+    epoch: int = field(default=0, init=False)
+    _skip: int = field(default=0, init=False, repr=False)
+    _seconds: torch.Tensor = field(init=False, repr=False)  # (N,) float64 durations
+
+    def __post_init__(self) -> None:
+        if self.max_batch_seconds is None and self.max_batch_size is None:
             raise ValueError("give max_batch_seconds, max_batch_size, or both")
-        if max_batch_seconds is not None and max_batch_seconds <= 0:
-            raise ValueError(f"max_batch_seconds must be positive, got {max_batch_seconds}")
-        if not 0 <= rank < num_replicas:
-            raise ValueError(f"rank {rank} is outside [0, {num_replicas})")
-        if even_out not in ("repeat", "empty"):
-            raise ValueError(f"even_out must be 'repeat' or 'empty', got {even_out!r}")
-        if len(durations) == 0:
+        if self.max_batch_seconds is not None and self.max_batch_seconds <= 0:
+            raise ValueError(f"max_batch_seconds must be positive, got {self.max_batch_seconds}")
+        if not 0 <= self.rank < self.num_replicas:
+            raise ValueError(f"rank {self.rank} is outside [0, {self.num_replicas})")
+        if self.even_out not in ("repeat", "empty"):
+            raise ValueError(f"even_out must be 'repeat' or 'empty', got {self.even_out!r}")
+        if len(self.durations) == 0:
             raise ValueError("DurationBucketSampler needs at least one utterance")
-        self.durations = torch.as_tensor(durations, dtype=torch.float64)
-        self.max_batch_seconds = max_batch_seconds
-        self.max_batch_size = max_batch_size
-        self.bucket_width = bucket_width
-        self.shuffle = shuffle
-        self.seed = seed
-        self.num_replicas = num_replicas
-        self.rank = rank
-        self.drop_last = drop_last
-        self.even_out = even_out
-        self.speed_plan = speed_plan
-        self.epoch = 0
-        self._skip = 0
+        self._seconds = torch.as_tensor(self.durations, dtype=torch.float64)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -119,7 +111,7 @@ class DurationBucketSampler(Sampler[list[int]]):
         """This epoch's speed factor and augmentation seed of every item."""
         if self.speed_plan is None:
             return None
-        n = len(self.durations)
+        n = len(self._seconds)
         generator = torch.Generator().manual_seed(self.seed + self.epoch + _SPEED_SEED_OFFSET)
         speeds = self.speed_plan(n, generator)
         return speeds, torch.randint(0, 2**62, (n,), generator=generator)
@@ -127,9 +119,9 @@ class DurationBucketSampler(Sampler[list[int]]):
     def _all_batches(self) -> list[list[int]]:
         """Every batch of this epoch, before sharding; identical on every rank."""
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        n = len(self.durations)
+        n = len(self._seconds)
         speeds = self.speeds()
-        durations = self.durations if speeds is None else self.durations / speeds
+        durations = self._seconds if speeds is None else self._seconds / speeds
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
         buckets = torch.floor(durations[order] / self.bucket_width)
         # stable sort keeps the random order within a bucket

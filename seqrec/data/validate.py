@@ -14,8 +14,7 @@ from tqdm import tqdm
 
 from seqrec.data.audio import DURATION_MISMATCH, EMPTY_AUDIO, UNREADABLE_AUDIO
 from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem, scan_manifest
-from seqrec.data.video import VideoError, decode_video
-from seqrec.data.video import probe_video as read_video_header
+from seqrec.data.video import VideoError, decode_video, probe_video
 from seqrec.text.normalize import TextError, normalize_text
 
 UNSUPPORTED_FORMAT = "unsupported_format"
@@ -55,7 +54,7 @@ class ValidationRules:
     decode: bool = True
 
 
-def probe_audio(path: Path, decode: bool = True) -> MediaInfo:
+def audio_info(path: Path, decode: bool = True) -> MediaInfo:
     """Duration, rate and channels of an audio file; raises ManifestError on failure."""
     try:
         info = sf.info(str(path))
@@ -73,14 +72,15 @@ def probe_audio(path: Path, decode: bool = True) -> MediaInfo:
     return MediaInfo(info.frames / info.samplerate, info.samplerate, info.channels)
 
 
-def probe_video(path: Path, decode: bool = True) -> MediaInfo:
-    """Duration and frame rate of a video file via PyAV; raises ManifestError on failure.
+def video_info(path: Path, decode: bool = True) -> MediaInfo:
+    """Duration and frame rate of a video file (:func:`~seqrec.data.video.probe_video`,
+    or :func:`~seqrec.data.video.decode_video`); raises ManifestError on failure.
 
     With ``decode`` the duration is proved by decoding every frame: frames that end
     before the header's duration are a ``truncated_video`` problem.
     """
     try:
-        info = decode_video(path) if decode else read_video_header(path)
+        info = decode_video(path) if decode else probe_video(path)
     except VideoError as e:
         raise ManifestError(str(e), e.reason) from None
     return MediaInfo(info.duration, info.fps, 3)
@@ -108,7 +108,7 @@ def check_entry(entry: ManifestEntry, rules: ValidationRules) -> list[Problem]:
                     f"{''.join(outside)!r}",
                 )
     try:
-        info = (probe_video if rules.video else probe_audio)(entry.path, rules.decode)
+        info = (video_info if rules.video else audio_info)(entry.path, rules.decode)
     except ManifestError as e:
         problem(e.reason, str(e))
         return problems

@@ -296,7 +296,15 @@ class ClipReader:
         short_side: frames are decoded at this shorter side.
         transform: crop, jitter and normalisation; its ``train`` flag also switches
             frame sampling to random segments (temporal jitter).
+
+    The one reader of video for training, evaluation and inference: a checkpoint
+    stores it as a ``_target_`` config, so :func:`seqrec.load` reads videos the way
+    evaluation did. :meth:`for_training` gives the training split's variant.
     """
+
+    modality = "video"
+    path_key = "video_filepath"  # the manifest field that names the file
+    error = VideoError
 
     num_frames: int = 8
     frames_per_second: float | None = None
@@ -325,3 +333,20 @@ class ClipReader:
                 self.transform(read_frames(path, [start + t for t in times], self.short_side))
             )
         return clips
+
+    def prepare(self, item: "str | Path | np.ndarray | torch.Tensor") -> list[torch.Tensor]:
+        """A file path (read as in evaluation: :attr:`num_clips` clips), or one
+        normalised (T, 3, H, W) clip, checked."""
+        if isinstance(item, str | Path):
+            return self(item)
+        clip = torch.as_tensor(item, dtype=torch.float32)
+        if clip.dim() != 4 or clip.shape[1] != 3:
+            raise ValueError(
+                f"a video clip must be a (T, 3, H, W) tensor, got shape {tuple(clip.shape)}"
+            )
+        return [clip]
+
+    def for_training(self) -> "ClipReader":
+        """The reader for the training split: one clip per video, random segments
+        and the training transform."""
+        return replace(self, num_clips=1, transform=replace(self.transform, train=True))

@@ -1,12 +1,11 @@
 """The manifest-backed video dataset."""
 
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from seqrec.data.batch import SkippedSample, VideoSample, collate_video
 from seqrec.data.dataset import LabelledManifestDataset
-from seqrec.data.video import ClipReader, ClipTransform, VideoError
+from seqrec.data.video import ClipReader, VideoError
 
 
 class VideoClassificationDataset(LabelledManifestDataset):
@@ -15,40 +14,28 @@ class VideoClassificationDataset(LabelledManifestDataset):
 
     Args:
         manifest, labels, on_error, max_duration: see :class:`LabelledManifestDataset`.
-        train: random segment sampling (temporal jitter) and the training transform.
-        num_frames, frames_per_second, num_clips, clip_seconds, short_side: how clips
-            are read; see :class:`~seqrec.data.video.ClipReader`. Training always
-            reads one clip per video.
-        transform: clip transform settings (crop size, jitter, flip); its ``train``
-            flag is set from ``train``.
+        reader: the :class:`~seqrec.data.video.ClipReader` that reads every video
+            (frames, clips, crop size). With ``train`` its
+            :meth:`~seqrec.data.video.ClipReader.for_training` variant is used: one
+            clip per video, random segments (temporal jitter) and the training
+            transform.
+        train: whether this is the training split.
     """
 
-    path_key = "video_filepath"
+    path_key = ClipReader.path_key
     collate_fn = staticmethod(collate_video)
 
     def __init__(
         self,
         manifest: str | Path,
         labels: Sequence[str],
+        reader: ClipReader,
         train: bool = False,
-        num_frames: int = 8,
-        frames_per_second: float | None = None,
-        num_clips: int = 1,
-        clip_seconds: float | None = None,
-        short_side: int = 128,
-        transform: ClipTransform | None = None,
         on_error: str = "raise",
         max_duration: float | None = None,
     ) -> None:
         super().__init__(manifest, labels, on_error, max_duration)
-        self.reader = ClipReader(
-            num_frames=num_frames,
-            frames_per_second=frames_per_second,
-            num_clips=1 if train else num_clips,
-            clip_seconds=clip_seconds,
-            short_side=short_side,
-            transform=replace(transform or ClipTransform(), train=train),
-        )
+        self.reader = reader.for_training() if train else reader
 
     def __getitem__(self, index: int) -> VideoSample | SkippedSample:
         entry = self.entries[index]

@@ -2,7 +2,13 @@
 
 from seqrec.modules.decoder import RecurrentDecoder
 from seqrec.modules.features import MFCC, AudioFrontend, LogMelSpectrogram, SpecAugment
-from seqrec.modules.frame_encoders import FrameEncoder, FramePooling, SmallCNN, torchvision_backbone
+from seqrec.modules.frame_encoders import (
+    FrameEncoder,
+    FramePooling,
+    SmallCNN,
+    headless,
+    torchvision_backbone,
+)
 from seqrec.modules.heads import ClassifierHead, CTCHead, MaskedPooling
 from seqrec.modules.models import SequenceClassifier, SequenceModel
 from seqrec.modules.subsampling import ConvSubsampling
@@ -22,5 +28,6 @@ __all__ = [
     "SequenceModel",
     "SmallCNN",
     "SpecAugment",
+    "headless",
     "torchvision_backbone",
 ]

@@ -40,28 +40,25 @@ class SmallCNN(nn.Module):
         return self.proj(self.features(images))  # (N, out_dim)
 
 
-BACKBONES = {
-    "resnet18": (torchvision.models.resnet18, "fc", 512),
-    "mobilenet_v3_small": (torchvision.models.mobilenet_v3_small, "classifier", 576),
-    "efficientnet_b0": (torchvision.models.efficientnet_b0, "classifier", 1280),
-}
-
-
-def torchvision_backbone(
-    name: Literal["resnet18", "mobilenet_v3_small", "efficientnet_b0"],
-    weights_path: str | None = None,
-    freeze: bool = False,
+def headless(
+    model: nn.Module, head: str, weights_path: str | None = None, freeze: bool = False
 ) -> nn.Module:
-    """A torchvision classifier with its classification layer removed.
+    """A torchvision classifier (built by its own config, e.g. ``_target_:
+    torchvision.models.resnet18``) with its classification layer ``head`` (``fc``,
+    ``classifier``) replaced by the identity. ``out_dim`` is the width the removed
+    layer took in.
 
     Pretrained weights are read from ``weights_path`` (a state dict saved with
     ``torch.save(model.state_dict(), path)``, e.g. from torchvision's published
-    checkpoints), never downloaded. ``freeze`` stops their gradients.
+    checkpoints, head included), never downloaded. ``freeze`` stops their gradients.
+
+    >>> headless(torchvision.models.resnet18(weights=None), "fc").out_dim
+    512
     """
-    if name not in BACKBONES:
-        raise ValueError(f"backbone must be one of {sorted(BACKBONES)}, got {name!r}")
-    build, head, out_dim = BACKBONES[name]
-    model = build(weights=None)
+    layer = getattr(model, head, None)
+    linear = next((m for m in layer.modules() if isinstance(m, nn.Linear)), None) if layer else None
+    if linear is None:
+        raise ValueError(f"{type(model).__name__} has no linear classification layer {head!r}")
     if weights_path is not None:
         path = Path(weights_path)
         if not path.is_file():
@@ -70,10 +67,31 @@ def torchvision_backbone(
             )
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     setattr(model, head, nn.Identity())
-    model.out_dim = out_dim
+    model.out_dim = linear.in_features
     if freeze:
         model.requires_grad_(False)
     return model
+
+
+# The backbones that checkpoints written before ``headless`` name by string.
+_NAMED_HEADS = {
+    "resnet18": "fc",
+    "mobilenet_v3_small": "classifier",
+    "efficientnet_b0": "classifier",
+}
+
+
+def torchvision_backbone(
+    name: Literal["resnet18", "mobilenet_v3_small", "efficientnet_b0"],
+    weights_path: str | None = None,
+    freeze: bool = False,
+) -> nn.Module:
+    """:func:`headless` for a backbone named by string, the form of checkpoints
+    written before the configs named torchvision's classes; kept so they load."""
+    if name not in _NAMED_HEADS:
+        raise ValueError(f"backbone must be one of {sorted(_NAMED_HEADS)}, got {name!r}")
+    model = getattr(torchvision.models, name)(weights=None)
+    return headless(model, _NAMED_HEADS[name], weights_path, freeze)
 
 
 class FrameEncoder(nn.Module):

@@ -67,8 +67,9 @@ class ClassifierHead(nn.Module):
 class CTCHead(nn.Module):
     """Dropout and a linear layer per frame, then log-softmax: (B, T, D) -> (B, T, V).
 
-    ``num_classes`` counts the CTC blank (class 0) with the tokens; the CTC task sets
-    it from its tokenizer. Returns ``(log_probs, lengths)``.
+    ``num_classes`` counts the CTC blank (class 0) with the tokens; config takes it from
+    the tokenizer (``${tokenizer.num_classes}``), and the CTC task checks the two agree.
+    Returns ``(log_probs, lengths)``.
 
     >>> log_probs, lengths = CTCHead(16, 29)(torch.randn(2, 7, 16), torch.tensor([7, 3]))
     >>> tuple(log_probs.shape), lengths.tolist()
@@ -77,6 +78,7 @@ class CTCHead(nn.Module):
 
     def __init__(self, input_dim: int, num_classes: int, dropout: float = 0.1) -> None:
         super().__init__()
+        self.num_classes = num_classes
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(input_dim, num_classes)
 

@@ -27,8 +27,10 @@ class SequenceClassificationTask(pl.LightningModule):
         model_config: config of the model, with ``_target_`` entries, as plain
             containers.
         labels: class names in index order.
-        input_spec: what the model takes, e.g. ``{"modality": "audio",
-            "sample_rate": 16000}``; stored in the checkpoint for inference.
+        reader: config of the input reader (``data.reader``: an
+            :class:`~seqrec.data.audio.AudioReader` or
+            :class:`~seqrec.data.video.ClipReader`, with ``_target_``), stored in the
+            checkpoint so that inference reads files as training did.
         optimizer: partial optimizer, called with parameter groups.
         scheduler: partial scheduler, called with the optimizer and ``total_steps``;
             stepped every optimizer step.
@@ -44,7 +46,7 @@ class SequenceClassificationTask(pl.LightningModule):
         self,
         model_config: dict[str, Any],
         labels: Sequence[str],
-        input_spec: dict[str, Any],
+        reader: dict[str, Any],
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         label_smoothing: float = 0.0,

@@ -1,6 +1,5 @@
 """CTCTask: speech-to-text with CTC on a frontend -> subsampling -> BiRNN -> CTC head model."""
 
-import copy
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -12,14 +11,14 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.text import CharErrorRate, WordErrorRate
 
-from seqrec.decoding import CTCSearch
+from seqrec.decoding import CTCSearch, GreedySearch, build_search, decoding_config
 from seqrec.tasks import metrics as names
 from seqrec.tasks.classification import (
     log_evaluation,
     nothing_to_learn,
     optimizers_and_schedule,
 )
-from seqrec.text import tokenizer_from_state
+from seqrec.text import Tokenizer, tokenizer_from_state
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +36,35 @@ def ctc_min_frames(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch
     return target_lengths + repeats
 
 
+def check_head_size(num_classes: int, tokenizer: Tokenizer) -> None:
+    """Refuse a CTC head whose ``num_classes`` is not the tokenizer's (tokens + blank)."""
+    if num_classes != tokenizer.num_classes:
+        raise ValueError(
+            f"CTCTask: the CTC head has num_classes={num_classes} (head.num_classes in the "
+            f"config), but the tokenizer gives {tokenizer.num_classes} ({len(tokenizer.tokens)} "
+            f"tokens + the blank); the head takes ${{tokenizer.num_classes}} by default: drop "
+            f"the head.num_classes override or set head.num_classes={tokenizer.num_classes}"
+        )
+
+
 class CTCTask(pl.LightningModule):
     """CTC training of a :class:`~seqrec.modules.SequenceModel` with a
     :class:`~seqrec.modules.CTCHead`.
 
     Args:
         model_config: config of the model (``_target_`` entries, plain containers);
-            its head's ``num_classes`` is set from the tokenizer.
-        tokenizer: :meth:`~seqrec.text.Tokenizer.state` of the tokenizer, stored in the
-            checkpoint.
-        input_spec: what the model takes (``{"modality": "audio", "sample_rate": ...}``).
+            its head's ``num_classes`` must be the tokenizer's (config interpolates
+            ``${tokenizer.num_classes}``).
+        tokenizer: the :class:`~seqrec.text.Tokenizer` the datamodule built, or its
+            :meth:`~seqrec.text.Tokenizer.state`; the state is what the checkpoint
+            stores.
+        reader: config of the :class:`~seqrec.data.audio.AudioReader` (``data.reader``,
+            with ``_target_``), stored in the checkpoint.
         optimizer, scheduler, weight_decay: as for
             :class:`~seqrec.tasks.classification.SequenceClassificationTask`.
-        decoding: :class:`~seqrec.decoding.CTCSearch` settings for testing and
-            inference (``method: greedy|beam|beam_lm`` ...). Validation always decodes
-            greedily.
+        decoding: config of the search for testing and inference, plain data naming
+            its class (``conf/decoding/``; see :func:`~seqrec.decoding.build_search`);
+            greedy when None. Validation always decodes greedily.
         log_examples: hypothesis/reference pairs logged per validation epoch.
 
     Utterances with fewer frames after subsampling than their transcript needs
@@ -67,8 +80,8 @@ class CTCTask(pl.LightningModule):
     def __init__(
         self,
         model_config: dict[str, Any],
-        tokenizer: dict[str, str],
-        input_spec: dict[str, Any],
+        tokenizer: Tokenizer | dict[str, str],
+        reader: dict[str, Any],
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         weight_decay: float = 0.0,
@@ -76,15 +89,17 @@ class CTCTask(pl.LightningModule):
         log_examples: int = 3,
     ) -> None:
         super().__init__()
-        self.tokenizer = tokenizer_from_state(tokenizer)
-        model_config = copy.deepcopy(model_config)  # saved below with the head's size filled in
-        model_config["head"]["num_classes"] = self.tokenizer.num_classes
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        if not isinstance(tokenizer, Tokenizer):
+            tokenizer = tokenizer_from_state(tokenizer)
+        self.tokenizer = tokenizer
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer"])
+        self.save_hyperparameters({"tokenizer": tokenizer.state()})  # plain data for seqrec.load
         self.model: nn.Module = instantiate(model_config)
+        check_head_size(self.model.head.num_classes, tokenizer)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.weight_decay = weight_decay
-        self.decoding = dict(decoding or {"method": "greedy"})
+        self.decoding = decoding_config(decoding)
         self.log_examples = log_examples
         self.ctc = nn.CTCLoss(blank=0, reduction="none", zero_infinity=True)
         self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
@@ -92,7 +107,7 @@ class CTCTask(pl.LightningModule):
         self.test_wer, self.test_cer = WordErrorRate(), CharErrorRate()
         self.test_wer_greedy, self.test_cer_greedy = WordErrorRate(), CharErrorRate()
         self._examples: list[tuple[str, str]] = []
-        self.greedy = CTCSearch(self.tokenizer, "greedy")
+        self.greedy = GreedySearch(tokenizer)
         self._test_search: CTCSearch | None = None
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -178,7 +193,7 @@ class CTCTask(pl.LightningModule):
 
     def test_search(self) -> CTCSearch:
         if self._test_search is None:
-            self._test_search = CTCSearch(self.tokenizer, **self.decoding)
+            self._test_search = build_search(self.decoding, self.tokenizer)
         return self._test_search
 
     def test_step(self, batch, batch_idx: int) -> None:
@@ -187,7 +202,7 @@ class CTCTask(pl.LightningModule):
             references = self._references(batch)
             greedy = self.greedy(log_probs, lengths)
             search = self.test_search()
-            hypotheses = greedy if search.method == "greedy" else search(log_probs, lengths)
+            hypotheses = greedy if isinstance(search, GreedySearch) else search(log_probs, lengths)
             self.test_wer.update(hypotheses, references)
             self.test_cer.update(hypotheses, references)
             self.test_wer_greedy.update(greedy, references)

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from seqrec.data.manifest import manifest_texts
 from seqrec.data.sampler import DurationBucketSampler
-from seqrec.text import Tokenizer, build_tokenizer
+from seqrec.text import CharTokenizer, Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +23,14 @@ class ClassificationDataModule(pl.LightningDataModule):
     Args:
         train_manifest, val_manifest, test_manifest: JSONL manifests.
         labels: the label set; its order defines class indices.
+        reader: how a file becomes what the model takes: an
+            :class:`~seqrec.data.audio.AudioReader` or a
+            :class:`~seqrec.data.video.ClipReader`. Its config (``data.reader``) is
+            stored in the checkpoint, so evaluation and inference read files the same
+            way.
         dataset: a partial dataset class (``_partial_: true`` in config), called with
-            ``manifest``, ``labels``, ``train``, ``on_error`` and ``max_duration``;
+            ``manifest``, ``labels``, ``reader``, ``train``, ``on_error`` and
+            ``max_duration``;
             e.g. :class:`~seqrec.data.audio.AudioClassificationDataset` or
             :class:`~seqrec.data.video_dataset.VideoClassificationDataset`. Its
             ``collate_fn`` makes the batches.
@@ -60,6 +66,7 @@ class ClassificationDataModule(pl.LightningDataModule):
         val_manifest: str,
         test_manifest: str,
         labels: Sequence[str],
+        reader: Callable[..., list],
         dataset: Callable[..., Dataset],
         max_batch_seconds: float | None = 64.0,
         max_batch_size: int | None = None,
@@ -77,6 +84,7 @@ class ClassificationDataModule(pl.LightningDataModule):
             )
         self.manifests = {"train": train_manifest, "val": val_manifest, "test": test_manifest}
         self.labels = list(labels)
+        self.reader = reader
         self.dataset_factory = dataset
         self.max_batch_seconds = max_batch_seconds
         self.max_batch_size = max_batch_size
@@ -102,6 +110,7 @@ class ClassificationDataModule(pl.LightningDataModule):
             dataset = self.dataset_factory(
                 manifest=Path(self.manifests[split]),
                 **self._dataset_args(),
+                reader=self.reader,
                 train=split == "train",
                 on_error=self.on_error,
                 max_duration=self.max_duration if split == "train" else None,
@@ -185,44 +194,50 @@ class TranscriptionDataModule(ClassificationDataModule):
     """Train/val/test manifests of transcribed speech (``text`` field).
 
     Args:
-        tokenizer: ``{"kind": "char"}``, or ``{"kind": "bpe", "vocab_size": 256}``
-            (SentencePiece, learnt from the training manifest's text; ``unigram``
-            works too).
+        tokenizer: a :class:`~seqrec.text.Tokenizer` (``conf/tokenizer/char.yaml``), or
+            a callable that learns one from the training manifest's texts, such as the
+            partial :meth:`~seqrec.text.SentencePieceTokenizer.train` of
+            ``conf/tokenizer/bpe.yaml``. None: characters.
         lm_text: text for the n-gram LM of ``decoding=beam_lm`` (recorded here with
             the data it belongs to; the datamodule does not read it).
         dataset: a partial :class:`~seqrec.data.audio.TranscribedAudioDataset`.
         The rest: see :class:`ClassificationDataModule`.
 
-    The tokenizer is built by :meth:`task_targets` (preparing the data first when
-    needed) and handed to the task, which stores it in the checkpoint.
+    A tokenizer that learns is learnt once, by :meth:`task_targets` (preparing the
+    data first). The tokenizer is handed to the task, which stores its state in the
+    checkpoint.
     """
 
     def __init__(
         self,
         *args,
-        tokenizer: dict[str, Any] | None = None,
+        tokenizer: Tokenizer | Callable[[list[str]], Tokenizer] | None = None,
         lm_text: str | None = None,
         **kwargs,
     ) -> None:
         kwargs.setdefault("labels", [])
         super().__init__(*args, **kwargs)
         self.lm_text = lm_text
-        self.tokenizer_config = dict(tokenizer or {"kind": "char"})
-        self.tokenizer: Tokenizer | None = None
+        tokenizer = CharTokenizer() if tokenizer is None else tokenizer
+        self.tokenizer: Tokenizer | None = tokenizer if isinstance(tokenizer, Tokenizer) else None
+        self._learn_tokenizer = tokenizer if self.tokenizer is None else None
 
     def build_tokenizer(self) -> Tokenizer:
+        """The tokenizer, learnt from the training manifest on the first call if it learns."""
         if self.tokenizer is None:
-            config = dict(self.tokenizer_config)
-            kind = config.pop("kind", "char")
-            texts = manifest_texts(self.manifests["train"]) if kind != "char" else ()
-            self.tokenizer = build_tokenizer(kind, texts, **config)
-            log.info("tokenizer: %s, %d tokens", kind, len(self.tokenizer.tokens))
+            self.tokenizer = self._learn_tokenizer(manifest_texts(self.manifests["train"]))
+            log.info(
+                "tokenizer: %s, %d tokens learnt from %s",
+                type(self.tokenizer).__name__,
+                len(self.tokenizer.tokens),
+                self.manifests["train"],
+            )
         return self.tokenizer
 
     def task_targets(self) -> dict[str, Any]:
-        if self.tokenizer is None and self.tokenizer_config.get("kind", "char") != "char":
+        if self.tokenizer is None:
             self.prepare_data()  # the tokenizer learns from the training text
-        return {"tokenizer": self.build_tokenizer().state()}
+        return {"tokenizer": self.build_tokenizer()}
 
     def _dataset_args(self) -> dict[str, Any]:
         return {"tokenizer": self.build_tokenizer()}

@@ -6,7 +6,7 @@ from seqrec.text.tokenizers import (
     CharTokenizer,
     SentencePieceTokenizer,
     Tokenizer,
-    build_tokenizer,
+    ctc_num_classes,
     tokenizer_from_state,
 )
 
@@ -16,7 +16,7 @@ __all__ = [
     "TextError",
     "Tokenizer",
     "align_words",
-    "build_tokenizer",
+    "ctc_num_classes",
     "normalize_text",
     "tokenizer_from_state",
 ]

@@ -1,8 +1,11 @@
 """CTC tokenizers: characters, or SentencePiece BPE trained on the training text.
 
 Class 0 of the model output is the CTC blank; token ``i`` of the tokenizer is class
-``i + 1``. A tokenizer is rebuilt from :meth:`Tokenizer.state` (plain strings), which
-the checkpoint carries, so inference never needs the training data.
+``i + 1``. Configs build a tokenizer by ``_target_`` (``conf/tokenizer/``) and say how
+many classes it gives (``num_classes``), which the CTC head reads; the tokenizer checks
+that number when it is built. A tokenizer is rebuilt from :meth:`Tokenizer.state`
+(plain strings), which the checkpoint carries, so inference never needs the training
+data.
 """
 
 import base64
@@ -16,6 +19,16 @@ BLANK = 0
 WORD_BOUNDARY = "|"
 
 
+def ctc_num_classes(num_tokens: int) -> int:
+    """Output classes of a CTC model over ``num_tokens`` tokens: the tokens and the
+    blank. Configs derive a size with it (``${ctc_num_classes:${.vocab_size}}``).
+
+    >>> ctc_num_classes(256)
+    257
+    """
+    return num_tokens + 1
+
+
 class Tokenizer:
     """Text <-> CTC class indices (1-based; 0 is the blank)."""
 
@@ -24,7 +37,16 @@ class Tokenizer:
     @property
     def num_classes(self) -> int:
         """Output classes of a CTC model for this tokenizer: tokens + blank."""
-        return len(self.tokens) + 1
+        return ctc_num_classes(len(self.tokens))
+
+    def _check_num_classes(self, declared: int | None) -> None:
+        """Refuse a ``num_classes`` in the config that is not this tokenizer's."""
+        if declared is not None and declared != self.num_classes:
+            raise ValueError(
+                f"{type(self).__name__}: num_classes={declared} in the config "
+                f"(tokenizer.num_classes), but it has {len(self.tokens)} tokens + the blank "
+                f"= {self.num_classes}"
+            )
 
     @property
     def tokens(self) -> list[str]:
@@ -52,9 +74,13 @@ class Tokenizer:
 
 
 class CharTokenizer(Tokenizer):
-    """Space, apostrophe and a-z: 28 tokens.
+    """Space, apostrophe and a-z: 28 tokens, so 29 CTC classes.
 
-    >>> tok = CharTokenizer()
+    Args:
+        num_classes: optional; the config states it (``conf/tokenizer/char.yaml``) for
+            the CTC head, and it must be 29.
+
+    >>> tok = CharTokenizer(num_classes=29)
     >>> tok.encode("It's on")
     [11, 22, 2, 21, 1, 17, 16]
     >>> tok.decode(tok.encode("It's on"))
@@ -63,8 +89,9 @@ class CharTokenizer(Tokenizer):
 
     kind = "char"
 
-    def __init__(self) -> None:
+    def __init__(self, num_classes: int | None = None) -> None:
         self._index = {c: i + 1 for i, c in enumerate(ALPHABET)}
+        self._check_num_classes(num_classes)
 
     @property
     def tokens(self) -> list[str]:
@@ -90,7 +117,9 @@ class CharTokenizer(Tokenizer):
 class SentencePieceTokenizer(Tokenizer):
     """SentencePiece (BPE by default) over normalised text.
 
-    Build one with :meth:`train`; the model travels as bytes in :meth:`state`.
+    Build one with :meth:`train` (``conf/tokenizer/bpe.yaml`` names it as a partial,
+    which the datamodule completes with the training texts); the model travels as
+    bytes in :meth:`state`.
     """
 
     kind = "sentencepiece"
@@ -103,10 +132,22 @@ class SentencePieceTokenizer(Tokenizer):
 
     @classmethod
     def train(
-        cls, texts: Iterable[str], vocab_size: int = 256, model_type: str = "bpe"
+        cls,
+        texts: Iterable[str],
+        vocab_size: int = 256,
+        model_type: str = "bpe",
+        num_classes: int | None = None,
     ) -> "SentencePieceTokenizer":
-        """Learn pieces from ``texts`` (normalised first). Deterministic: the same
-        text and settings give the same model."""
+        """Learn ``vocab_size`` pieces from ``texts`` (normalised first). Deterministic:
+        the same text and settings give the same model.
+
+        Args:
+            texts: the training text.
+            vocab_size: pieces, the unknown piece included.
+            model_type: ``bpe`` or ``unigram``.
+            num_classes: optional; the config states it for the CTC head, and it must be
+                ``vocab_size + 1`` (the blank).
+        """
         import sentencepiece as spm
 
         lines = [normalize_text(t) for t in texts]
@@ -133,7 +174,9 @@ class SentencePieceTokenizer(Tokenizer):
             )
         except RuntimeError as e:
             raise TextError(f"SentencePiece training failed: {e}") from None
-        return cls(model.getvalue())
+        tokenizer = cls(model.getvalue())
+        tokenizer._check_num_classes(num_classes)
+        return tokenizer
 
     @property
     def tokens(self) -> list[str]:
@@ -157,18 +200,10 @@ class SentencePieceTokenizer(Tokenizer):
 
 
 def tokenizer_from_state(state: dict[str, str]) -> Tokenizer:
-    """Rebuild a tokenizer from :meth:`Tokenizer.state`."""
+    """Rebuild a tokenizer from :meth:`Tokenizer.state`: ``{"kind": "char"}`` or
+    ``{"kind": "sentencepiece", "model": <base64>}``, as every seqrec checkpoint holds."""
     if state.get("kind") == CharTokenizer.kind:
         return CharTokenizer()
     if state.get("kind") == SentencePieceTokenizer.kind:
         return SentencePieceTokenizer(base64.b64decode(state["model"]))
     raise ValueError(f"unknown tokenizer state {state.get('kind')!r}")
-
-
-def build_tokenizer(kind: str, train_text: Iterable[str] = (), vocab_size: int = 256) -> Tokenizer:
-    """``char``, or ``bpe``/``unigram`` SentencePiece learnt from ``train_text``."""
-    if kind == "char":
-        return CharTokenizer()
-    if kind in ("bpe", "unigram"):
-        return SentencePieceTokenizer.train(train_text, vocab_size, kind)
-    raise ValueError(f"tokenizer kind must be char, bpe or unigram, got {kind!r}")
