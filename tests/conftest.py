@@ -1,5 +1,7 @@
-"""Shared fixtures: a tiny synthetic corpus, a miniature Speech Commands layout, a
-config builder, and a tiny trained checkpoint. Nothing here touches the network."""
+"""Shared fixtures, and the builders of the config and data they make: tiny synthetic
+corpora (voice commands, speech, video), miniature Speech Commands, LibriSpeech, UCF101
+and HMDB51 layouts, tiny trained runs, media files written on the fly (a wav, a video,
+one cut short) and a manifest of bad lines. Nothing here touches the network."""
 
 import json
 import math
@@ -12,8 +14,11 @@ import soundfile as sf
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+import seqrec
 from seqrec.config import conf_dir, register_resolvers
 from seqrec.data.speech_commands import WORDS_35
+from seqrec.data.video import probe_video
+from seqrec.text import SentencePieceTokenizer
 from tests.helpers import TINY_TRAINER_OVERRIDES
 
 register_resolvers()
@@ -81,6 +86,12 @@ def trained_run(tmp_path_factory, synthetic_data_dir) -> Path:
     return run_dir
 
 
+@pytest.fixture(scope="module")
+def model(trained_run):
+    """The classifier of ``trained_run``, loaded once per test module."""
+    return seqrec.load(trained_run / "checkpoints" / "best.ckpt")
+
+
 def write_wav(
     path: Path, seconds: float = 1.0, rate: int = 16000, channels: int = 1, seed: int = 0
 ) -> Path:
@@ -100,6 +111,38 @@ def write_manifest_lines(path: Path, rows: list) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
     return path
+
+
+def broken_manifest(folder: Path) -> Path:
+    """A manifest with one good line and one of each kind of problem."""
+    write_wav(folder / "good.wav", seconds=1.0)
+    write_wav(folder / "stereo8k.wav", seconds=1.0, rate=8000, channels=2)
+    sf.write(folder / "empty.wav", np.zeros(0, dtype=np.float32), 16000)
+    (folder / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage" + bytes(40))
+    good = {"audio_filepath": "good.wav", "duration": 1.0, "label": "yes"}
+    return write_manifest_lines(
+        folder / "m.jsonl",
+        [
+            good,
+            '{"audio_filepath": "good.wav", "duration": 1.0,',  # 2: not JSON
+            {"audio_filepath": "good.wav", "label": "yes"},  # 3: no duration
+            {"audio_filepath": "missing.wav", "duration": 1.0, "label": "yes"},  # 4
+            {"audio_filepath": "empty.wav", "duration": 1.0, "label": "yes"},  # 5
+            {"audio_filepath": "corrupt.wav", "duration": 1.0, "label": "yes"},  # 6
+            {
+                "audio_filepath": "good.wav",
+                "duration": 2.5,
+                "label": "yes",
+            },  # 7: duration disagrees
+            {
+                "audio_filepath": "stereo8k.wav",
+                "duration": 1.0,
+                "label": "yes",
+            },  # 8: rate, channels
+            {"audio_filepath": "good.wav", "duration": 1.0, "label": "maybe"},  # 9: unknown label
+            good,
+        ],
+    )
 
 
 @pytest.fixture
@@ -137,6 +180,48 @@ def write_video(path: Path, levels: list[int], fps: int = 10, size: int = 32, go
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode())
     return path
+
+
+def write_cut_short_video(path: Path, seconds: float = 2.0, kept: float = 0.6) -> Path:
+    """An mp4 at 10 fps (frame i: grey level 8i) whose header says ``seconds`` and that
+    holds only the frames before ``kept`` s (all of them when ``kept >= seconds``), as a
+    download cut short leaves it: the index sits at the front (faststart) and the bytes
+    stop where the first frame at or after ``kept`` begins."""
+    import av
+
+    whole = path.with_name(f"whole_{path.name}")
+    with av.open(str(whole), "w", options={"movflags": "+faststart"}) as container:
+        # no B-frames, so the frames lie in the file in display order
+        stream = container.add_stream(
+            "libx264", rate=10, options={"crf": "10", "g": "5", "bf": "0"}
+        )
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        for i in range(round(seconds * 10)):
+            image = np.full((32, 32, 3), 8 * i, dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    with av.open(str(whole)) as container:
+        packets = [p for p in container.demux(video=0) if p.size]
+        cut = next((p.pos for p in packets if p.pts * p.time_base >= kept - 1e-6), None)
+    path.write_bytes(whole.read_bytes()[:cut])
+    whole.unlink()
+    return path
+
+
+@pytest.fixture
+def cut_short_and_whole(tmp_path) -> tuple[Path, Path]:
+    """A 2 s video cut short after 0.6 s, and the same video whole."""
+    import av
+
+    cut = write_cut_short_video(tmp_path / "cut.mp4")
+    whole = write_cut_short_video(tmp_path / "whole.mp4", kept=2.0)
+    for path, frames in ((cut, 6), (whole, 20)):
+        assert probe_video(path).duration == pytest.approx(2.0)  # what the header says
+        with av.open(str(path)) as container:
+            times = [frame.time for frame in container.decode(video=0)]
+        assert times == pytest.approx([i / 10 for i in range(frames)])  # what the file holds
+    return cut, whole
 
 
 TINY_ACTIONS = ["right", "left", "right_twice", "zigzag_left"]
@@ -230,6 +315,16 @@ def tiny_asr_overrides(data_dir: Path) -> list[str]:
     ]
 
 
+def tiny_bench_overrides(data_dir: Path) -> list[str]:
+    """:func:`tiny_asr_overrides` less the trainer's: the data and model that
+    ``seqrec-bench`` measures on."""
+    return [
+        o
+        for o in tiny_asr_overrides(data_dir)
+        if o.startswith(("paths.", "data.", "frontend.", "encoder.", "decoder."))
+    ]
+
+
 @pytest.fixture(scope="session")
 def asr_data_dir(tmp_path_factory) -> Path:
     """Data dir holding a tiny ``asr_synthetic`` corpus."""
@@ -271,3 +366,14 @@ def librispeech_root(tmp_path) -> Path:
                 lines.append(f"{utterance} NORTHANGER ABBEY CHAPTER {'ONE' if k else 'TWO'}'S END")
             (folder / f"{speaker}-{chapter}.trans.txt").write_text("\n".join(lines) + "\n")
     return root
+
+
+@pytest.fixture(scope="module")
+def bpe() -> SentencePieceTokenizer:
+    """A SentencePiece BPE tokenizer of 60 pieces, learnt from three sentences."""
+    texts = [
+        "the brave otter carried a golden pebble",
+        "did alice find the rusty lantern",
+        "they will paint every wooden wagon quietly",
+    ] * 20
+    return SentencePieceTokenizer.train(texts, vocab_size=60)

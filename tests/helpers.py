@@ -1,6 +1,8 @@
 """Shared test helpers: one runner for seqrec's console commands, one batch-invariance
-checker, the overrides that make a training run tiny, and test-only Lightning callbacks
-(which training subprocesses load through config)."""
+checker, the overrides that make a training run tiny, test-only Lightning callbacks
+(which training subprocesses load through config), small models and their inputs,
+scores recomputed outside the task, planted checkpoints, and stand-ins for the
+benchmark timers."""
 
 import json
 import os
@@ -14,9 +16,24 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from torchaudio.functional import edit_distance
 
+import seqrec
+from seqrec.data.audio import load_audio
 from seqrec.data.batch import pad_sequences
+from seqrec.data.manifest import scan_manifest
+from seqrec.modules import (
+    AudioFrontend,
+    ClassifierHead,
+    ConvSubsampling,
+    CTCHead,
+    LogMelSpectrogram,
+    RecurrentDecoder,
+    SequenceClassifier,
+    SequenceModel,
+    SpecAugment,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -221,3 +238,180 @@ class RecordTestOutputs(pl.Callback):
     def on_test_end(self, trainer, module) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         Path(self.path).write_text(json.dumps(self.rows))
+
+
+class RecordTrainingSteps(pl.Callback):
+    """Append one JSON line per training step to ``path``: the step, the ids and
+    lengths of its (augmented) waveforms, a fingerprint of their samples, and the
+    loss (which dither, SpecAugment and dropout also change). Each line is flushed
+    at once, so a killed run keeps the steps it finished."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        record = {
+            "step": trainer.global_step,
+            "ids": list(batch.ids),
+            "lengths": batch.lengths.tolist(),
+            "sums": [round(float(x.abs().sum()), 3) for x in batch.inputs],
+            "loss": float(outputs["loss"]),
+        }
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+# small models and their inputs
+
+
+def waveforms(*lengths, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return [0.1 * torch.randn(n, generator=generator) for n in lengths]
+
+
+def build_kws_model(cell: str) -> SequenceClassifier:
+    torch.manual_seed(0)
+    frontend = AudioFrontend(LogMelSpectrogram(n_mels=20), spec_augment=SpecAugment())
+    return SequenceClassifier(
+        frontend=frontend,
+        encoder=ConvSubsampling(20, 24, factor=4),
+        decoder=RecurrentDecoder(24, hidden=16, num_layers=2, cell=cell),
+        head=ClassifierHead(32, num_classes=35),
+    )
+
+
+def tiny_ctc_model(vocab: int = 29) -> SequenceModel:
+    frontend = AudioFrontend(LogMelSpectrogram(16000, n_mels=16), out_dim=16)
+    return SequenceModel(
+        frontend,
+        RecurrentDecoder(16, cell="lstm", hidden=16, num_layers=1, bidirectional=True),
+        CTCHead(32, vocab),
+        encoder=ConvSubsampling(16, 16, factor=4),
+    ).eval()
+
+
+# scores recomputed outside the task, from the network's outputs one file at a time
+
+
+def direct_scores(checkpoint: str | Path, manifest: Path) -> dict:
+    """Accuracy, macro accuracy, per-class accuracy and the task's loss (label-smoothed
+    cross-entropy) of a checkpoint on a manifest, from the network's logits for one
+    file at a time: neither the task's torchmetrics nor ``Classifier.classify``."""
+    model = seqrec.load(checkpoint)
+    smoothing = torch.load(checkpoint, weights_only=True)["hyper_parameters"]["label_smoothing"]
+    hits: dict[str, list[bool]] = {label: [] for label in model.labels}
+    losses = []
+    for line in manifest.read_text().splitlines():
+        row = json.loads(line)
+        wave = load_audio(manifest.parent / row["audio_filepath"], model.sample_rate)
+        with torch.no_grad():
+            logits, _ = model.model(wave.unsqueeze(0), torch.tensor([wave.numel()]))
+        log_p = logits[0].log_softmax(-1)
+        target = model.labels.index(row["label"])
+        losses.append(-(1 - smoothing) * log_p[target] - smoothing * log_p.mean())
+        hits[row["label"]].append(int(log_p.argmax()) == target)
+    per_class = {label: sum(h) / len(h) for label, h in hits.items() if h}
+    return {
+        "acc": sum(sum(h) for h in hits.values()) / len(losses),
+        "acc_macro": sum(per_class.values()) / len(per_class),
+        "loss": float(sum(losses) / len(losses)),
+        "per_class": per_class,
+    }
+
+
+def mean_cross_entropy(model, manifest: Path, label_smoothing: float) -> float:
+    """The classifier's loss averaged over the utterances of ``manifest``, each scored
+    alone: what the logged validation or test loss must be."""
+    entries = scan_manifest(manifest, labels=model.labels).entries
+    losses = []
+    for entry in entries:
+        waveform = load_audio(entry.path, model.sample_rate, entry.offset, entry.duration)
+        with torch.inference_mode():
+            logits, _ = model.model(waveform[None], torch.tensor([waveform.shape[0]]))
+        target = torch.tensor([model.labels.index(entry.label)])
+        losses.append(F.cross_entropy(logits, target, label_smoothing=label_smoothing).item())
+    return sum(losses) / len(losses)
+
+
+# planted checkpoints: each payload would create ``marker`` if it ran
+
+CLASSIFIER = {
+    "_target_": "seqrec.modules.SequenceClassifier",
+    "frontend": {
+        "_target_": "seqrec.modules.AudioFrontend",
+        "featurizer": {"_target_": "seqrec.modules.LogMelSpectrogram", "n_mels": 8},
+        "out_dim": 8,
+    },
+    "encoder": None,
+    "decoder": {"_target_": "seqrec.modules.RecurrentDecoder", "input_dim": 8, "hidden": 4},
+    "head": {"_target_": "seqrec.modules.ClassifierHead", "input_dim": 8, "num_classes": 2},
+}
+
+
+def payloads(marker: Path) -> dict[str, dict]:
+    """One model config per route; each would create ``marker``."""
+    nested = {**CLASSIFIER, "frontend": {**CLASSIFIER["frontend"]}}
+    nested["frontend"]["featurizer"] = {
+        **CLASSIFIER["frontend"]["featurizer"],
+        "window": {"_target_": "builtins.open", "_args_": [str(marker), "w"]},  # 3 levels down
+    }
+    return {
+        "builtins.open": {"_target_": "builtins.open", "_args_": [str(marker), "w"]},
+        "os.system": {"_target_": "os.system", "_args_": [f"touch {marker}"]},
+        "subprocess.run": {"_target_": "subprocess.run", "_args_": [["touch", str(marker)]]},
+        "builtins.eval via _partial_": {
+            "_target_": "builtins.eval",
+            "_partial_": True,
+            "_args_": [f"open({str(marker)!r}, 'w')"],
+        },
+        "nested three levels down": nested,
+        "in _args_": {
+            "_target_": "seqrec.modules.FrameEncoder",
+            "_args_": [
+                {
+                    "_target_": "pathlib.Path.touch",
+                    "_args_": [{"_target_": "pathlib.Path", "_args_": [str(marker)]}],
+                }
+            ],
+        },
+        "resolver": {**CLASSIFIER, "encoder": "${seqrec_test_touch:" + str(marker) + "}"},
+        "oc.env": {**CLASSIFIER, "encoder": "${oc.env:HOME}"},
+    }
+
+
+def plant(path: Path, model_config: dict) -> Path:
+    hparams = {
+        "model_config": model_config,
+        "labels": ["a", "b"],
+        "reader": {"_target_": "seqrec.data.audio.AudioReader", "sample_rate": 16000},
+    }
+    torch.save({"state_dict": {}, "hyper_parameters": hparams}, path)
+    return path
+
+
+# stand-ins for the benchmark timers
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeAudioBatch:
+    """An audio batch as the timers count it: its length and its sample counts."""
+
+    audio = None
+
+    def __init__(self, lengths: list[int]) -> None:
+        self.lengths = torch.tensor(lengths)
+
+    def __len__(self) -> int:
+        return len(self.lengths)

@@ -11,7 +11,7 @@ properties make word error rate meaningful on it:
   of the vocabulary sounds the same (``to`` is in, ``two`` and ``too`` are not;
   ``our`` is in, ``hour`` is not). A listener who hears a sentence correctly can
   therefore write it correctly; what a model gets wrong, it misheard.
-  ``tests/test_asr.py`` checks this with eSpeak's own phonemes.
+  ``tests/unit/synth/test_sentences.py`` checks this with eSpeak's own phonemes.
 - **Held-out words.** :func:`split_vocabulary` sets aside a share of every open word
   class (nouns, adjectives, verbs, names, adverbs). Training sentences never use
   them; test sentences draw from the whole vocabulary, so a quarter or more of the

@@ -1,0 +1,110 @@
+"""seqrec.data.audio: loading (resampling, downmixing, seeking), errors naming the file, and
+the audio datasets."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from seqrec.data.audio import (
+    AudioClassificationDataset,
+    AudioError,
+    AudioReader,
+    TranscribedAudioDataset,
+    load_audio,
+)
+from seqrec.data.augment import WaveformAugment
+from seqrec.data.manifest import ManifestError
+from seqrec.data.sampler import AugmentKey
+from seqrec.text import CharTokenizer
+from tests.conftest import write_manifest_lines, write_wav
+
+
+def test_manifest_text_outside_the_vocabulary_names_the_line_or_is_skipped(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", seconds=0.5)
+    manifest = write_manifest_lines(
+        tmp_path / "m.jsonl",
+        [
+            {"audio_filepath": str(wav), "duration": 0.5, "text": "Hello, World!"},
+            {"audio_filepath": str(wav), "duration": 0.5, "text": "call 911"},
+        ],
+    )
+    with pytest.raises(ManifestError, match=r"m\.jsonl:2: text: character '9'"):
+        TranscribedAudioDataset(manifest, CharTokenizer(), AudioReader(16000))
+    dataset = TranscribedAudioDataset(
+        manifest, CharTokenizer(), AudioReader(16000), on_error="skip"
+    )
+    assert len(dataset) == 1 and [p.reason for p in dataset.problems] == ["bad_text"]
+    assert CharTokenizer().decode(dataset[0].target.tolist()) == "hello world"
+
+
+def test_load_resamples_downmixes_and_seeks(tmp_path):
+    path = tmp_path / "stereo8k.wav"
+    left = np.linspace(-0.5, 0.5, 8000, dtype=np.float32)
+    sf.write(path, np.stack([left, -left + 0.2], axis=1), 8000, subtype="FLOAT")
+    audio = load_audio(path, 16000)
+    assert audio.shape == (16000,) and audio.dtype == torch.float32
+    assert torch.allclose(audio[1000:15000], torch.full((14000,), 0.1), atol=1e-3)  # (l + r) / 2
+    segment = load_audio(path, 8000, offset=0.25, duration=0.5)
+    assert segment.shape == (4000,)
+    assert segment[0].item() == pytest.approx(0.1, abs=1e-6)
+
+
+def test_unreadable_audio_names_the_file(tmp_path):
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, dtype=np.float32), 16000)
+    with pytest.raises(AudioError, match=r"empty\.wav: no audio samples"):
+        load_audio(empty, 16000)
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+    with pytest.raises(AudioError, match=r"corrupt\.wav: cannot decode audio"):
+        load_audio(corrupt, 16000)
+    with pytest.raises(AudioError, match="file not found"):
+        load_audio(tmp_path / "missing.wav", 16000)
+    short = write_wav(tmp_path / "short.wav", seconds=0.5)
+    with pytest.raises(AudioError, match="past the end"):
+        load_audio(short, 16000, offset=2.0)
+    with pytest.raises(
+        AudioError, match=r"offset \+ duration = 1\.000s runs past the end of the file \(0\.500s\)"
+    ):
+        load_audio(short, 16000, duration=1.0)
+    assert load_audio(short, 16000, duration=0.52).shape == (8000,)  # within the tolerance
+
+
+def test_dataset_error_names_manifest_line_and_file(tmp_path):
+    write_wav(tmp_path / "good.wav")
+    (tmp_path / "zero.wav").write_bytes(b"")
+    manifest = write_manifest_lines(
+        tmp_path / "m.jsonl",
+        [
+            {"audio_filepath": "good.wav", "duration": 1.0, "label": "yes"},
+            {"audio_filepath": "zero.wav", "duration": 1.0, "label": "no"},
+        ],
+    )
+    dataset = AudioClassificationDataset(manifest, ["yes", "no"], AudioReader(16000))
+    sample = dataset[0]
+    assert sample.waveform.shape == (16000,) and sample.target == 0 and sample.id == "good"
+    with pytest.raises(AudioError) as error:
+        dataset[1]
+    assert f"{manifest}:2" in str(error.value) and "zero.wav" in str(error.value)
+
+
+def test_dataset_applies_the_speed_the_sampler_drew(tmp_path):
+    rows = []
+    for i, seconds in enumerate([0.5, 0.8, 1.2]):
+        write_wav(tmp_path / f"{i}.wav", seconds=seconds, seed=i)
+        rows.append({"audio_filepath": f"{i}.wav", "duration": seconds, "label": "a"})
+    manifest = write_manifest_lines(tmp_path / "m.jsonl", rows)
+    augment = WaveformAugment(
+        16000, speeds=[0.9, 1.1], speed_prob=1.0, shift_seconds=0.0, noise_prob=0.0
+    )
+    dataset = AudioClassificationDataset(
+        manifest, ["a"], AudioReader(16000), train=True, augment=augment
+    )
+    assert dataset.speed_plan == augment.draw_speeds
+    for key in (AugmentKey(0, 0.9, 1), AugmentKey(1, 1.1, 2), AugmentKey(2, 1.0, 3)):
+        samples = round(rows[key.item]["duration"] * 16000)
+        expected = augment.speed_length(samples, key.speed)
+        assert dataset[key].waveform.shape[0] == expected
+    # evaluation datasets have no plan: the sampler yields plain indices
+    assert AudioClassificationDataset(manifest, ["a"], AudioReader(16000)).speed_plan is None

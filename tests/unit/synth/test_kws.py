@@ -1,0 +1,97 @@
+"""seqrec.synth.kws: the synthetic voice-commands corpus, its voice split, and crashing voices."""
+
+import json
+import os
+import signal
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from seqrec.data.manifest import read_manifest
+from seqrec.synth import kws
+from seqrec.synth.espeak import list_variants
+from seqrec.synth.kws import SyntheticCommands
+from tests.conftest import TINY_WORDS
+
+
+def test_voice_split_holds_out_voices():
+    split = SyntheticCommands(root="unused").voice_split()
+    train, val, test = (set(split[s]) for s in ("train", "val", "test"))
+    assert len(val) == 10 and len(test) == 12
+    assert train.isdisjoint(val) and train.isdisjoint(test) and val.isdisjoint(test)
+    assert train | val | test == set(list_variants())
+    with pytest.raises(ValueError, match="cannot hold out"):
+        SyntheticCommands(root="unused", max_voices=5, val_voices=3, test_voices=3).voice_split()
+
+
+def test_tiny_corpus_is_complete_held_out_and_reused(synthetic_data_dir):
+    root = synthetic_data_dir / "kws_synthetic"
+    speakers = {}
+    for split in ("train", "val", "test"):
+        entries = read_manifest(root / f"{split}.jsonl", labels=TINY_WORDS)
+        speakers[split] = {e.speaker for e in entries}
+        assert {e.label for e in entries} == set(TINY_WORDS)
+        for entry in entries:
+            audio, rate = sf.read(entry.path)
+            assert rate == 16000 and audio.shape == (16000,) and entry.duration == 1.0
+            # each clip is scaled to a peak drawn from [0.1, 0.9] (16-bit rounding aside)
+            assert 0.1 - 1e-3 <= np.abs(audio).max() <= 0.9 + 1e-3, entry.path
+            # background noise everywhere: no 10 ms stretch of digital silence ...
+            rms = np.sqrt(np.mean(audio.reshape(100, 160) ** 2, axis=1))
+            assert rms.min() > 0 and (np.abs(audio) > 0).mean() > 0.9, entry.path
+            # ... and the word stands out of it by more than the lowest SNR (10 dB)
+            assert 20 * np.log10(rms.max() / rms.min()) > 10, entry.path
+    assert speakers["train"].isdisjoint(speakers["test"]) and speakers["train"].isdisjoint(
+        speakers["val"]
+    )
+    assert len(list((root / "_background_noise_").glob("*.wav"))) == 6
+    stats = json.loads((root / "corpus_stats.json").read_text())
+    for split in ("train", "val", "test"):
+        assert (
+            stats[split]["voices"] == len(speakers[split]) and not stats[split]["left_out_voices"]
+        )
+    settings = json.loads((root / "corpus.json").read_text())
+    corpus = SyntheticCommands(
+        root=str(root),
+        **{k: v for k, v in settings.items() if k not in ("num_workers", "synth_version")},
+    )
+    stamp = (root / "train.jsonl").stat().st_mtime_ns
+    corpus()  # same settings: reused, not regenerated
+    assert (root / "train.jsonl").stat().st_mtime_ns == stamp
+
+
+_speak_voice = kws._speak_voice
+
+
+_crash_voice = None  # set by the test; the forked synthesis processes inherit it
+
+
+def _speak_voice_or_crash(job):
+    split, voice, _ = job
+    if split == "train" and voice == _crash_voice:
+        os.kill(os.getpid(), signal.SIGKILL)  # as eSpeak NG does on a few inputs
+    return _speak_voice(job)
+
+
+def test_a_voice_that_crashes_espeak_is_left_out_and_counted(tmp_path, monkeypatch):
+    corpus = SyntheticCommands(
+        root=str(tmp_path),
+        words=["yes"],
+        clips_per_voice={"train": 1, "val": 1, "test": 1},
+        max_voices=5,
+        val_voices=1,
+        test_voices=1,
+    )
+    train_voices = corpus.voice_split()["train"]
+    crash = train_voices[0]
+    monkeypatch.setattr(kws, "_speak_voice", _speak_voice_or_crash)
+    monkeypatch.setattr(sys.modules[__name__], "_crash_voice", crash)
+    corpus()
+    stats = json.loads((tmp_path / "corpus_stats.json").read_text())
+    kept = len(train_voices) - 1
+    assert stats["train"] == {"voices": kept, "clips": kept, "left_out_voices": [crash]}
+    assert stats["test"] == {"voices": 1, "clips": 1, "left_out_voices": []}
+    speakers = {e.speaker for e in read_manifest(tmp_path / "train.jsonl", labels=["yes"])}
+    assert crash not in speakers and len(speakers) == kept

@@ -1,0 +1,296 @@
+"""A checkpoint is data: nothing it names is imported or called unless seqrec allows it.
+
+Each planted checkpoint below holds only tensors and plain containers, so it passes
+``weights_only=True``; its payload would create ``marker`` in ``tmp_path`` if it ran.
+Each test first shows that plain ``hydra.utils.instantiate`` does run the payload
+(or, for the callables Hydra's own blocklist names, that the refusal is seqrec's),
+so a refusal test that lets the payload through fails.
+"""
+
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+import seqrec
+from seqrec.checkpoint import ALLOWED_TARGETS, CheckpointError, check_config, read_checkpoint
+from seqrec.config import CONF_DIR
+from seqrec.tasks.checkpointing import AtomicCheckpointIO, average_checkpoints
+from seqrec.train import resolve_resume_checkpoint
+from tests.conftest import make_config
+from tests.helpers import payloads, plant
+
+HYDRA_BLOCKS = {"os.system", "subprocess.run", "builtins.eval via _partial_"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def touch_resolver():
+    """A resolver with a visible side effect, standing in for any registered one."""
+    OmegaConf.register_new_resolver(
+        "seqrec_test_touch", lambda path: Path(path).touch() or None, replace=True
+    )
+    yield
+    OmegaConf.clear_resolver("seqrec_test_touch")
+
+
+def _run_unguarded(config: dict) -> None:
+    """What seqrec did before the allowlist: Hydra's instantiate on the loaded config."""
+    try:
+        built = instantiate(config)
+        if callable(built) and not isinstance(built, torch.nn.Module):
+            built()  # a _partial_ is called when used, as an optimizer factory is
+    except Exception:
+        pass
+
+
+ROUTES = list(payloads(Path("m")))
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_unguarded_instantiate_runs_the_payload(tmp_path, route):
+    marker = tmp_path / "payload_ran"
+    config = payloads(marker)[route]
+    if route in HYDRA_BLOCKS:
+        with pytest.raises(Exception, match="blocklisted"):
+            instantiate(config)
+        return
+    if route == "oc.env":
+        built = OmegaConf.create(config)
+        assert built.encoder == str(Path.home())  # the environment leaks into the model
+        return
+    _run_unguarded(config)
+    assert marker.exists()
+
+
+def _load(path: Path) -> None:
+    seqrec.load(path)
+
+
+def _resume(path: Path) -> None:
+    resolve_resume_checkpoint(str(path), path.parent)
+
+
+def _lightning_io(path: Path) -> None:
+    AtomicCheckpointIO().load_checkpoint(path)  # trainer.fit/validate/test(ckpt_path=...)
+
+
+def _average(path: Path) -> None:
+    average_checkpoints([path, path], path.with_name("avg.ckpt"))
+
+
+def _validate_cli(path: Path) -> None:
+    from seqrec.cli.validate import checkpoint_rules
+
+    checkpoint_rules(str(path), None)
+
+
+ENTRY_POINTS = {
+    "seqrec.load": _load,
+    "resume": _resume,
+    "lightning": _lightning_io,
+    "average": _average,
+    "validate": _validate_cli,
+}
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+@pytest.mark.parametrize("route", ROUTES)
+def test_planted_checkpoint_is_refused_and_never_runs(tmp_path, route, entry):
+    marker = tmp_path / "payload_ran"
+    path = plant(tmp_path / "planted.ckpt", payloads(marker)[route])
+    with pytest.raises(CheckpointError, match=r"planted\.ckpt: refused to load") as refusal:
+        ENTRY_POINTS[entry](path)
+    assert not marker.exists()
+    message = str(refusal.value)
+    if route in ("resolver", "oc.env"):
+        assert "interpolation" in message and "model_config.encoder" in message
+    else:
+        assert "is not one of seqrec's building blocks" in message
+        refused = {
+            "in _args_": "pathlib.Path.touch",
+            "nested three levels down": "builtins.open",
+            "builtins.eval via _partial_": "builtins.eval",
+        }.get(route, route)
+        assert repr(refused) in message
+
+
+def test_targets_in_every_form_are_checked():
+    source = "x.ckpt"
+    for bad in (
+        {"_target_": ["builtins.open"]},  # not a string
+        {"_target_": "seqrec.modules.features.torch.load"},  # an allowed module's attribute
+        {"_target_": " seqrec.modules.SmallCNN"},
+        {"layers": [[{"_target_": "builtins.open"}]]},  # inside nested lists
+        {"_target_": "seqrec.modules.SmallCNN", "_args_": [{"_target_": "builtins.print"}]},
+        {"${oc.env:HOME}": 1},  # an interpolation as a key
+        {"a": b"bytes"},  # not plain config data
+    ):
+        with pytest.raises(CheckpointError, match=r"x\.ckpt: refused to load"):
+            check_config(bad, source)
+    check_config({"_target_": "seqrec.modules.SmallCNN", "channels": [8, 16]}, source)
+
+
+def test_every_model_target_in_the_configs_is_allowed():
+    """The allowlist covers every building block a preset can name, so a new module
+    cannot ship without deciding whether checkpoints may build it."""
+    groups = ("frontend", "encoder", "decoder", "head", "model")
+    named = set()
+    for group in groups:
+        for path in (CONF_DIR / group).glob("*.yaml"):
+            named |= {
+                line.split("_target_:")[1].strip()
+                for line in path.read_text().splitlines()
+                if "_target_:" in line
+            }
+    assert named and named <= ALLOWED_TARGETS, named - ALLOWED_TARGETS
+
+
+def _preset_checkpoint(tmp_path: Path, preset: str) -> Path:
+    """A checkpoint of ``preset``'s full-size model, written by Lightning as training
+    writes ``best.ckpt``."""
+    from types import SimpleNamespace
+
+    from seqrec.text import Tokenizer
+    from seqrec.train import build_task
+
+    overrides = [f"experiment={preset}", f"paths.data_dir={tmp_path}"]
+    cfg = make_config(tmp_path / "run", overrides)
+    if "vocab_size" in (cfg.get("tokenizer") or {}):  # learnt below from a little text
+        cfg = make_config(tmp_path / "run", [*overrides, "tokenizer.vocab_size=40"])
+    targets: dict = {}
+    if cfg.get("tokenizer"):
+        tokenizer = instantiate(cfg.tokenizer)
+        if not isinstance(tokenizer, Tokenizer):  # it learns from the training text
+            text = ["the quick brown fox jumps over the lazy dog", "pack my box with liquor"] * 50
+            tokenizer = tokenizer(text)
+        targets["tokenizer"] = tokenizer
+    else:
+        targets["labels"] = list(cfg.data.labels or ["a", "b", "c"])
+    task = build_task(cfg, SimpleNamespace(task_targets=lambda: targets))
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, accelerator="cpu")
+    trainer.strategy.connect(task)
+    path = tmp_path / f"{preset}.ckpt"
+    trainer.save_checkpoint(path, weights_only=True)
+    return path
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")))
+def test_every_preset_checkpoint_still_loads(tmp_path, preset):
+    path = _preset_checkpoint(tmp_path, preset)
+    read_checkpoint(path)  # the allowlist admits it
+    model = seqrec.load(path)
+    saved = torch.load(path, weights_only=True)["state_dict"]
+    loaded = model.model.state_dict()
+    assert loaded.keys() == {k.removeprefix("model.") for k in saved}
+    assert all(torch.equal(loaded[k.removeprefix("model.")], v) for k, v in saved.items())
+    # the checkpoint carries the data config's reader, and the loaded model reads with it
+    cfg = make_config(tmp_path / "cfg", [f"experiment={preset}", f"paths.data_dir={tmp_path}"])
+    reader = torch.load(path, weights_only=True)["hyper_parameters"]["reader"]
+    assert reader == OmegaConf.to_container(cfg.data.reader, resolve=True)
+    assert model.reader == instantiate(cfg.data.reader, _convert_="all")
+
+
+def test_a_checkpoint_naming_the_old_classifier_class_still_loads(tmp_path):
+    """Classifier checkpoints written before the one model config name
+    ``seqrec.modules.SequenceClassifier``."""
+    path = _preset_checkpoint(tmp_path, "kws_synthetic")
+    checkpoint = torch.load(path, weights_only=True)
+    assert (
+        checkpoint["hyper_parameters"]["model_config"]["_target_"] == "seqrec.modules.SequenceModel"
+    )
+    checkpoint["hyper_parameters"]["model_config"]["_target_"] = "seqrec.modules.SequenceClassifier"
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    old, new = seqrec.load(tmp_path / "old.ckpt"), seqrec.load(path)
+    waveform = torch.randn(16000) * 0.1
+    assert old.classify([waveform])[0] == new.classify([waveform])[0]
+
+
+def _as_written_before_readers(checkpoint: dict) -> dict:
+    """``checkpoint`` as seqrec wrote it before checkpoints carried their reader: an
+    ``input_spec`` of the modality and its settings instead."""
+    hparams = checkpoint["hyper_parameters"]
+    reader = hparams.pop("reader")
+    if reader["_target_"].endswith("ClipReader"):
+        settings = ("num_frames", "frames_per_second", "num_clips", "clip_seconds", "short_side")
+        spec = {"modality": "video", **{key: reader[key] for key in settings}}
+        spec["size"] = reader["transform"]["size"]
+    else:
+        spec = {"modality": "audio", "sample_rate": reader["sample_rate"]}
+    hparams["input_spec"] = spec
+    return checkpoint
+
+
+@pytest.mark.parametrize("preset", ["kws_synthetic", "asr_synthetic", "video_synthetic"])
+def test_a_checkpoint_written_before_readers_were_stored_still_loads(tmp_path, preset):
+    path = _preset_checkpoint(tmp_path, preset)
+    old_path = tmp_path / "old.ckpt"
+    torch.save(_as_written_before_readers(torch.load(path, weights_only=True)), old_path)
+    old, new = seqrec.load(old_path), seqrec.load(path)
+    assert type(old.reader) is type(new.reader)
+    if preset.startswith("video"):
+        kept = ("num_frames", "frames_per_second", "num_clips", "clip_seconds", "short_side")
+        assert [getattr(old.reader, k) for k in kept] == [getattr(new.reader, k) for k in kept]
+        assert old.reader.transform.size == new.reader.transform.size
+        assert not old.reader.transform.train
+        size = new.reader.transform.size
+        item = torch.randn(new.reader.num_frames, 3, size, size)
+    else:
+        assert old.reader == new.reader
+        item = torch.randn(16000) * 0.1
+    if preset.startswith("asr"):
+        assert old.transcribe([item]) == new.transcribe([item])
+    else:
+        assert old.classify([item]) == new.classify([item])
+
+
+def test_an_input_spec_that_cannot_be_converted_is_a_clear_error(tmp_path):
+    checkpoint = torch.load(_preset_checkpoint(tmp_path, "kws_synthetic"), weights_only=True)
+    checkpoint["hyper_parameters"].pop("reader")
+    checkpoint["hyper_parameters"]["input_spec"] = {"modality": "video", "num_frames": 8}
+    torch.save(checkpoint, tmp_path / "odd.ckpt")
+    with pytest.raises(CheckpointError, match=r"odd\.ckpt: input_spec lacks 'short_side'"):
+        seqrec.load(tmp_path / "odd.ckpt")
+
+
+def test_a_reader_naming_a_callable_outside_the_allowlist_is_refused(tmp_path):
+    marker = tmp_path / "marker"
+    checkpoint = torch.load(_preset_checkpoint(tmp_path, "kws_synthetic"), weights_only=True)
+    checkpoint["hyper_parameters"]["reader"] = {
+        "_target_": "builtins.open",
+        "_args_": [str(marker), "w"],
+    }
+    torch.save(checkpoint, tmp_path / "planted.ckpt")
+    with pytest.raises(
+        CheckpointError, match=r"planted\.ckpt: refused.*reader\._target_ names 'builtins\.open'"
+    ):
+        seqrec.load(tmp_path / "planted.ckpt")
+    assert not marker.exists()
+
+
+class Payload:
+    """Unpickling it creates ``marker``: the file shows whether a load ran it."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickled_payload_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "payload_ran"
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"x": Payload(str(marker))}}, path)
+    with pytest.raises(CheckpointError, match="refused to load"):
+        seqrec.load(path)
+    assert not marker.exists()
+    torch.load(path, weights_only=False)  # an unsafe load does run the payload
+    assert marker.exists()
+    with pytest.raises(CheckpointError, match="not found"):
+        seqrec.load(tmp_path / "missing.ckpt")
+    torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
+    with pytest.raises(CheckpointError, match="not a seqrec checkpoint"):
+        seqrec.load(tmp_path / "other.ckpt")

@@ -1,0 +1,197 @@
+"""seqrec.decoding: greedy and beam search (with and without an LM), the decoding configs,
+old checkpoints' settings, word times."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import seqrec
+from seqrec.config import CONF_DIR
+from seqrec.decoding import (
+    BeamSearch,
+    GreedySearch,
+    Hypothesis,
+    LexiconBeamSearch,
+    ctc_greedy_decode,
+    word_times,
+)
+from seqrec.text import CharTokenizer
+from tests.conftest import make_config
+
+
+def peaked_log_probs(ids: list[int], vocab: int, blanks: int = 1, seed: int = 0) -> torch.Tensor:
+    """One frame per token with a blank run after each, all peaked but noisy."""
+    generator = torch.Generator().manual_seed(seed)
+    path = [t for i in ids for t in [i] + [0] * blanks]
+    scores = torch.randn(len(path), vocab, generator=generator)
+    scores[torch.arange(len(path)), torch.tensor(path)] += 12.0
+    return scores.log_softmax(-1).unsqueeze(0)
+
+
+def test_greedy_decoding_on_hand_made_log_probs():
+    tokenizer = CharTokenizer()
+    frames = torch.full((1, 9, tokenizer.num_classes), -20.0)
+    a, b, apostrophe, s = (tokenizer.encode(c)[0] for c in ("a", "b", "'", "s"))
+    path = [a, a, 0, a, b, 0, 0, apostrophe, s]  # repeats merge unless a blank separates them
+    frames[0, torch.arange(9), torch.tensor(path)] = 0.0
+    assert GreedySearch(tokenizer)(frames, torch.tensor([9])) == ["aab's"]
+    assert GreedySearch(tokenizer)(frames, torch.tensor([4])) == ["aa"]  # padding ignored
+
+
+@pytest.mark.parametrize("kind", ["char", "bpe"])
+def test_beam_search_matches_greedy_on_peaked_inputs(kind, bpe):
+    tokenizer = CharTokenizer() if kind == "char" else bpe
+    beam = BeamSearch(tokenizer, beam_size=8)
+    greedy = GreedySearch(tokenizer)
+    for seed, text in enumerate(["the otter", "a golden wagon", "did alice find it"]):
+        log_probs = peaked_log_probs(tokenizer.encode(text), tokenizer.num_classes, seed=seed)
+        lengths = torch.tensor([log_probs.shape[1]])
+        assert beam(log_probs, lengths) == greedy(log_probs, lengths) == [text]
+
+
+def test_beam_with_lm_prefers_the_sentence_the_lm_knows(tmp_path):
+    """Two spellings equally likely acoustically: the LM picks the one it has seen."""
+    text = tmp_path / "lm.txt"
+    text.write_text("the cat sat on the mat\nthe dog sat on the mat\n" * 5)
+    tokenizer = CharTokenizer()
+    log_probs = peaked_log_probs(tokenizer.encode("the cat sat on the mat"), tokenizer.num_classes)
+    c, k = 1 + tokenizer.tokens.index("c"), 1 + tokenizer.tokens.index("k")
+    column = (log_probs[0, :, c] > -1).nonzero()[0].item()  # the frame of "c"
+    log_probs[0, column, c] = log_probs[0, column, k] = math.log(0.49)
+    decoder = LexiconBeamSearch(tokenizer, lm_text=str(text), lm_weight=2.0)
+    assert decoder(log_probs, torch.tensor([log_probs.shape[1]])) == ["the cat sat on the mat"]
+
+
+SEARCHES = {"greedy": GreedySearch, "beam": BeamSearch, "beam_lm": LexiconBeamSearch}
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (CONF_DIR / "decoding").glob("*.yaml")))
+def test_each_decoding_config_builds_its_search_class(tmp_path, name):
+    from omegaconf import OmegaConf
+
+    from seqrec.checkpoint import ALLOWED_TARGETS
+    from seqrec.decoding import build_search
+
+    lm_text = tmp_path / "lm.txt"
+    lm_text.write_text("the cat sat on the mat\n")
+    cfg = make_config(
+        tmp_path, ["experiment=asr_synthetic", f"decoding={name}", f"data.lm_text={lm_text}"]
+    )
+    config = OmegaConf.to_container(cfg.decoding, resolve=True)
+    assert config["_target_"] in ALLOWED_TARGETS  # a checkpoint stores it
+    search = build_search(config, CharTokenizer())
+    assert type(search) is SEARCHES[name] and search.method == name
+
+
+def test_a_checkpoint_from_before_named_searches_loads_and_decodes_as_before(tmp_path):
+    """Older checkpoints hold the tokenizer state ``{"kind": "char"}`` and the decoding
+    ``{"method": ..., ...}``: they load, and decode as the same search named by class."""
+    import pytorch_lightning as pl
+
+    from seqrec.tasks.ctc import CTCTask
+
+    lm_text = tmp_path / "lm.txt"
+    lm_text.write_text("the cat sat on the mat\nthe dog sat on the log\n")
+    config = {
+        "_target_": "seqrec.modules.SequenceModel",
+        "frontend": {
+            "_target_": "seqrec.modules.AudioFrontend",
+            "featurizer": {"_target_": "seqrec.modules.LogMelSpectrogram", "n_mels": 16},
+        },
+        "encoder": {"_target_": "seqrec.modules.ConvSubsampling", "input_dim": 16, "out_dim": 16},
+        "decoder": {"_target_": "seqrec.modules.RecurrentDecoder", "input_dim": 16, "hidden": 8},
+        "head": {"_target_": "seqrec.modules.CTCHead", "input_dim": 16, "num_classes": 29},
+    }
+    reader = {"_target_": "seqrec.data.audio.AudioReader", "sample_rate": 16000}
+    torch.manual_seed(0)
+    task = CTCTask(config, CharTokenizer(), reader, optimizer=torch.optim.SGD)
+    with torch.no_grad():
+        task.model.head.linear.weight.mul_(20)  # peaked scores: the searches differ
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, accelerator="cpu")
+    trainer.strategy.connect(task)
+    trainer.save_checkpoint(tmp_path / "new.ckpt", weights_only=True)
+    checkpoint = torch.load(tmp_path / "new.ckpt", weights_only=True)
+    assert checkpoint["hyper_parameters"]["tokenizer"] == {"kind": "char"}  # as before
+    generator = torch.Generator().manual_seed(0)
+    waves = [torch.randn(n, generator=generator) * 0.1 for n in (16000, 9000)]
+    old_and_new = [
+        ({"method": "greedy"}, {"_target_": "seqrec.decoding.GreedySearch", "_partial_": True}),
+        (
+            {"method": "beam", "beam_size": 4, "beam_threshold": 20.0},
+            {"_target_": "seqrec.decoding.BeamSearch", "beam_size": 4, "beam_threshold": 20.0},
+        ),
+        (
+            {"method": "beam_lm", "lm_text": str(lm_text), "lm_weight": 2.0},
+            {
+                "_target_": "seqrec.decoding.LexiconBeamSearch",
+                "lm_text": str(lm_text),
+                "lm_weight": 2.0,
+            },
+        ),
+    ]
+    for old, new in old_and_new:
+        checkpoint["hyper_parameters"]["decoding"] = old
+        torch.save(checkpoint, tmp_path / "old.ckpt")
+        model = seqrec.load(tmp_path / "old.ckpt")
+        assert type(model.search) is SEARCHES[old["method"]]
+        assert model.decoding == {"_partial_": True, **new}  # the old settings, all of them
+        expected = model.transcribe(waves)
+        model.set_decoding(new)
+        assert type(model.search) is SEARCHES[old["method"]]
+        assert model.transcribe(waves) == expected, old
+
+
+def test_beam_search_and_greedy_give_the_same_word_times(bpe):
+    tokenizer = CharTokenizer()
+    ids = tokenizer.encode("hi yo")
+    path = [0, 0, ids[0], 0, ids[1], ids[1], 0, 0, ids[2], 0, ids[3], 0, 0, ids[4], 0]
+    log_probs = torch.log_softmax(
+        10 * torch.nn.functional.one_hot(torch.tensor([path]), 29).float(), -1
+    )
+    lengths = torch.tensor([len(path)])
+    greedy = GreedySearch(tokenizer).decode(log_probs, lengths)[0]
+    beam = BeamSearch(tokenizer).decode(log_probs, lengths)[0]
+    assert greedy.frames == [2, 4, 8, 10, 13]
+    expected = [("hi", 0.2, 0.5), ("yo", 1.0, 1.4)]  # first frame, one after the last, 0.1 s each
+    for hypothesis in (greedy, beam):
+        times = word_times(hypothesis, tokenizer, 0.1)
+        assert [(w.word, round(w.start, 6), round(w.end, 6)) for w in times] == expected
+    # SentencePiece: a piece that begins with "▁" begins a word
+    pieces = bpe.encode("the brave otter")
+    times = word_times(Hypothesis("the brave otter", pieces, list(range(len(pieces)))), bpe, 1.0)
+    assert [w.word for w in times] == ["the", "brave", "otter"]
+    assert times[0].start == 0 and times[-1].end == len(pieces)
+
+
+@st.composite
+def ctc_paths(draw, vocab: int = 6, blank: int = 0):
+    """A label sequence and one of its CTC alignments (repeats and blanks inserted)."""
+    labels = draw(st.lists(st.integers(1, vocab - 1), max_size=10))
+    frames = [blank] * draw(st.integers(0, 2))
+    for i, token in enumerate(labels):
+        if i > 0 and labels[i - 1] == token:
+            frames.append(blank)  # a repeated label needs a blank between
+        frames += [token] * draw(st.integers(1, 3))
+        frames += [blank] * draw(st.integers(0, 2))
+    return labels, frames
+
+
+@settings(max_examples=200, deadline=None)
+@given(paths=st.lists(ctc_paths(), min_size=1, max_size=4), noise=st.integers(0, 2**16))
+def test_greedy_decoding_recovers_the_labels_of_any_alignment(paths, noise):
+    lengths = [max(1, len(frames)) for _, frames in paths]
+    generator = torch.Generator().manual_seed(noise)
+    log_probs = torch.randn(
+        len(paths), max(lengths) + 3, 6, generator=generator
+    )  # padding holds noise
+    for b, (_, frames) in enumerate(paths):
+        peaked = torch.full((len(frames), 6), -10.0)
+        peaked[torch.arange(len(frames)), torch.tensor(frames, dtype=torch.long)] = 0.0
+        log_probs[b, : len(frames)] = peaked
+        if not frames:
+            log_probs[b, 0] = torch.tensor([0.0] + [-10.0] * 5)  # one blank frame
+    decoded = ctc_greedy_decode(log_probs, torch.tensor(lengths))
+    assert decoded == [labels for labels, _ in paths]

@@ -1,0 +1,113 @@
+"""seqrec.inference: seqrec.load, classify, transcribe (chunked, with word times)."""
+
+import pytest
+import soundfile as sf
+import torch
+
+import seqrec
+from seqrec.data.audio import AudioReader
+from seqrec.inference import Transcriber
+from seqrec.text import CharTokenizer
+from tests.conftest import TINY_WORDS
+from tests.helpers import assert_batch_invariant, tiny_ctc_model
+
+
+def test_transcribe_returns_a_string_per_input_and_chunks_long_audio():
+    transcriber = Transcriber(
+        tiny_ctc_model(),
+        CharTokenizer(),
+        AudioReader(16000),
+        chunk_seconds=2.0,
+    )
+    seen = []
+    original = transcriber.model.forward
+    transcriber.model.forward = lambda x, n: seen.append(n.tolist()) or original(x, n)
+    inputs = [torch.randn(8000) * 0.1, torch.randn(16000 * 7) * 0.1, torch.randn(3200) * 0.1]
+    texts = transcriber.transcribe(inputs, batch_size=2)
+    chunk_lengths = [n for batch in seen for n in batch]
+    assert sum(chunk_lengths) == 8000 + 16000 * 7 + 3200  # every sample transcribed once
+    assert max(chunk_lengths) <= 32000 and len(chunk_lengths) >= 6
+    batched = assert_batch_invariant(lambda x: transcriber.transcribe(x, batch_size=2), inputs)
+    assert batched == texts
+
+
+def test_word_times_come_from_the_frames_where_the_tokens_fire():
+    """A stand-in network spikes like a CTC model: "a" on the first and on the last
+    loud output frame of each burst of sound, blank between, and a space on quiet
+    frames. Each burst is then the word "aa", and its times must be the burst's,
+    across chunk boundaries too."""
+    tokenizer = CharTokenizer()
+    transcriber = Transcriber(tiny_ctc_model(), tokenizer, AudioReader(16000), chunk_seconds=2.0)
+    assert transcriber.frame_seconds == pytest.approx(0.04)  # 10 ms hop, subsampled 4 times
+    network = transcriber.model.forward
+    a, space = tokenizer.encode("a a")[:2]
+
+    def spike_on_sound(x, lengths):
+        _, out_lengths = network(x, lengths)
+        frames = int(out_lengths.max())
+        x = torch.nn.functional.pad(x, (0, max(0, frames * 640 - x.shape[1])))
+        loud = x[:, : frames * 640].reshape(len(x), frames, 640).pow(2).mean(-1).sqrt() > 0.05
+        quiet = torch.nn.functional.pad(~loud, (1, 1), value=True)
+        edge = loud & (quiet[:, :-2] | quiet[:, 2:])  # first or last loud frame of a burst
+        best = torch.where(edge, a, torch.where(loud, 0, space))
+        return torch.nn.functional.one_hot(best, tokenizer.num_classes).float().log(), out_lengths
+
+    transcriber.model.forward = spike_on_sound
+    bursts = [(0.5, 0.7), (2.6, 2.9), (4.2, 4.4), (6.0, 6.5)]
+    audio = torch.randn(7 * 16000) * 1e-3
+    for start, end in bursts:
+        audio[int(start * 16000) : int(end * 16000)] += 0.5
+    (transcript,) = transcriber.transcribe_with_times([audio])
+    assert transcript.text == "aa aa aa aa" == transcriber.transcribe([audio])[0]
+    assert transcript.input == "input[0]"
+    for word, (start, end) in zip(transcript.words, bursts, strict=True):
+        assert abs(word.start - start) <= 0.04 and abs(word.end - end) <= 0.04, (word, start, end)
+
+
+def test_a_model_says_which_methods_its_checkpoint_has(trained_run, asr_run):
+    classifier_ckpt = trained_run / "checkpoints" / "best.ckpt"
+    classifier = seqrec.load(classifier_ckpt)
+    with pytest.raises(TypeError) as error:
+        classifier.transcribe([torch.zeros(16000)])
+    assert str(error.value) == (
+        f"{classifier_ckpt}: transcribe() needs a speech-to-text (CTC) checkpoint, "
+        "but this checkpoint is a classifier"
+    )
+    transcriber = seqrec.load(asr_run / "checkpoints" / "best.ckpt")
+    with pytest.raises(TypeError, match=r"best\.ckpt: classify\(\) needs a classifier"):
+        transcriber.classify([torch.zeros(16000)])
+
+
+def test_load_rebuilds_the_model_from_the_checkpoint_alone(trained_run, model):
+    checkpoint = torch.load(trained_run / "checkpoints" / "best.ckpt", weights_only=True)
+    assert (
+        checkpoint["hyper_parameters"]["model_config"]["_target_"] == "seqrec.modules.SequenceModel"
+    )
+    assert model.labels == TINY_WORDS and model.sample_rate == 16000
+    assert not model.model.training
+
+
+def test_classify_paths_and_waveforms(model, synthetic_data_dir):
+    files = sorted((synthetic_data_dir / "kws_synthetic" / "test").glob("*/*.wav"))[:5]
+    by_path = model.classify(files, top_k=2, batch_size=2)
+    assert len(by_path) == len(files)
+    for prediction, path in zip(by_path, files, strict=True):
+        wave = torch.from_numpy(sf.read(path, dtype="float32")[0])
+        with torch.no_grad():  # the network on this file alone, outside classify()
+            logits, _ = model.model(wave.unsqueeze(0), torch.tensor([wave.numel()]))
+        probs, best = logits[0].softmax(-1).topk(2)
+        assert [label for label, _ in prediction.top_k] == [TINY_WORDS[i] for i in best]
+        assert [p for _, p in prediction.top_k] == pytest.approx(probs.tolist(), abs=1e-5)
+        assert prediction.input == str(path)
+        assert len(prediction.top_k) == 2 and prediction.top_k[0] == (
+            prediction.label,
+            prediction.score,
+        )
+        assert prediction.top_k[0][1] >= prediction.top_k[1][1] and 0 < prediction.score <= 1
+    waves = [sf.read(f, dtype="float32")[0] for f in files]
+    by_wave = model.classify(waves, top_k=5)
+    assert len(by_wave[0].top_k) == 3  # capped at the number of labels
+    for a, b in zip(by_path, by_wave, strict=True):
+        assert a.label == b.label and a.score == pytest.approx(b.score, abs=1e-5)
+    with pytest.raises(ValueError, match="1-D"):
+        model.classify([torch.zeros(2, 100)])
