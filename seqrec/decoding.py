@@ -9,13 +9,15 @@ the tokenizer); :func:`build_search` builds one from that config or from the
 
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from seqrec.checkpoint import check_config
+from seqrec.results import Hypothesis, best_paths, greedy_hypotheses
+from seqrec.results import WordTime as WordTime
+from seqrec.results import word_times as word_times
 from seqrec.text.tokenizers import WORD_BOUNDARY, Tokenizer
 
 
@@ -46,86 +48,7 @@ def ctc_greedy_path(
     >>> ctc_greedy_path(torch.nn.functional.one_hot(frames, 6).float(), torch.tensor([7]))
     [([3, 3, 5], [1, 4, 5])]
     """
-    best = log_probs.argmax(dim=-1).cpu()  # (B, T)
-    paths = []
-    for path, length in zip(best, lengths.tolist(), strict=True):
-        path = path[:length]
-        starts = torch.ones_like(path, dtype=torch.bool)
-        starts[1:] = path[1:] != path[:-1]
-        frames = torch.nonzero(starts & (path != blank)).flatten()
-        paths.append((path[frames].tolist(), frames.tolist()))
-    return paths
-
-
-@dataclass
-class Hypothesis:
-    """A decoded utterance: its text, and its tokens (class indices, blanks and
-    repeats removed) with the output frame at which each was emitted."""
-
-    text: str
-    tokens: list[int] = field(default_factory=list)
-    frames: list[int] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class WordTime:
-    """A word and where it was heard, in seconds from the start of the input."""
-
-    word: str
-    start: float
-    end: float
-
-    def as_dict(self) -> dict[str, str | float]:
-        return {"word": self.word, "start": round(self.start, 3), "end": round(self.end, 3)}
-
-
-def word_times(
-    hypothesis: Hypothesis, tokenizer: Tokenizer, frame_seconds: float, offset: float = 0.0
-) -> list[WordTime]:
-    """The words of a hypothesis with their times.
-
-    A CTC model emits each token at a spike of one or a few frames, so a word's time
-    is where the model fired: it starts at the frame of its first token and ends one
-    frame after its last. Words are split at the word boundary token (a space) and
-    before every SentencePiece piece that begins a word (``▁``).
-
-    Args:
-        hypothesis: from :meth:`CTCSearch.decode`.
-        tokenizer: the model's :class:`~seqrec.text.Tokenizer`.
-        frame_seconds: seconds between the model's output frames.
-        offset: seconds added to every time (where the decoded audio began).
-
-    >>> from seqrec.text import CharTokenizer
-    >>> tok = CharTokenizer()
-    >>> hyp = Hypothesis("hi yo", tok.encode("hi yo"), [2, 3, 6, 9, 10])
-    >>> [w.as_dict() for w in word_times(hyp, tok, 0.04)]
-    [{'word': 'hi', 'start': 0.08, 'end': 0.16}, {'word': 'yo', 'start': 0.36, 'end': 0.44}]
-    """
-    pieces = tokenizer.decoder_tokens()
-    words: list[tuple[list[int], int, int]] = []  # token ids, first frame, last frame
-    current: list[int] = []
-    first = last = 0
-    for token, frame in zip(hypothesis.tokens, hypothesis.frames, strict=True):
-        piece = pieces[token]
-        if (piece == WORD_BOUNDARY or piece.startswith("▁")) and current:
-            words.append((current, first, last))
-            current = []
-        if piece == WORD_BOUNDARY:
-            continue
-        if not current:
-            first = frame
-        current.append(token)
-        last = frame
-    if current:
-        words.append((current, first, last))
-    times = []
-    for tokens, first, last in words:
-        word = tokenizer.decode(tokens).strip()
-        if word:
-            times.append(
-                WordTime(word, offset + first * frame_seconds, offset + (last + 1) * frame_seconds)
-            )
-    return times
+    return best_paths(log_probs.argmax(dim=-1).cpu().numpy(), lengths.tolist(), blank)
 
 
 class CTCSearch:
@@ -165,10 +88,8 @@ class GreedySearch(CTCSearch):
     method = "greedy"
 
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Hypothesis]:
-        return [
-            Hypothesis(self.tokenizer.decode(ids), ids, frames)
-            for ids, frames in ctc_greedy_path(log_probs, lengths)
-        ]
+        best = log_probs.argmax(dim=-1).cpu().numpy()  # (B, T)
+        return greedy_hypotheses(best, lengths.tolist(), self.tokenizer)
 
 
 class _FlashlightSearch(CTCSearch):

@@ -8,7 +8,6 @@ asr.transcribe(["a.wav", waveform])    # ["the cat sat on the mat", ...]
 """
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,31 +19,31 @@ from seqrec.checkpoint import CheckpointError, build_model, build_reader, read_c
 from seqrec.data.audio import AudioReader
 from seqrec.data.batch import pad_sequences
 from seqrec.data.video import ClipReader
-from seqrec.decoding import WordTime, word_times
+from seqrec.results import (
+    Classifies,
+    ModelMethods,
+    Prediction,
+    Transcribes,
+    Transcript,
+    chunk_transcript,
+    join_transcripts,
+    top_predictions,
+)
+from seqrec.results import WordTime as WordTime
+from seqrec.waveform import chunks_of, cut_at, quiet_cuts
 
 Input = str | Path | np.ndarray | torch.Tensor
-
-
-@dataclass
-class Prediction:
-    label: str
-    score: float
-    top_k: list[tuple[str, float]] = field(default_factory=list)
-    input: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "input": self.input,
-            "label": self.label,
-            "score": self.score,
-            "top_k": [{"label": label, "score": score} for label, score in self.top_k],
-        }
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> "Classifier | Transcriber":
     """Rebuild a trained model from a seqrec checkpoint, in eval mode on ``device``: a
     :class:`Classifier` (voice commands, video actions) or a :class:`Transcriber`
-    (speech-to-text)."""
+    (speech-to-text). An ``.onnx`` file (``seqrec-export``) loads into
+    :mod:`seqrec.runtime` instead, with the same ``classify``/``transcribe``."""
+    if Path(path).suffix == ".onnx":
+        from seqrec import runtime
+
+        return runtime.load(path, str(device))
     checkpoint = read_checkpoint(path)
     try:
         hparams = checkpoint["hyper_parameters"]
@@ -107,11 +106,11 @@ def run_batches(
         yield batch, outputs.float().cpu(), out_lengths.cpu()
 
 
-class LoadedModel:
+class LoadedModel(ModelMethods):
     """What every loaded model shares: the network in eval mode, and the reader that
     turns an input into what the network takes (the checkpoint's ``reader``)."""
 
-    kind = "model"
+    file_kind = "checkpoint"
 
     def __init__(
         self, model: nn.Module, reader: Reader, device="cpu", source: str | Path = ""
@@ -131,26 +130,12 @@ class LoadedModel:
             raise AttributeError(f"{self.source}: a {self.modality} model has no sample rate")
         return self.reader.sample_rate
 
-    def _wrong_kind(self, method: str, wants: str) -> TypeError:
-        return TypeError(
-            f"{self.source}: {method}() needs {wants}, but this checkpoint is a {self.kind}"
-        )
-
-    def classify(self, *args: Any, **kwargs: Any) -> list["Prediction"]:
-        raise self._wrong_kind("classify", "a classifier (voice commands or video actions)")
-
-    def transcribe(self, *args: Any, **kwargs: Any) -> list[str]:
-        raise self._wrong_kind("transcribe", "a speech-to-text (CTC) checkpoint")
-
-    def transcribe_with_times(self, *args: Any, **kwargs: Any) -> list["Transcript"]:
-        raise self._wrong_kind("transcribe_with_times", "a speech-to-text (CTC) checkpoint")
-
     def prepare(self, item: Input) -> list[torch.Tensor]:
         """One input as the list of sequences the model scores (clips of a video)."""
         return self.reader.prepare(item)
 
 
-class Classifier(LoadedModel):
+class Classifier(Classifies, LoadedModel):
     """A trained sequence classifier: audio or video in, labels out."""
 
     kind = "classifier"
@@ -165,25 +150,6 @@ class Classifier(LoadedModel):
     ) -> None:
         super().__init__(model, reader, device, source)
         self.labels = list(labels)
-
-    @torch.inference_mode()
-    def classify(
-        self, inputs: Sequence[Input], top_k: int = 5, batch_size: int = 32
-    ) -> list[Prediction]:
-        """Label each input.
-
-        Audio models take file paths or mono waveforms at :attr:`sample_rate`; video
-        models take file paths (read as at evaluation, several clips averaged) or
-        normalised (T, 3, H, W) clips. Returns one :class:`Prediction` per input, in
-        input order: the best label, its probability, and the ``top_k`` labels.
-        """
-        names = [
-            str(item) if isinstance(item, str | Path) else f"input[{i}]"
-            for i, item in enumerate(inputs)
-        ]
-        return self.classify_clips(
-            [self.prepare(item) for item in inputs], names, top_k, batch_size
-        )
 
     @torch.inference_mode()
     def classify_clips(
@@ -204,27 +170,19 @@ class Classifier(LoadedModel):
         summed = torch.zeros(len(items), len(self.labels)).index_add_(0, owners, logits)
         counts = torch.bincount(owners, minlength=len(items)).unsqueeze(1)
         probs = torch.softmax(summed / counts, dim=-1)  # clip scores averaged per input
-        k = min(top_k, len(self.labels))
-        scores, indices = probs.topk(k, dim=-1)
-        predictions = []
-        for i, name in enumerate(names):
-            top = [
-                (self.labels[j], round(p, 6))
-                for p, j in zip(scores[i].tolist(), indices[i].tolist(), strict=True)
-            ]
-            predictions.append(Prediction(label=top[0][0], score=top[0][1], top_k=top, input=name))
-        return predictions
+        return top_predictions(probs.numpy(), self.labels, names, top_k)
 
 
-class Transcriber(LoadedModel):
+class Transcriber(Transcribes, LoadedModel):
     """A trained CTC speech recogniser: audio in, text out.
 
     Args:
         model: the network (waveforms -> log-probabilities).
         tokenizer: its :class:`~seqrec.text.Tokenizer`.
         reader: the :class:`~seqrec.data.audio.AudioReader` (its sample rate).
-        decoding: :class:`~seqrec.decoding.CTCSearch` settings (the checkpoint's by
-            default; ``{"method": "greedy"}`` when it has none).
+        decoding: the config of the CTC search (``conf/decoding/``, e.g.
+            ``{"_target_": "seqrec.decoding.BeamSearch", "beam_size": 32}``; the
+            checkpoint's by default; greedy when None).
         chunk_seconds: recordings longer than this are cut into chunks of at most this
             length, at the quietest point of each chunk's last quarter, transcribed
             as a batch and joined; nothing is dropped.
@@ -245,7 +203,7 @@ class Transcriber(LoadedModel):
         super().__init__(model, reader, device, source)
         self.tokenizer = tokenizer
         self.chunk_seconds = chunk_seconds
-        self.set_decoding(decoding or {"method": "greedy"})
+        self.set_decoding(decoding)
 
     def set_decoding(self, decoding: dict[str, Any] | None) -> None:
         """Switch decoding to the search a config names (``conf/decoding/``), e.g.
@@ -267,84 +225,35 @@ class Transcriber(LoadedModel):
         return stride / self.sample_rate
 
     @torch.inference_mode()
-    def transcribe(self, inputs: Sequence[Input], batch_size: int = 16) -> list[str]:
-        """One transcript per input: audio file paths, or mono waveforms at
-        :attr:`sample_rate`. Long recordings are chunked (``chunk_seconds``)."""
-        return self.transcribe_waveforms([self.prepare(item)[0] for item in inputs], batch_size)
-
-    @torch.inference_mode()
-    def transcribe_with_times(
-        self, inputs: Sequence[Input], batch_size: int = 16
-    ) -> list["Transcript"]:
-        """:meth:`transcribe`, with the start and end of every word in seconds
-        (:func:`~seqrec.decoding.word_times`)."""
-        waveforms = [self.prepare(item)[0] for item in inputs]
-        transcripts = self.transcripts(waveforms, batch_size, with_times=True)
-        for i, (transcript, item) in enumerate(zip(transcripts, inputs, strict=True)):
-            transcript.input = str(item) if isinstance(item, str | Path) else f"input[{i}]"
-        return transcripts
-
-    @torch.inference_mode()
-    def transcribe_waveforms(
-        self, waveforms: Sequence[torch.Tensor], batch_size: int = 16
-    ) -> list[str]:
-        """Transcripts of waveforms already read (1-D, at :attr:`sample_rate`)."""
-        return [t.text for t in self.transcripts(waveforms, batch_size, with_times=False)]
-
-    @torch.inference_mode()
     def transcripts(
         self, waveforms: Sequence[torch.Tensor], batch_size: int = 16, with_times: bool = True
     ) -> list["Transcript"]:
         """:class:`Transcript` of waveforms already read; word times if ``with_times``."""
         max_samples = round(self.chunk_seconds * self.sample_rate)
         frame_seconds = self.frame_seconds
-        chunks, owners, offsets = [], [], []
-        for i, waveform in enumerate(waveforms):
-            offset = 0
-            for chunk in split_at_quiet_points(waveform, max_samples, self.sample_rate):
-                chunks.append(chunk)
-                owners.append(i)
-                offsets.append(offset / self.sample_rate)
-                offset += chunk.shape[0]
+        chunks, owners, offsets = chunks_of(
+            waveforms,
+            lambda w: split_at_quiet_points(w, max_samples, self.sample_rate),
+            self.sample_rate,
+        )
         parts = [Transcript("") for _ in chunks]
         batches = run_batches(self.model, chunks, batch_size, self.device)
         for batch, log_probs, out_lengths in batches:
             hypotheses = self.search.decode(log_probs, out_lengths)
             for i, hypothesis in zip(batch, hypotheses, strict=True):
-                parts[i] = Transcript(hypothesis.text)
-                if with_times:
-                    parts[i].words = word_times(
-                        hypothesis, self.tokenizer, frame_seconds, offsets[i]
-                    )
-        joined = [Transcript("") for _ in waveforms]
-        for owner, part in zip(owners, parts, strict=True):
-            if part.text:
-                whole = joined[owner]
-                whole.text = f"{whole.text} {part.text}" if whole.text else part.text
-                whole.words.extend(part.words)
-        return joined
-
-
-@dataclass
-class Transcript:
-    """A transcript, with its words' times when asked for
-    (:meth:`Transcriber.transcribe_with_times`)."""
-
-    text: str
-    words: list[WordTime] = field(default_factory=list)
-    input: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"input": self.input, "text": self.text, "words": [w.as_dict() for w in self.words]}
+                parts[i] = chunk_transcript(
+                    hypothesis, self.tokenizer, frame_seconds, offsets[i], with_times
+                )
+        return join_transcripts(parts, owners, len(waveforms))
 
 
 def split_at_quiet_points(
     waveform: torch.Tensor, max_samples: int, sample_rate: int
 ) -> list[torch.Tensor]:
-    """Cut a waveform into pieces of at most ``max_samples``, each cut at the frame of
-    lowest energy (25 ms frames, 10 ms hop) in the last quarter of its piece, at
-    that frame's centre. The
-    pieces put back together are the whole waveform.
+    """Cut a waveform into pieces of at most ``max_samples`` where
+    :func:`seqrec.waveform.split_at_quiet_points` cuts it: each at the centre of the
+    frame of lowest energy (25 ms frames, 10 ms hop) in the last quarter of its piece.
+    The pieces are views of ``waveform``; put back together they are all of it.
 
     >>> wave = torch.ones(100_000)
     >>> wave[30_000:30_400] = 0  # a pause
@@ -352,20 +261,5 @@ def split_at_quiet_points(
     >>> pieces[0].numel(), sum(p.numel() for p in pieces), max(p.numel() for p in pieces)
     (30120, 100000, 30120)
     """
-    if max_samples <= 0:
-        raise ValueError(f"max_samples must be positive, got {max_samples}")
-    frame, hop = round(0.025 * sample_rate), round(0.010 * sample_rate)
-    pieces, start, total = [], 0, waveform.shape[0]
-    while total - start > max_samples:
-        lo, hi = start + (3 * max_samples) // 4, start + max_samples
-        window = waveform[lo:hi]
-        if window.numel() >= frame:
-            energy = window.unfold(0, frame, hop).pow(2).mean(dim=1)
-            cut = lo + int(energy.argmin()) * hop + frame // 2  # the quietest frame's centre
-        else:
-            cut = hi
-        cut = max(cut, start + 1)
-        pieces.append(waveform[start:cut])
-        start = cut
-    pieces.append(waveform[start:])
-    return pieces
+    cuts = quiet_cuts(waveform.detach().cpu().numpy(), max_samples, sample_rate)
+    return cut_at(waveform, cuts)

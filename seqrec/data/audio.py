@@ -6,27 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 import torch
 import torchaudio
 
 from seqrec.data.batch import AudioSample, SkippedSample, collate_audio
 from seqrec.data.dataset import LabelledManifestDataset
-from seqrec.data.manifest import BAD_TEXT, MISSING_FILE, ManifestEntry, ManifestError, Problem
+from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem
 from seqrec.text import TextError, Tokenizer
-
-UNREADABLE_AUDIO = "unreadable_audio"
-EMPTY_AUDIO = "empty_audio"
-DURATION_MISMATCH = "duration_mismatch"
-DURATION_TOLERANCE = 0.05  # seconds a manifest duration may run past the end of its file
-
-
-class AudioError(RuntimeError):
-    """An audio file that cannot be used; the message names the file and the problem."""
-
-    def __init__(self, message: str, reason: str = UNREADABLE_AUDIO) -> None:
-        super().__init__(message)
-        self.reason = reason
+from seqrec.waveform import AudioError, read_soundfile
 
 
 def load_audio(
@@ -38,41 +25,11 @@ def load_audio(
     """Read ``path`` as a mono float32 waveform (S,) at ``sample_rate``.
 
     Multi-channel audio is averaged to mono; other rates are resampled. ``offset`` and
-    ``duration`` (seconds) select a segment without reading the rest of the file.
+    ``duration`` (seconds) select a segment without reading the rest of the file
+    (:func:`seqrec.waveform.read_soundfile`).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: file not found", MISSING_FILE)
-    try:
-        with sf.SoundFile(str(path)) as f:
-            file_rate = f.samplerate
-            if f.frames == 0:
-                raise AudioError(f"{path}: no audio samples (empty file)", EMPTY_AUDIO)
-            start = round(offset * file_rate)
-            if start > f.frames:
-                raise AudioError(
-                    f"{path}: offset {offset:.3f}s is past the end ({f.frames / file_rate:.3f}s)",
-                    EMPTY_AUDIO,
-                )
-            f.seek(start)
-            frames = -1 if duration is None else round(duration * file_rate)
-            if frames > 0 and start + frames > f.frames + DURATION_TOLERANCE * file_rate:
-                raise AudioError(
-                    f"{path}: offset + duration = {(start + frames) / file_rate:.3f}s runs past the end of the "
-                    f"file ({f.frames / file_rate:.3f}s)",
-                    DURATION_MISMATCH,
-                )
-            data = f.read(frames, dtype="float32", always_2d=True)  # (S, channels)
-    except AudioError:
-        raise
-    except (sf.LibsndfileError, RuntimeError, ValueError) as e:
-        raise AudioError(f"{path}: cannot decode audio ({e})") from None
-    if data.shape[0] == 0:
-        raise AudioError(f"{path}: no audio samples (empty file or segment)", EMPTY_AUDIO)
-    if not np.isfinite(data).all():
-        raise AudioError(f"{path}: audio contains NaN or infinite samples")
-    # mono files need no averaging (and no copy)
-    waveform = torch.from_numpy(data[:, 0] if data.shape[1] == 1 else data.mean(axis=1))
+    data, file_rate = read_soundfile(path, offset, duration)
+    waveform = torch.from_numpy(data)
     if file_rate != sample_rate:
         waveform = torchaudio.functional.resample(waveform, file_rate, sample_rate)
     return waveform

@@ -12,10 +12,10 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from seqrec.data.audio import DURATION_MISMATCH, EMPTY_AUDIO, UNREADABLE_AUDIO
 from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem, scan_manifest
 from seqrec.data.video import VideoError, decode_video, probe_video
 from seqrec.text.normalize import TextError, normalize_text
+from seqrec.waveform import DURATION_MISMATCH, EMPTY_AUDIO, UNREADABLE_AUDIO
 
 UNSUPPORTED_FORMAT = "unsupported_format"
 

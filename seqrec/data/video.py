@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from seqrec.data.audio import DURATION_MISMATCH
+from seqrec.waveform import DURATION_MISMATCH
 
 UNREADABLE_VIDEO = "unreadable_video"
 EMPTY_VIDEO = "empty_video"

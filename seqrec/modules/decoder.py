@@ -1,5 +1,6 @@
 """The recurrent decoder: stacked (bi)directional LSTM or GRU over padded frames."""
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -84,18 +85,21 @@ class RecurrentDecoder(nn.Module):
             y, _ = self.rnn(packed)
             y, _ = pad_packed_sequence(y, batch_first=True, total_length=total)  # (B, T, rnn_dim)
         else:
-            y = zero_padding(self._run_layer_by_layer(x, lengths), lengths)
-        y = self.dropout(y)
-        if self.proj is not None:
-            y = zero_padding(self.proj(y), lengths)
-        return y, lengths
+            y = zero_padding(self.run_layer_by_layer(x, lengths), lengths)
+        return self.project(y, lengths), lengths
 
-    def _run_layer_by_layer(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def run_layer_by_layer(
+        self, x: torch.Tensor, lengths: torch.Tensor, op: Callable[..., tuple] | None = None
+    ) -> torch.Tensor:
         """The stacked RNN on a padded batch, one layer and direction at a time, with
-        the parameters of ``self.rnn``. Padded frames of the output hold garbage."""
+        the parameters of ``self.rnn``. Padded frames of the output hold garbage.
+
+        ``op`` runs one layer in one direction and has the signature of ``torch.lstm``
+        (``torch.gru``), which it is by default; the ONNX export passes an op of the
+        same signature that it can translate (:mod:`seqrec.export`)."""
         rnn = self.rnn
         lstm = isinstance(rnn, nn.LSTM)
-        op = torch.lstm if lstm else torch.gru
+        op = op or (torch.lstm if lstm else torch.gru)
         reverse = reversal_index(lengths.to(x.device), x.shape[1])
         out = x
         for layer in range(rnn.num_layers):
@@ -105,13 +109,21 @@ class RecurrentDecoder(nn.Module):
                 params = [getattr(rnn, f"{name}_l{layer}{suffix}") for name in names]
                 inputs = out if not suffix else reverse_time(out, reverse)
                 h0 = inputs.new_zeros(1, inputs.shape[0], rnn.hidden_size)
-                hx = (h0, h0) if lstm else h0
+                hx = [h0, h0] if lstm else h0
                 y = op(inputs, hx, params, rnn.bias, 1, 0.0, self.training, False, True)[0]
-                directions.append(reverse_time(y, reverse) if suffix else y)
+                directions.append(reverse_time(y, reverse) if suffix else y)  # (B, T, H)
             out = torch.cat(directions, dim=-1) if len(directions) > 1 else directions[0]
-            if layer < rnn.num_layers - 1 and rnn.dropout > 0:
+            if self.training and layer < rnn.num_layers - 1 and rnn.dropout > 0:
                 out = nn.functional.dropout(out, rnn.dropout, self.training)
         return out
+
+    def project(self, y: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The recurrent output (B, T, rnn_dim), zero on padding, after dropout and the
+        optional projection -> (B, T, out_dim)."""
+        y = self.dropout(y)
+        if self.proj is not None:
+            y = zero_padding(self.proj(y), lengths)
+        return y
 
 
 def reversal_index(lengths: torch.Tensor, total: int) -> torch.Tensor:

@@ -1,0 +1,37 @@
+"""Run an exported model (``seqrec-export``) with onnxruntime, numpy and soundfile
+only: no torch, Lightning or Hydra (``pip install seqrec[onnx]``)::
+
+    model = seqrec.runtime.load("kws.onnx")   # or seqrec.load("kws.onnx")
+    model.classify(["yes.wav", waveform])      # [Prediction(label='yes', ...), ...]
+    seqrec.runtime.load("asr.onnx").transcribe(["talk.flac"])
+
+The results are those of :func:`seqrec.load` on the checkpoint: the same batching,
+greedy CTC search, word times and chunking of long audio. A SentencePiece tokenizer
+also needs ``sentencepiece``.
+"""
+
+from seqrec.results import Prediction, Transcript, WordTime
+from seqrec.runtime.audio import read_audio, resample
+from seqrec.runtime.model import (
+    ExportedModelError,
+    OnnxClassifier,
+    OnnxTranscriber,
+    load,
+    read_metadata,
+)
+from seqrec.waveform import AudioError, split_at_quiet_points
+
+__all__ = [
+    "AudioError",
+    "ExportedModelError",
+    "OnnxClassifier",
+    "OnnxTranscriber",
+    "Prediction",
+    "Transcript",
+    "WordTime",
+    "load",
+    "read_audio",
+    "read_metadata",
+    "resample",
+    "split_at_quiet_points",
+]

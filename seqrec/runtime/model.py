@@ -1,0 +1,223 @@
+"""An exported model (``seqrec-export``) run with onnxruntime: the ``classify()`` and
+``transcribe()`` of :mod:`seqrec.inference`, with the same signatures and results,
+reading everything it needs from the file's ``seqrec.*`` metadata."""
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqrec import results
+from seqrec.runtime.audio import read_audio
+from seqrec.runtime.ctc import greedy_decode
+from seqrec.waveform import chunks_of, split_at_quiet_points
+
+Input = str | Path | np.ndarray
+
+
+class ExportedModelError(RuntimeError):
+    """An ONNX file that is not a usable seqrec export; the message names the file."""
+
+
+def read_metadata(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """An onnxruntime session on ``path`` and its ``seqrec.*`` metadata, decoded."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file():
+        raise ExportedModelError(f"{path}: file not found")
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise ExportedModelError(f"{path}: not a readable ONNX model ({e})") from None
+    raw = session.get_modelmeta().custom_metadata_map
+    meta = {
+        key[len("seqrec.") :]: json.loads(value)
+        for key, value in raw.items()
+        if key.startswith("seqrec.")
+    }
+    for key in ("kind", "modality", "reader", "inputs", "outputs"):
+        if key not in meta:
+            raise ExportedModelError(
+                f"{path}: not a seqrec export (no seqrec.{key} in its metadata; "
+                f"write it with seqrec-export)"
+            )
+    return session, meta
+
+
+def load(path: str | Path, device: str = "cpu") -> "OnnxClassifier | OnnxTranscriber":
+    """An exported model: an :class:`OnnxClassifier` or an :class:`OnnxTranscriber`."""
+    if str(device) != "cpu":
+        raise ValueError(f"seqrec.runtime runs on the CPU; got device={device!r}")
+    session, meta = read_metadata(path)
+    if meta["kind"] == "transcriber":
+        return OnnxTranscriber(session, meta, source=path)
+    if meta["kind"] == "classifier":
+        return OnnxClassifier(session, meta, source=path)
+    raise ExportedModelError(f"{path}: unknown kind {meta['kind']!r} in its metadata")
+
+
+def run_batches(
+    session: Any, sequences: Sequence[np.ndarray], batch_size: int
+) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+    """:func:`seqrec.inference.run_batches` on an onnxruntime session: shortest first,
+    ``batch_size`` at a time, zero-padded; yields the indices, outputs and lengths."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    order = sorted(range(len(sequences)), key=lambda i: sequences[i].shape[0])
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        items = [sequences[i] for i in batch]
+        lengths = np.array([s.shape[0] for s in items], dtype=np.int64)
+        padded = np.zeros((len(items), int(lengths.max()), *items[0].shape[1:]), np.float32)
+        for row, item in zip(padded, items, strict=True):
+            row[: item.shape[0]] = item
+        outputs, out_lengths = session.run(None, {"inputs": padded, "lengths": lengths})
+        yield batch, outputs.astype(np.float32), out_lengths
+
+
+class OnnxModel(results.ModelMethods):
+    """What every exported model shares: the session, the metadata, and the reading of
+    inputs by the reader settings the metadata holds."""
+
+    file_kind = "exported model"
+
+    def __init__(self, session: Any, meta: dict[str, Any], source: str | Path = "") -> None:
+        self.session = session
+        self.meta = meta
+        self.source = str(source) or "this model"
+        self.reader_config = meta["reader"]
+
+    @property
+    def modality(self) -> str:
+        return self.meta["modality"]
+
+    @property
+    def sample_rate(self) -> int:
+        if self.modality != "audio":
+            raise AttributeError(f"{self.source}: a {self.modality} model has no sample rate")
+        return int(self.meta["sample_rate"])
+
+    def prepare(self, item: Input) -> list[np.ndarray]:
+        """One input as the list of sequences the model scores, as the reader's
+        ``prepare`` gives it: a file's waveform, or an array checked."""
+        if self.modality == "audio":
+            if isinstance(item, str | Path):
+                return [read_audio(item, self.sample_rate)]
+            waveform = np.asarray(item, dtype=np.float32)
+            if waveform.ndim != 1 or waveform.size == 0:
+                raise ValueError(
+                    f"a waveform must be a non-empty 1-D array at {self.sample_rate} Hz, got "
+                    f"shape {tuple(waveform.shape)}"
+                )
+            return [waveform]
+        if isinstance(item, str | Path):
+            raise NotImplementedError(
+                f"{item}: seqrec.runtime does not read video files yet; pass normalised "
+                f"(T, 3, H, W) clips, or use seqrec.load on the checkpoint"
+            )
+        clip = np.asarray(item, dtype=np.float32)
+        shape = tuple(self.meta["frame_shape"])
+        if clip.ndim != 4 or clip.shape[1:] != shape:
+            raise ValueError(
+                f"a video clip for this model must be a (T, {', '.join(map(str, shape))}) "
+                f"array, got shape {tuple(clip.shape)}"
+            )
+        return [clip]
+
+
+class OnnxClassifier(results.Classifies, OnnxModel):
+    """An exported sequence classifier: audio or video in, labels out."""
+
+    kind = "classifier"
+
+    def __init__(self, session: Any, meta: dict[str, Any], source: str | Path = "") -> None:
+        super().__init__(session, meta, source)
+        self.labels = list(meta["labels"])
+
+    def classify_clips(
+        self,
+        items: Sequence[Sequence[np.ndarray]],
+        names: Sequence[str],
+        top_k: int = 5,
+        batch_size: int = 32,
+    ) -> list[results.Prediction]:
+        """Label inputs already prepared; the scores of an input's clips are averaged."""
+        sequences = [clip for clips in items for clip in clips]
+        owners = np.array([i for i, clips in enumerate(items) for _ in clips], dtype=np.int64)
+        logits = np.zeros((len(sequences), len(self.labels)), np.float32)
+        for batch, outputs, _ in run_batches(self.session, sequences, batch_size):
+            logits[batch] = outputs
+        summed = np.zeros((len(items), len(self.labels)), np.float32)
+        np.add.at(summed, owners, logits)
+        counts = np.bincount(owners, minlength=len(items)).astype(np.float32)[:, None]
+        probs = _softmax(summed / counts)  # clip scores averaged per input
+        return results.top_predictions(probs, self.labels, names, top_k)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class OnnxTranscriber(results.Transcribes, OnnxModel):
+    """An exported CTC speech recogniser: audio in, text out (greedy search).
+
+    ``chunk_seconds``: recordings longer than this are cut at quiet points into chunks
+    at most this long, transcribed as a batch and joined, as
+    :class:`seqrec.inference.Transcriber` does.
+    """
+
+    kind = "speech-to-text model"
+
+    def __init__(self, session: Any, meta: dict[str, Any], source: str | Path = "") -> None:
+        super().__init__(session, meta, source)
+        from seqrec.text.tokenizers import tokenizer_from_state
+
+        self.tokenizer = tokenizer_from_state(meta["tokenizer"])
+        self.frame_seconds = float(meta["frame_seconds"])
+        self.chunk_seconds = float(meta.get("chunk_seconds", 30.0))
+        self.set_decoding(meta.get("decoding"))
+
+    def set_decoding(self, decoding: dict[str, Any] | None) -> None:
+        """Greedy search only, for now: a beam search config is refused."""
+        method = _method(decoding)
+        if method != "greedy":
+            raise NotImplementedError(
+                f"{self.source}: decoding {method!r} is not available in seqrec.runtime yet "
+                f"(greedy only); call set_decoding({{'method': 'greedy'}}) or use seqrec.load "
+                f"on the checkpoint"
+            )
+        self.decoding = decoding or {"method": "greedy"}
+
+    def transcripts(
+        self, waveforms: Sequence[np.ndarray], batch_size: int = 16, with_times: bool = True
+    ) -> list[results.Transcript]:
+        """:class:`~seqrec.results.Transcript` of waveforms already read; word times if ``with_times``."""
+        max_samples = round(self.chunk_seconds * self.sample_rate)
+        chunks, owners, offsets = chunks_of(
+            [np.asarray(w) for w in waveforms],
+            lambda w: split_at_quiet_points(w, max_samples, self.sample_rate),
+            self.sample_rate,
+        )
+        parts = [results.Transcript("") for _ in chunks]
+        for batch, log_probs, out_lengths in run_batches(self.session, chunks, batch_size):
+            hypotheses = greedy_decode(log_probs, out_lengths, self.tokenizer)
+            for i, hypothesis in zip(batch, hypotheses, strict=True):
+                parts[i] = results.chunk_transcript(
+                    hypothesis, self.tokenizer, self.frame_seconds, offsets[i], with_times
+                )
+        return results.join_transcripts(parts, owners, len(waveforms))
+
+
+def _method(decoding: dict[str, Any] | None) -> str:
+    """``greedy``, ``beam`` or ``beam_lm`` for a decoding config of either form."""
+    if not decoding:
+        return "greedy"
+    target = decoding.get("_target_", "")
+    names = {"GreedySearch": "greedy", "BeamSearch": "beam", "LexiconBeamSearch": "beam_lm"}
+    return (
+        names.get(target.rsplit(".", 1)[-1], target) if target else decoding.get("method", "greedy")
+    )

@@ -1,0 +1,419 @@
+"""seqrec-export and seqrec.runtime against PyTorch, on tiny models built here: the
+exported graph's outputs, the runtime's labels and transcripts, the metadata, int8
+quantisation, the command, and the runtime without torch."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import soundfile as sf
+import torch
+
+import seqrec
+from seqrec.checkpoint import build_model
+from seqrec.export import (
+    PARITY_ATOL,
+    ExportError,
+    check_lengths,
+    export_onnx,
+    frame_seconds,
+    max_difference,
+    reader_config,
+)
+from seqrec.runtime import OnnxClassifier, OnnxTranscriber, read_metadata
+from seqrec.text import SentencePieceTokenizer
+from tests.helpers import error_rates, run_cli
+
+RATE = 16000
+AUDIO_READER = {"_target_": "seqrec.data.audio.AudioReader", "sample_rate": RATE}
+VIDEO_READER = {
+    "_target_": "seqrec.data.video.ClipReader",
+    "num_frames": 4,
+    "short_side": 20,
+    "transform": {"_target_": "seqrec.data.video.ClipTransform", "size": 16},
+}
+LABELS = ["yes", "no", "up"]
+SENTENCES = ["the cat sat on the mat", "a dog ran up the hill", "we're quick brown foxes jumping"]
+
+
+def audio_model(cell, head, featurizer="LogMelSpectrogram", subsample=False, proj_size=0):
+    features = {"_target_": f"seqrec.modules.{featurizer}", "sample_rate": RATE, "n_mels": 16}
+    if featurizer == "MFCC":
+        features["n_mfcc"] = 12
+    width = 12 if featurizer == "MFCC" else 16
+    config = {
+        "_target_": "seqrec.modules.SequenceModel",
+        "frontend": {
+            "_target_": "seqrec.modules.AudioFrontend",
+            "featurizer": features,
+            "spec_augment": {"_target_": "seqrec.modules.SpecAugment"},
+        },
+        "encoder": None,
+    }
+    if subsample:
+        config["encoder"] = {
+            "_target_": "seqrec.modules.ConvSubsampling",
+            "input_dim": width,
+            "out_dim": 16,
+            "factor": 4,
+        }
+        width = 16
+    config["decoder"] = {
+        "_target_": "seqrec.modules.RecurrentDecoder",
+        "input_dim": width,
+        "hidden": 8,
+        "num_layers": 2,
+        "cell": cell,
+        "proj_size": proj_size,
+    }
+    config["head"] = {**head, "input_dim": proj_size or 16}
+    return config
+
+
+def classifier_head(pooling):
+    return {"_target_": "seqrec.modules.ClassifierHead", "num_classes": 3, "pooling": pooling}
+
+
+def ctc_head(num_classes):
+    return {"_target_": "seqrec.modules.CTCHead", "num_classes": num_classes}
+
+
+VIDEO_MODEL = {
+    "_target_": "seqrec.modules.SequenceModel",
+    "frontend": {
+        "_target_": "seqrec.modules.FrameEncoder",
+        "backbone": {
+            "_target_": "seqrec.modules.SmallCNN",
+            "channels": [4, 8],
+            "out_dim": 8,
+            "spatial_pool": 2,
+        },
+    },
+    "decoder": {
+        "_target_": "seqrec.modules.RecurrentDecoder",
+        "input_dim": 8,
+        "hidden": 8,
+        "num_layers": 1,
+        "cell": "gru",
+    },
+    "head": {"_target_": "seqrec.modules.ClassifierHead", "input_dim": 16, "num_classes": 4},
+}
+
+
+def bpe_state():
+    return SentencePieceTokenizer.train(SENTENCES * 4, vocab_size=40).state()
+
+
+# name -> (model config, the hyper-parameters besides it)
+MODELS = {
+    "kws_lstm_attention": (
+        lambda: audio_model("lstm", classifier_head("attention")),
+        lambda: {"labels": LABELS, "reader": AUDIO_READER},
+    ),
+    "kws_gru_mean": (
+        lambda: audio_model("gru", classifier_head("mean")),
+        lambda: {"labels": LABELS, "reader": AUDIO_READER},
+    ),
+    "kws_lstm_max_mfcc_proj": (
+        lambda: audio_model("lstm", classifier_head("max"), "MFCC", proj_size=8),
+        lambda: {"labels": LABELS, "reader": AUDIO_READER},
+    ),
+    "ctc_char": (
+        lambda: audio_model("gru", ctc_head(29)),
+        lambda: {"tokenizer": {"kind": "char"}, "reader": AUDIO_READER},
+    ),
+    "ctc_bpe_subsampled": (
+        lambda: audio_model("lstm", ctc_head(41), subsample=True),
+        lambda: {"tokenizer": bpe_state(), "reader": AUDIO_READER},
+    ),
+    "video_small_cnn": (
+        lambda: VIDEO_MODEL,
+        lambda: {"labels": ["left", "right", "up", "down"], "reader": VIDEO_READER},
+    ),
+}
+CLASSIFIERS = ["kws_lstm_attention", "kws_gru_mean", "kws_lstm_max_mfcc_proj"]
+TRANSCRIBERS = ["ctc_char", "ctc_bpe_subsampled"]
+
+
+def write_checkpoint(path: Path, name: str) -> Path:
+    """A checkpoint as training writes one: random weights (seeded), its config."""
+    model_config, hparams = MODELS[name][0](), MODELS[name][1]()
+    torch.manual_seed(0)
+    model = build_model(model_config, path)
+    if "tokenizer" in hparams:  # a blank that does not win every frame: non-empty text
+        with torch.no_grad():
+            model.head.linear.bias[0] = -1.0
+    state = {f"model.{key}": value for key, value in model.state_dict().items()}
+    hparams = {"model_config": model_config, **hparams}
+    torch.save({"state_dict": state, "hyper_parameters": hparams}, path)
+    return path
+
+
+class Exports:
+    """Each model's checkpoint, its ``seqrec.load`` and its export, made once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.made: dict[tuple[str, str | None], tuple] = {}
+
+    def __call__(self, name: str, quantize: str | None = None):
+        key = (name, quantize)
+        if key not in self.made:
+            ckpt = self.folder / f"{name}.ckpt"
+            if not ckpt.exists():
+                write_checkpoint(ckpt, name)
+            loaded = seqrec.load(ckpt)
+            path = export_onnx(loaded, self.folder / f"{name}.{quantize or 'float'}.onnx", quantize)
+            self.made[key] = (loaded, path)
+        return self.made[key]
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> Exports:
+    return Exports(tmp_path_factory.mktemp("onnx"))
+
+
+def synthetic_waves(seconds=(1.0, 0.3, 2.2, 0.05, 1.5, 0.6), seed=0) -> list[np.ndarray]:
+    """Tones with noise and a pause: a small synthetic set of several lengths."""
+    rng = np.random.default_rng(seed)
+    waves = []
+    for s in seconds:
+        t = np.arange(round(s * RATE)) / RATE
+        wave = 0.3 * np.sin(2 * math.pi * rng.uniform(150, 3000) * t)
+        wave += 0.02 * rng.standard_normal(t.size)
+        wave[t.size // 3 : t.size // 3 + RATE // 20] = 0  # a pause
+        waves.append(wave.astype(np.float32))
+    return waves
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_exported_outputs_match_pytorch(exports, name):
+    """Logits or log-probs within 1e-4 at lengths around the 1 s export example: the
+    shortest input the front end takes (1 sample, 1 frame), one under an FFT window,
+    0.1 s, 1 s and 3 s (or 1, 4 and 9 frames), each alone and all in one batch."""
+    loaded, path = exports(name)
+    lengths = check_lengths(loaded)
+    assert min(lengths) == 1 and len(set(lengths)) == len(lengths) >= 3
+    worst = max_difference(loaded, path, lengths)
+    assert worst <= PARITY_ATOL, f"{name}: max |onnx - torch| = {worst:.2e}"
+    inputs, lengths = (t.type.tensor_type.shape.dim for t in onnx.load(str(path)).graph.input)
+    assert inputs[0].dim_param and inputs[1].dim_param  # batch and time are symbolic
+    assert lengths[0].dim_param == inputs[0].dim_param
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "backbone, head",
+    [("resnet18", "fc"), ("mobilenet_v3_small", "classifier"), ("efficientnet_b0", "classifier")],
+)
+def test_torchvision_backbones_export(tmp_path, backbone, head):
+    frontend = {
+        "_target_": "seqrec.modules.FrameEncoder",
+        "backbone": {
+            "_target_": "seqrec.modules.headless",
+            "model": {"_target_": f"torchvision.models.{backbone}", "weights": None},
+            "head": head,
+        },
+    }
+    width = build_model(frontend, "backbone").out_dim
+    config = {
+        **VIDEO_MODEL,
+        "frontend": frontend,
+        "decoder": {**VIDEO_MODEL["decoder"], "input_dim": width},
+    }
+    reader = {**VIDEO_READER, "transform": {**VIDEO_READER["transform"], "size": 32}}
+    torch.manual_seed(0)
+    model = build_model(config, "x")
+    state = {f"model.{key}": value for key, value in model.state_dict().items()}
+    hparams = {"model_config": config, "labels": list("abcd"), "reader": reader}
+    torch.save({"state_dict": state, "hyper_parameters": hparams}, tmp_path / "v.ckpt")
+    loaded = seqrec.load(tmp_path / "v.ckpt")
+    path = export_onnx(loaded, tmp_path / "v.onnx")
+    assert max_difference(loaded, path, check_lengths(loaded)) <= PARITY_ATOL
+
+
+def test_a_30_second_clip_and_a_mixed_batch(exports):
+    loaded, path = exports("ctc_bpe_subsampled")
+    worst = max_difference(loaded, path, [30 * RATE, 7, RATE // 2 + 3], seed=1)
+    assert worst <= PARITY_ATOL
+
+
+@pytest.mark.parametrize("name", ["kws_gru_mean", "ctc_char", "video_small_cnn"])
+def test_the_metadata_makes_the_file_self_contained(exports, name):
+    loaded, path = exports(name)
+    _, meta = read_metadata(path)
+    assert meta["reader"] == reader_config(loaded.reader)
+    assert meta["modality"] == loaded.modality
+    assert meta["version"] == "0.1.0" and meta["quantized"] is None
+    if name.startswith("ctc"):
+        assert meta["kind"] == "transcriber" and meta["tokenizer"] == {"kind": "char"}
+        assert meta["frame_seconds"] == loaded.frame_seconds == frame_seconds(loaded.model, RATE)
+        assert meta["decoding"] == loaded.decoding and meta["sample_rate"] == RATE
+    else:
+        assert meta["kind"] == "classifier" and meta["labels"] == loaded.labels
+    if name.startswith("video"):
+        assert meta["frame_shape"] == [3, 16, 16]
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_runtime_labels_audio_like_pytorch(exports, name, tmp_path):
+    loaded, path = exports(name)
+    runtime = seqrec.load(path)  # an .onnx file loads into seqrec.runtime
+    assert isinstance(runtime, OnnxClassifier) and runtime.labels == LABELS
+    waves = synthetic_waves()
+    files = [tmp_path / "a.wav", tmp_path / "b_8k_stereo.wav"]
+    sf.write(files[0], waves[0], RATE, subtype="PCM_16")
+    sf.write(files[1], np.stack([waves[2][::2]] * 2, axis=1), RATE // 2, subtype="PCM_16")
+    inputs = [*waves, *map(str, files)]
+    expected = loaded.classify(inputs, top_k=3, batch_size=4)
+    got = runtime.classify(inputs, top_k=3, batch_size=4)
+    for e, g in zip(expected, got, strict=True):
+        assert g.input == e.input and g.label == e.label
+        assert [label for label, _ in g.top_k] == [label for label, _ in e.top_k]
+        assert [p for _, p in g.top_k] == pytest.approx([p for _, p in e.top_k], abs=1e-5)
+
+
+def test_runtime_labels_video_clips_like_pytorch(exports):
+    loaded, path = exports("video_small_cnn")
+    runtime = seqrec.load(path)
+    generator = torch.Generator().manual_seed(0)
+    clips = [torch.randn(n, 3, 16, 16, generator=generator) for n in (4, 1, 7, 4, 2)]
+    items = [[clips[0], clips[1]], [clips[2]], [clips[3], clips[4], clips[1]]]
+    names = ["v0", "v1", "v2"]
+    expected = loaded.classify_clips(items, names, top_k=2, batch_size=3)
+    got = runtime.classify_clips([[c.numpy() for c in clips] for clips in items], names, 2, 3)
+    assert [g.label for g in got] == [e.label for e in expected]
+    assert [g.score for g in got] == pytest.approx([e.score for e in expected], abs=1e-5)
+    with pytest.raises(ValueError, match=r"\(T, 3, 16, 16\)"):
+        runtime.classify([np.zeros((4, 3, 8, 8))])
+    with pytest.raises(NotImplementedError, match="video files"):
+        runtime.classify(["clip.mp4"])
+
+
+@pytest.mark.parametrize("name", TRANSCRIBERS)
+def test_runtime_transcripts_and_word_times_like_pytorch(exports, name):
+    loaded, path = exports(name)
+    runtime = seqrec.load(path)
+    assert isinstance(runtime, OnnxTranscriber)
+    waves = synthetic_waves()
+    expected = loaded.transcribe_with_times(waves, batch_size=4)
+    got = runtime.transcribe_with_times(waves, batch_size=4)
+    assert any(t.text for t in expected)
+    assert [g.as_dict() for g in got] == [e.as_dict() for e in expected]
+    assert runtime.transcribe(waves[:2]) == loaded.transcribe(waves[:2])
+    with pytest.raises(TypeError, match="classify"):
+        runtime.classify(waves)
+
+
+def test_runtime_chunks_long_audio_like_pytorch(exports):
+    """Audio longer than chunk_seconds is cut at the same quiet points, and the words
+    of every chunk keep their times in the whole recording."""
+    loaded, path = exports("ctc_char")
+    runtime = seqrec.load(path)
+    loaded.chunk_seconds = runtime.chunk_seconds = 1.0
+    long = np.concatenate(synthetic_waves(seconds=(1.2, 0.9, 1.4), seed=3))
+    expected = loaded.transcribe_with_times([long, long[: RATE // 2]])
+    got = runtime.transcribe_with_times([long, long[: RATE // 2]])
+    assert [g.as_dict() for g in got] == [e.as_dict() for e in expected]
+    assert max(w.end for w in got[0].words) > 2.0  # times run past the first chunk
+
+
+@pytest.mark.parametrize("name, most_change", [("kws_lstm_attention", 0.25), ("ctc_char", 0.5)])
+def test_int8_quantisation(exports, name, most_change):
+    """int8 weights in the recurrent and linear layers, the front end left float. The
+    change is measured on a synthetic set against the float export: the share of
+    labels that change, or the character error rate of the transcripts."""
+    _, float_path = exports(name)
+    _, path = exports(name, "int8")
+    graph = onnx.load(str(path)).graph
+    ops = {node.op_type for node in graph.node}
+    assert "MatMulInteger" in ops, ops  # the linear layers
+    assert ("DynamicQuantizeLSTM" in ops) == ("lstm" in name), ops  # ORT has no int8 GRU
+    assert "STFT" in ops and "MatMul" in ops  # the mel filterbank product stays float
+    _, meta = read_metadata(path)
+    assert meta["quantized"] == "int8" and meta["kind"] == read_metadata(float_path)[1]["kind"]
+    waves = synthetic_waves(seconds=(1.0, 0.4, 2.0, 0.8, 1.3, 0.2, 0.6, 1.7), seed=5)
+    quantized, reference = seqrec.load(path), seqrec.load(float_path)
+    if name.startswith("kws"):
+        a, b = quantized.classify(waves), reference.classify(waves)
+        change = np.mean([x.label != y.label for x, y in zip(a, b, strict=True)])
+        what = "labels changed"
+    else:
+        _, change = error_rates(quantized.transcribe(waves), reference.transcribe(waves))
+        what = "CER against the float transcripts"
+    print(f"{name} int8: {what}: {change:.1%}")
+    assert change <= most_change
+
+
+TORCH_FREE = """
+import json, sys
+for name in ("torch", "torchaudio", "torchvision", "pytorch_lightning", "hydra", "omegaconf"):
+    sys.modules[name] = None  # importing any of them now fails
+import numpy as np
+import seqrec
+import seqrec.runtime
+model = seqrec.load(sys.argv[1])
+waves = list(np.load(sys.argv[2]))
+if isinstance(model, seqrec.runtime.OnnxClassifier):
+    print(json.dumps([p.as_dict() for p in model.classify(waves)]))
+else:
+    print(json.dumps([t.as_dict() for t in model.transcribe_with_times(waves)]))
+"""
+
+
+@pytest.mark.parametrize("name", ["kws_gru_mean", "ctc_bpe_subsampled"])
+def test_the_runtime_needs_no_torch(exports, name, tmp_path):
+    _, path = exports(name)
+    waves = synthetic_waves(seconds=(0.5, 0.5))
+    np.save(tmp_path / "waves.npy", np.stack(waves))
+    result = subprocess.run(
+        [sys.executable, "-c", TORCH_FREE, str(path), str(tmp_path / "waves.npy")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runtime = seqrec.load(path)
+    if name.startswith("kws"):
+        expected = [p.as_dict() for p in runtime.classify(waves)]
+    else:
+        expected = [t.as_dict() for t in runtime.transcribe_with_times(waves)]
+    assert json.loads(result.stdout) == expected
+
+
+def test_seqrec_export_command(tmp_path):
+    ckpt = write_checkpoint(tmp_path / "best.ckpt", "kws_gru_mean")
+    result = run_cli("seqrec-export", f"ckpt_path={ckpt}", cwd=tmp_path)
+    out = tmp_path / "best.onnx"  # the default name
+    assert out.is_file() and "checked: max |onnx - torch|" in result.stdout
+    waves = synthetic_waves()
+    expected = [p.label for p in seqrec.load(ckpt).classify(waves)]
+    assert [p.label for p in seqrec.load(out).classify(waves)] == expected
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["format=tflite"], "format=tflite is not one of ('onnx',)"),
+        ([], "checkpoint not found"),
+    ],
+)
+def test_seqrec_export_errors(tmp_path, arguments, message):
+    """Each error is one line that names what was wrong."""
+    result = run_cli(
+        "seqrec-export", f"ckpt_path={tmp_path / 'missing.ckpt'}", *arguments, check=False
+    )
+    assert result.returncode != 0
+    assert message in result.stderr + result.stdout
+
+
+def test_export_refuses_an_unknown_quantisation(exports, tmp_path):
+    loaded, _ = exports("kws_gru_mean")
+    with pytest.raises(ExportError, match="quantize must be one of"):
+        export_onnx(loaded, tmp_path / "x.onnx", quantize="int4")

@@ -1,0 +1,136 @@
+"""seqrec.runtime's numpy parts against the PyTorch code they stand in for: resampling,
+reading audio, cutting long audio, greedy CTC search and word times; and the runtime
+imported with torch unimportable."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import soundfile as sf
+import torch
+import torchaudio
+
+from seqrec.data.audio import load_audio
+from seqrec.decoding import GreedySearch
+from seqrec.decoding import word_times as torch_word_times
+from seqrec.inference import split_at_quiet_points as torch_split
+from seqrec.results import word_times
+from seqrec.runtime import (
+    AudioError,
+    ExportedModelError,
+    read_audio,
+    read_metadata,
+    resample,
+    split_at_quiet_points,
+)
+from seqrec.runtime.ctc import greedy_decode
+from seqrec.text import CharTokenizer, SentencePieceTokenizer
+
+
+@pytest.mark.parametrize("rates", [(8000, 16000), (44100, 16000), (22050, 16000), (48000, 8000)])
+def test_resample_matches_torchaudio(rates):
+    wave = np.random.default_rng(0).standard_normal(12345).astype(np.float32) * 0.1
+    expected = torchaudio.functional.resample(torch.from_numpy(wave), *rates).numpy()
+    got = resample(wave, *rates)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    # the same kernel; float32 sums in another order (up to 459 taps for 22.05 kHz)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
+def test_read_audio_matches_load_audio(tmp_path):
+    rng = np.random.default_rng(1)
+    stereo = tmp_path / "stereo_8k.wav"
+    sf.write(stereo, 0.2 * rng.standard_normal((8000, 2)), 8000, subtype="PCM_16")
+    mono = tmp_path / "mono.flac"
+    sf.write(mono, 0.2 * rng.standard_normal(16000), 16000)
+    for path, options in [(stereo, {}), (mono, {}), (mono, {"offset": 0.25, "duration": 0.5})]:
+        expected = load_audio(path, 16000, **options).numpy()
+        np.testing.assert_allclose(read_audio(path, 16000, **options), expected, atol=2e-6)
+    with pytest.raises(AudioError, match=r"missing\.wav: file not found"):
+        read_audio(tmp_path / "missing.wav", 16000)
+    with pytest.raises(AudioError, match="runs past the end"):
+        read_audio(mono, 16000, offset=0.5, duration=1.0)
+
+
+def test_long_audio_is_cut_where_pytorch_cuts_it():
+    rng = np.random.default_rng(2)
+    wave = (0.3 * rng.standard_normal(16000 * 7)).astype(np.float32)
+    for start in (20_000, 47_000, 70_500, 101_000):
+        wave[start : start + 1600] *= 0.01  # pauses
+    for max_samples in (16_000, 30_000, 50_000):
+        expected = torch_split(torch.from_numpy(wave), max_samples, 16000)
+        got = split_at_quiet_points(wave, max_samples, 16000)
+        assert [p.size for p in got] == [p.numel() for p in expected]
+        assert sum(p.size for p in got) == wave.size
+
+
+def bpe() -> SentencePieceTokenizer:
+    text = ["the cat sat on the mat", "a dog ran up the hill", "we're quick brown foxes"]
+    return SentencePieceTokenizer.train(text * 4, vocab_size=40)
+
+
+@pytest.mark.parametrize("tokenizer", [CharTokenizer(), bpe()], ids=["char", "bpe"])
+def test_greedy_search_and_word_times_match_pytorch(tokenizer):
+    generator = torch.Generator().manual_seed(3)
+    scores = torch.randn(4, 60, tokenizer.num_classes, generator=generator)
+    scores[..., 0] += 1.5  # blanks between tokens, so words have gaps
+    log_probs = scores.log_softmax(-1)
+    lengths = torch.tensor([60, 31, 1, 45])
+    expected = GreedySearch(tokenizer).decode(log_probs, lengths)
+    got = greedy_decode(log_probs.numpy(), lengths.numpy(), tokenizer)
+    assert [(g.text, g.tokens, g.frames) for g in got] == [
+        (e.text, e.tokens, e.frames) for e in expected
+    ]
+    assert any(g.text for g in got)
+    # equal hypotheses give equal word times: both sides time words with seqrec.results
+    assert torch_word_times is word_times
+
+
+def test_a_file_that_is_not_a_seqrec_export_is_refused(tmp_path):
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["x"], ["y"])],
+        "plain",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])],
+    )
+    onnx.save(onnx.helper.make_model(graph), tmp_path / "plain.onnx")
+    with pytest.raises(ExportedModelError, match=r"plain\.onnx: not a seqrec export \(no seqrec"):
+        read_metadata(tmp_path / "plain.onnx")
+    with pytest.raises(ExportedModelError, match=r"gone\.onnx: file not found"):
+        read_metadata(tmp_path / "gone.onnx")
+    (tmp_path / "junk.onnx").write_text("not a model")
+    with pytest.raises(ExportedModelError, match=r"junk\.onnx: not a readable ONNX model"):
+        read_metadata(tmp_path / "junk.onnx")
+
+
+NO_TORCH = """
+import sys
+blocked = ("torch", "torchaudio", "torchvision", "pytorch_lightning", "hydra", "omegaconf")
+for name in blocked:
+    sys.modules[name] = None  # importing any of them now fails
+import numpy as np
+import seqrec
+import seqrec.runtime
+assert seqrec.load is seqrec.runtime.load
+wave = np.ones(8000, dtype=np.float32)
+assert seqrec.runtime.resample(wave, 8000, 16000).shape == (16000,)
+pieces = seqrec.runtime.split_at_quiet_points(wave, 3000, 16000)
+assert sum(p.size for p in pieces) == 8000 and max(p.size for p in pieces) <= 3000
+loaded = [name for name in blocked if sys.modules.get(name) is not None]
+print("loaded:", loaded)
+"""
+
+
+def test_the_runtime_imports_without_torch():
+    result = subprocess.run(
+        [sys.executable, "-c", NO_TORCH],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "loaded: []"
