@@ -6,6 +6,10 @@ manifest order, the dataset's collate, and the same error policy. The batches th
 go through the model's own batched inference (:func:`seqrec.inference.run_batches`),
 as :meth:`~seqrec.inference.Classifier.classify` and
 :meth:`~seqrec.inference.Transcriber.transcribe` run them.
+
+An exported model (:mod:`seqrec.runtime`, an ``.onnx`` file) is scored the same way:
+its reader is built from the reader config in its metadata, and its batches go
+through onnxruntime as numpy arrays.
 """
 
 import json
@@ -13,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -20,28 +25,49 @@ from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.text import CharErrorRate, WordErrorRate
 from tqdm import tqdm
 
+from seqrec.checkpoint import build_reader
 from seqrec.data.audio import AudioClassificationDataset, TranscribedAudioDataset
 from seqrec.data.dataset import ON_ERROR, LabelledManifestDataset
 from seqrec.data.manifest import ManifestError, Problem, read_manifest
 from seqrec.data.sampler import DurationBucketSampler
 from seqrec.data.video_dataset import VideoClassificationDataset
-from seqrec.inference import Classifier, LoadedModel, Transcriber
+from seqrec.results import Classifies, Transcribes
 from seqrec.text import TextError, align_words, normalize_text
+
+# a model from seqrec.load: a checkpoint's (seqrec.inference) or an export's (seqrec.runtime)
+Model = Any
+
+
+def model_reader(model: Model) -> Any:
+    """The input reader of a loaded model: a checkpoint's, or the one an exported
+    model's metadata describes (checked as a checkpoint's is)."""
+    if hasattr(model, "reader"):
+        return model.reader
+    return build_reader({"reader": model.reader_config}, model.source)
 
 
 def manifest_dataset(
-    model: LoadedModel, manifest: str | Path, on_error: str = "raise"
+    model: Model, manifest: str | Path, on_error: str = "raise"
 ) -> LabelledManifestDataset:
     """``manifest`` as the test split of the model's training reads it: its reader,
     its labels (every label must be one the model knows) or its tokenizer, and
     ``on_error``."""
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-    if isinstance(model, Transcriber):
-        return TranscribedAudioDataset(manifest, model.tokenizer, model.reader, on_error=on_error)
+    reader = model_reader(model)
+    if isinstance(model, Transcribes):
+        return TranscribedAudioDataset(manifest, model.tokenizer, reader, on_error=on_error)
     if model.modality == "video":
-        return VideoClassificationDataset(manifest, model.labels, model.reader, on_error=on_error)
-    return AudioClassificationDataset(manifest, model.labels, model.reader, on_error=on_error)
+        return VideoClassificationDataset(manifest, model.labels, reader, on_error=on_error)
+    return AudioClassificationDataset(manifest, model.labels, reader, on_error=on_error)
+
+
+def model_inputs(model: Model, items: list[list[torch.Tensor]]) -> list[list[Any]]:
+    """A batch's items as the model takes them: tensors, or numpy arrays for an
+    exported model."""
+    if hasattr(model, "reader"):
+        return items
+    return [[clip.numpy() for clip in clips] for clips in items]
 
 
 class ManifestBatches:
@@ -92,7 +118,7 @@ def shuffle_time(
 
 
 def evaluate_classifier(
-    model: Classifier,
+    model: Classifies,
     manifest: str | Path,
     batch_size: int = 64,
     on_error: str = "raise",
@@ -118,6 +144,7 @@ def evaluate_classifier(
         items = batch.sequences()
         if shuffle_frames:
             items = shuffle_time(items, generator)
+        items = model_inputs(model, items)
         predictions = model.classify_clips(items, batch.ids, top_k=1, batch_size=batch_size)
         predicted = torch.tensor([dataset.label_to_index[p.label] for p in predictions])
         for metric in (micro, macro, per_class):
@@ -188,7 +215,7 @@ def read_known_words(path: str | Path) -> set[str]:
 
 
 def evaluate_transcriber(
-    model: Transcriber,
+    model: Transcribes,
     manifest: str | Path,
     batch_size: int = 16,
     on_error: str = "raise",
@@ -211,7 +238,7 @@ def evaluate_transcriber(
     batches = ManifestBatches(dataset, manifest, batch_size, "transcribing")
     for batch in batches:
         references = batch.references(model.tokenizer)
-        waveforms = [item[0] for item in batch.sequences()]
+        waveforms = [item[0] for item in model_inputs(model, batch.sequences())]
         began = time.perf_counter()
         hypotheses = model.transcribe_waveforms(waveforms, batch_size)
         compute_seconds += time.perf_counter() - began

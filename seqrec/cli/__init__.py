@@ -15,12 +15,12 @@ def refuse_unused_options(prog: str, cfg: Any, model: Any) -> None:
     """Exit with a one-line message when ``cfg`` sets an option that ``model`` would
     silently ignore: decoding or word times for a classifier, frame shuffling for
     audio."""
-    from seqrec.inference import Transcriber
+    from seqrec.results import Transcribes
 
     def refuse(option: str, wants: str) -> None:
         raise SystemExit(f"{prog}: {option}= applies to {wants}; {cfg.ckpt_path} is a {model.kind}")
 
-    if not isinstance(model, Transcriber):
+    if not isinstance(model, Transcribes):
         for option, unset in SPEECH_TO_TEXT_OPTIONS.items():
             if option in cfg and cfg.get(option) not in (unset, None, False):
                 refuse(option, "speech-to-text (CTC) checkpoints")

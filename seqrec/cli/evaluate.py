@@ -1,6 +1,8 @@
-"""seqrec-eval: score a checkpoint on a labelled (or transcribed) manifest.
+"""seqrec-eval: score a checkpoint, or a model exported by seqrec-export, on a labelled
+(or transcribed) manifest.
 
 seqrec-eval ckpt_path=outputs/kws_synthetic/.../checkpoints/best.ckpt manifest=data/kws_synthetic/test.jsonl
+    seqrec-eval ckpt_path=outputs/kws_synthetic/.../checkpoints/best.int8.onnx manifest=data/kws_synthetic/test.jsonl
     seqrec-eval ckpt_path=outputs/video_synthetic/.../best.ckpt manifest=data/video_synthetic/test.jsonl shuffle_frames=true
     seqrec-eval ckpt_path=outputs/asr_synthetic/.../best.ckpt manifest=data/asr_synthetic/test.jsonl decoding=beam_lm
     seqrec-eval ckpt_path=... manifest=data/asr_synthetic/test.jsonl known_words=data/asr_synthetic/train.jsonl
@@ -19,23 +21,29 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="eval")
 def main(cfg: DictConfig) -> None:
+    from pathlib import Path
+
     import torch
     from omegaconf import OmegaConf
 
     import seqrec
+    import seqrec.runtime
     from seqrec.evaluate import (
         evaluate_classifier,
         evaluate_transcriber,
         read_known_words,
         write_json,
     )
-    from seqrec.inference import Transcriber
+    from seqrec.results import Transcribes
 
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
-    model = seqrec.load(cfg.ckpt_path, device=cfg.device)
+    if Path(cfg.ckpt_path).suffix == ".onnx":  # seqrec.runtime, on the same threads
+        model = seqrec.runtime.load(cfg.ckpt_path, device=cfg.device, threads=cfg.threads)
+    else:
+        model = seqrec.load(cfg.ckpt_path, device=cfg.device)
     refuse_unused_options("seqrec-eval", cfg, model)
-    if isinstance(model, Transcriber):
+    if isinstance(model, Transcribes):
         if cfg.get("decoding"):
             model.set_decoding(OmegaConf.to_container(cfg.decoding, resolve=True))
         known = read_known_words(cfg.known_words) if cfg.get("known_words") else None

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from seqrec import results
+from seqrec.ctc_search import decoding_config
 from seqrec.runtime.audio import read_audio
-from seqrec.runtime.ctc import greedy_decode
+from seqrec.runtime.ctc import build_search
 from seqrec.waveform import chunks_of, split_at_quiet_points
 
 Input = str | Path | np.ndarray
@@ -21,15 +22,22 @@ class ExportedModelError(RuntimeError):
     """An ONNX file that is not a usable seqrec export; the message names the file."""
 
 
-def read_metadata(path: str | Path) -> tuple[Any, dict[str, Any]]:
-    """An onnxruntime session on ``path`` and its ``seqrec.*`` metadata, decoded."""
+def read_metadata(path: str | Path, threads: int | None = None) -> tuple[Any, dict[str, Any]]:
+    """An onnxruntime session on ``path`` (on ``threads`` threads; None: onnxruntime's
+    default, one per core) and its ``seqrec.*`` metadata, decoded."""
     import onnxruntime as ort
 
     path = Path(path)
     if not path.is_file():
         raise ExportedModelError(f"{path}: file not found")
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
     except Exception as e:  # onnxruntime raises its own exception types
         raise ExportedModelError(f"{path}: not a readable ONNX model ({e})") from None
     raw = session.get_modelmeta().custom_metadata_map
@@ -47,11 +55,14 @@ def read_metadata(path: str | Path) -> tuple[Any, dict[str, Any]]:
     return session, meta
 
 
-def load(path: str | Path, device: str = "cpu") -> "OnnxClassifier | OnnxTranscriber":
-    """An exported model: an :class:`OnnxClassifier` or an :class:`OnnxTranscriber`."""
+def load(
+    path: str | Path, device: str = "cpu", threads: int | None = None
+) -> "OnnxClassifier | OnnxTranscriber":
+    """An exported model: an :class:`OnnxClassifier` or an :class:`OnnxTranscriber`,
+    run by onnxruntime on the CPU on ``threads`` threads (None: one per core)."""
     if str(device) != "cpu":
         raise ValueError(f"seqrec.runtime runs on the CPU; got device={device!r}")
-    session, meta = read_metadata(path)
+    session, meta = read_metadata(path, threads)
     if meta["kind"] == "transcriber":
         return OnnxTranscriber(session, meta, source=path)
     if meta["kind"] == "classifier":
@@ -163,7 +174,8 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 class OnnxTranscriber(results.Transcribes, OnnxModel):
-    """An exported CTC speech recogniser: audio in, text out (greedy search).
+    """An exported CTC speech recogniser: audio in, text out, decoded as the
+    metadata's decoding config says (:meth:`set_decoding` changes it).
 
     ``chunk_seconds``: recordings longer than this are cut at quiet points into chunks
     at most this long, transcribed as a batch and joined, as
@@ -182,15 +194,11 @@ class OnnxTranscriber(results.Transcribes, OnnxModel):
         self.set_decoding(meta.get("decoding"))
 
     def set_decoding(self, decoding: dict[str, Any] | None) -> None:
-        """Greedy search only, for now: a beam search config is refused."""
-        method = _method(decoding)
-        if method != "greedy":
-            raise NotImplementedError(
-                f"{self.source}: decoding {method!r} is not available in seqrec.runtime yet "
-                f"(greedy only); call set_decoding({{'method': 'greedy'}}) or use seqrec.load "
-                f"on the checkpoint"
-            )
-        self.decoding = decoding or {"method": "greedy"}
+        """Decode with the search a decoding config names, as
+        :meth:`seqrec.inference.Transcriber.set_decoding` does: greedy, ``beam`` or
+        ``beam_lm`` (these two need flashlight-text). None means greedy."""
+        self.search = build_search(decoding, self.tokenizer, self.source)
+        self.decoding = decoding_config(decoding)
 
     def transcripts(
         self, waveforms: Sequence[np.ndarray], batch_size: int = 16, with_times: bool = True
@@ -204,20 +212,9 @@ class OnnxTranscriber(results.Transcribes, OnnxModel):
         )
         parts = [results.Transcript("") for _ in chunks]
         for batch, log_probs, out_lengths in run_batches(self.session, chunks, batch_size):
-            hypotheses = greedy_decode(log_probs, out_lengths, self.tokenizer)
+            hypotheses = self.search.decode(log_probs, out_lengths)
             for i, hypothesis in zip(batch, hypotheses, strict=True):
                 parts[i] = results.chunk_transcript(
                     hypothesis, self.tokenizer, self.frame_seconds, offsets[i], with_times
                 )
         return results.join_transcripts(parts, owners, len(waveforms))
-
-
-def _method(decoding: dict[str, Any] | None) -> str:
-    """``greedy``, ``beam`` or ``beam_lm`` for a decoding config of either form."""
-    if not decoding:
-        return "greedy"
-    target = decoding.get("_target_", "")
-    names = {"GreedySearch": "greedy", "BeamSearch": "beam", "LexiconBeamSearch": "beam_lm"}
-    return (
-        names.get(target.rsplit(".", 1)[-1], target) if target else decoding.get("method", "greedy")
-    )

@@ -315,12 +315,58 @@ def test_runtime_chunks_long_audio_like_pytorch(exports):
     of every chunk keep their times in the whole recording."""
     loaded, path = exports("ctc_char")
     runtime = seqrec.load(path)
-    loaded.chunk_seconds = runtime.chunk_seconds = 1.0
+    chunk_seconds, loaded.chunk_seconds = loaded.chunk_seconds, 1.0  # loaded is shared
+    runtime.chunk_seconds = 1.0
     long = np.concatenate(synthetic_waves(seconds=(1.2, 0.9, 1.4), seed=3))
-    expected = loaded.transcribe_with_times([long, long[: RATE // 2]])
+    try:
+        expected = loaded.transcribe_with_times([long, long[: RATE // 2]])
+    finally:
+        loaded.chunk_seconds = chunk_seconds
     got = runtime.transcribe_with_times([long, long[: RATE // 2]])
     assert [g.as_dict() for g in got] == [e.as_dict() for e in expected]
     assert max(w.end for w in got[0].words) > 2.0  # times run past the first chunk
+
+
+@pytest.mark.parametrize("method", ["beam", "beam_lm"])
+@pytest.mark.parametrize("name", TRANSCRIBERS)
+def test_runtime_beam_search_like_pytorch(exports, name, method, tmp_path):
+    """Beam search, and beam search over a lexicon with an n-gram LM, give the
+    transcripts and word times of the PyTorch model with the same decoding config."""
+    loaded, path = exports(name)
+    runtime = seqrec.load(path)
+    lm_text = tmp_path / "lm_text.txt"
+    lm_text.write_text("\n".join(SENTENCES) + "\n")
+    decoding = {
+        "_target_": f"seqrec.decoding.{'BeamSearch' if method == 'beam' else 'LexiconBeamSearch'}"
+    }
+    decoding |= {"beam_size": 8} | ({"lm_text": str(lm_text)} if method == "beam_lm" else {})
+    waves = synthetic_waves()
+    try:
+        loaded.set_decoding(decoding)
+        runtime.set_decoding(decoding)
+        expected = loaded.transcribe_with_times(waves, batch_size=4)
+        got = runtime.transcribe_with_times(waves, batch_size=4)
+    finally:
+        loaded.set_decoding(None)
+    assert runtime.search.method == method
+    assert any(t.text for t in expected)
+    assert [g.as_dict() for g in got] == [e.as_dict() for e in expected]
+    if method == "beam_lm":  # only the lexicon's words
+        lexicon = {w for s in SENTENCES for w in s.split()}
+        assert {w for t in got for w in t.text.split()} <= lexicon
+
+
+def test_runtime_decoding_configs_are_checked(exports):
+    """A decoding config can come from the file: only seqrec's own searches, with
+    their own settings, are built."""
+    _, path = exports("ctc_char")
+    runtime = seqrec.load(path)
+    with pytest.raises(ValueError, match=r"'os\.system', which is none of seqrec's searches"):
+        runtime.set_decoding({"_target_": "os.system", "command": "true"})
+    with pytest.raises(ValueError, match="beam decoding takes no lm_weight"):
+        runtime.set_decoding({"_target_": "seqrec.decoding.BeamSearch", "lm_weight": 2.0})
+    runtime.set_decoding({"method": "beam", "beam_size": 4})  # the old form of checkpoints
+    assert runtime.search.method == "beam"
 
 
 @pytest.mark.parametrize("name, most_change", [("kws_lstm_attention", 0.25), ("ctc_char", 0.5)])
@@ -334,7 +380,10 @@ def test_int8_quantisation(exports, name, most_change):
     ops = {node.op_type for node in graph.node}
     assert "MatMulInteger" in ops, ops  # the linear layers
     assert ("DynamicQuantizeLSTM" in ops) == ("lstm" in name), ops  # ORT has no int8 GRU
-    assert "STFT" in ops and "MatMul" in ops  # the mel filterbank product stays float
+    assert "ConvInteger" not in ops  # slower than float Conv on CPUs without VNNI
+    floats = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT}
+    mel = "model.frontend.featurizer.mel"  # the front end's DFT and filterbank stay float
+    assert {f"{mel}.basis", f"{mel}.filterbank"} <= floats
     _, meta = read_metadata(path)
     assert meta["quantized"] == "int8" and meta["kind"] == read_metadata(float_path)[1]["kind"]
     waves = synthetic_waves(seconds=(1.0, 0.4, 2.0, 0.8, 1.3, 0.2, 0.6, 1.7), seed=5)
@@ -417,3 +466,78 @@ def test_export_refuses_an_unknown_quantisation(exports, tmp_path):
     loaded, _ = exports("kws_gru_mean")
     with pytest.raises(ExportError, match="quantize must be one of"):
         export_onnx(loaded, tmp_path / "x.onnx", quantize="int4")
+
+
+def write_test_set(folder: Path, kind: str) -> Path:
+    """A manifest of the synthetic waves, labelled (``kws``) or transcribed (``ctc``)."""
+    from tests.conftest import write_manifest_lines
+
+    rows = []
+    for i, wave in enumerate(synthetic_waves()):
+        path = folder / f"{kind}{i}.wav"
+        sf.write(path, wave, RATE)
+        target = {"label": LABELS[i % 3]} if kind == "kws" else {"text": SENTENCES[i % 3]}
+        rows.append({"audio_filepath": str(path), "duration": wave.size / RATE, **target})
+    return write_manifest_lines(folder / f"{kind}.jsonl", rows)
+
+
+@pytest.mark.parametrize("name", ["kws_lstm_attention", "ctc_bpe_subsampled"])
+def test_seqrec_eval_scores_an_export_as_its_checkpoint(exports, name, tmp_path):
+    """seqrec-eval on the .onnx file reads the manifest with the reader its metadata
+    describes and gives the checkpoint's figures; the command takes the file too."""
+    from seqrec.evaluate import evaluate_classifier, evaluate_transcriber
+
+    loaded, path = exports(name)
+    runtime = seqrec.load(path)
+    manifest = write_test_set(tmp_path, "kws" if name.startswith("kws") else "ctc")
+    if name.startswith("kws"):
+        expected = evaluate_classifier(loaded, manifest, batch_size=4)
+        got = evaluate_classifier(runtime, manifest, batch_size=4)
+        figures = [k for k in expected if k.startswith("acc")]
+    else:
+        expected = evaluate_transcriber(loaded, manifest, batch_size=4)
+        got = evaluate_transcriber(runtime, manifest, batch_size=4)
+        figures = ["wer", "cer"]
+        assert expected["wer"] < 1.0 or expected["cer"] < 1.0  # not only empty transcripts
+    assert {k: got[k] for k in figures} == {k: expected[k] for k in figures}
+    assert got["num_examples"] == expected["num_examples"] == 6
+    result = run_cli("seqrec-eval", f"ckpt_path={path}", f"manifest={manifest}", "threads=1")
+    printed = json.loads(result.stdout[result.stdout.index("{") :])
+    assert {k: printed[k] for k in figures if k in printed} == {
+        k: expected[k] for k in figures if k in printed
+    }
+
+
+def test_seqrec_bench_export_compares_the_three_side_by_side(tmp_path, capsys, monkeypatch):
+    """The benchmark exports each checkpoint (float and int8), times PyTorch, fp32 and
+    int8 in turn, and scores all three on the test manifests."""
+    from seqrec.bench.export import main
+
+    monkeypatch.chdir(tmp_path)  # no default test manifests here
+
+    kws = write_checkpoint(tmp_path / "kws.ckpt", "kws_gru_mean")
+    asr = write_checkpoint(tmp_path / "asr.ckpt", "ctc_char")
+    video = write_checkpoint(tmp_path / "video.ckpt", "video_small_cnn")
+    kws_set, asr_set = write_test_set(tmp_path, "kws"), write_test_set(tmp_path, "ctc")
+    main(
+        [
+            f"--kws-ckpt={kws}", f"--asr-ckpt={asr}", f"--video-ckpt={video}",
+            f"--kws-manifest={kws_set}", f"--asr-manifest={asr_set}",
+            "--runs=2", "--repeats=1", "--utterances=3", f"--out-dir={tmp_path / 'onnx'}",
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    results = json.loads(out.strip().splitlines()[-1])
+    for figure in ("kws_ms_per_clip", "asr_rtf", "video_clips_per_second"):
+        assert all(results[figure][v] > 0 for v in ("torch", "fp32", "int8"))
+        assert figure in out
+    assert results["asr_rtf"]["audio_seconds"] == pytest.approx(sum((1.0, 0.3, 2.2)))
+    kws_scores, asr_scores = results["scores"]["kws"], results["scores"]["asr"]
+    assert kws_scores["fp32"]["acc"] == kws_scores["torch"]["acc"]
+    assert asr_scores["fp32"]["cer"] == pytest.approx(asr_scores["torch"]["cer"])
+    assert "video" not in results["scores"]  # no video test set: timing only
+    assert "no video test manifest at data/video_synthetic/test.jsonl" in out
+    assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == sorted(
+        f"{m}-{n}{q}.onnx" for m, n in (("audio", "kws"), ("audio", "asr"), ("video", "video"))
+        for q in ("", ".int8")
+    )  # fmt: skip

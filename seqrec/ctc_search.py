@@ -1,0 +1,254 @@
+"""CTC beam search in numpy, torch-free: flashlight-text's lexicon-free and lexicon
+decoders with its KenLM, shared by :mod:`seqrec.decoding` (PyTorch) and
+:mod:`seqrec.runtime` (ONNX), so that both give the same transcripts.
+
+flashlight-text does the search; this module builds its decoders exactly as
+``torchaudio.models.decoder.ctc_decoder`` does (same options, same trie of the
+lexicon's spellings scored by the LM, same silence and blank), but from numpy arrays,
+because :mod:`seqrec.runtime` has no torch. Also here, torch-free: the decoding
+config of either form (:func:`decoding_config`) and the LM of a text
+(:func:`ensure_lm`).
+"""
+
+import itertools
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqrec.results import Hypothesis
+from seqrec.text.tokenizers import WORD_BOUNDARY, Tokenizer
+
+GREEDY = "seqrec.decoding.GreedySearch"
+BEAM = "seqrec.decoding.BeamSearch"
+LEXICON_BEAM = "seqrec.decoding.LexiconBeamSearch"
+_BEAM = ("beam_size", "beam_threshold")
+_LM = ("lm_path", "lm_text", "lm_order", "lexicon", "lm_weight", "word_score")
+# the settings each search takes (besides the tokenizer), and what ``method`` calls it
+SEARCHES: dict[str, tuple[str, tuple[str, ...]]] = {
+    GREEDY: ("greedy", ()),
+    BEAM: ("beam", _BEAM),
+    LEXICON_BEAM: ("beam_lm", (*_BEAM, *_LM)),
+}
+# Checkpoints written before the searches were named by ``_target_`` hold the arguments
+# of the old ``CTCSearch(tokenizer, method, ...)``: ``{"method": ..., ...}``. Each
+# method becomes the class it meant, keeping only the settings that class takes (the
+# others it ignored, so it decodes as it did).
+_BY_METHOD = {method: target for target, (method, _) in SEARCHES.items()}
+
+
+def decoding_config(decoding: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``decoding`` as a config that names its search class.
+
+    A config with a ``_target_`` (``conf/decoding/``) is returned as it is, and None
+    means greedy. The ``{"method": "greedy"|"beam"|"beam_lm", ...}`` of checkpoints
+    written before the classes were named becomes the class that method meant, with
+    the settings it used.
+
+    >>> decoding_config({"method": "beam", "beam_size": 8, "lm_weight": 2.0})
+    {'_target_': 'seqrec.decoding.BeamSearch', '_partial_': True, 'beam_size': 8}
+    """
+    if not decoding:
+        return {"_target_": GREEDY, "_partial_": True}
+    config = dict(decoding)
+    if "_target_" in config:
+        return config
+    method = config.pop("method", "greedy")
+    if method not in _BY_METHOD:
+        raise ValueError(
+            f"decoding has no _target_, and its method {method!r} is none of {tuple(_BY_METHOD)}"
+        )
+    target = _BY_METHOD[method]
+    settings = {key: value for key, value in config.items() if key in SEARCHES[target][1]}
+    return {"_target_": target, "_partial_": True, **settings}
+
+
+def search_method(decoding: Mapping[str, Any] | None) -> str:
+    """``greedy``, ``beam`` or ``beam_lm``: the method of a decoding config of either
+    form; an error for a class that is none of seqrec's three searches.
+
+    >>> search_method({"_target_": "seqrec.decoding.LexiconBeamSearch", "lm_text": "t.txt"})
+    'beam_lm'
+    """
+    target = decoding_config(decoding)["_target_"]
+    if target not in SEARCHES:
+        raise ValueError(f"decoding names {target!r}, which is none of {tuple(SEARCHES)}")
+    return SEARCHES[target][0]
+
+
+class FlashlightSearch:
+    """A CTC beam search by flashlight-text: lexicon-free with no LM, or over the words
+    of ``lexicon`` scored by the KenLM (ARPA or binary) ``lm_path``.
+
+    Args:
+        tokenizer: the model's :class:`~seqrec.text.Tokenizer`.
+        beam_size: hypotheses kept per frame.
+        beam_threshold: prune hypotheses this far below the best.
+        lexicon: the words the search may output (each spelled by the tokenizer), or
+            None for a lexicon-free search.
+        lm_path: the word LM of a lexicon search.
+        lm_weight, word_score: LM weight and word insertion bonus.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        beam_size: int,
+        beam_threshold: float,
+        lexicon: Sequence[str] | None = None,
+        lm_path: str | Path | None = None,
+        lm_weight: float = 1.0,
+        word_score: float = 0.0,
+    ) -> None:
+        from flashlight.lib.text import decoder as fl
+        from flashlight.lib.text.dictionary import Dictionary, create_word_dict
+
+        self.tokenizer = tokenizer
+        self.method = "beam" if lexicon is None else "beam_lm"
+        tokens = tokenizer.decoder_tokens()
+        self.num_tokens = len(tokens)  # may exceed the model's classes by a never-emitted "|"
+        token_dict = Dictionary(tokens)
+        self.blank = token_dict.get_index(tokens[0])
+        silence = token_dict.get_index(WORD_BOUNDARY)
+        common = {
+            "beam_size": beam_size,
+            "beam_size_token": token_dict.index_size(),
+            "beam_threshold": beam_threshold,
+            "lm_weight": lm_weight,
+            "sil_score": 0.0,
+            "log_add": False,
+            "criterion_type": fl.CriterionType.CTC,
+        }
+        if lexicon is None:
+            if lm_path is not None:
+                raise ValueError("a lexicon-free search takes no LM here; give a lexicon")
+            self.lm = fl.ZeroLM()
+            options = fl.LexiconFreeDecoderOptions(**common)
+            self._decoder = fl.LexiconFreeDecoder(options, self.lm, silence, self.blank, [])
+            return
+        from flashlight.lib.text.decoder import KenLM
+
+        spellings = _load_lexicon(lexicon, tokenizer)
+        word_dict = create_word_dict(spellings)
+        self.lm = KenLM(str(lm_path), word_dict) if lm_path is not None else fl.ZeroLM()
+        trie = fl.Trie(token_dict.index_size(), silence)
+        start = self.lm.start(False)
+        for word, spelled in spellings.items():
+            index = word_dict.get_index(word)
+            _, score = self.lm.score(start, index)
+            for spelling in spelled:
+                trie.insert([token_dict.get_index(t) for t in spelling], index, score)
+        trie.smear(fl.SmearingMode.MAX)
+        options = fl.LexiconDecoderOptions(**common, word_score=word_score, unk_score=float("-inf"))
+        unk = word_dict.get_index("<unk>")
+        self._decoder = fl.LexiconDecoder(
+            options, trie, self.lm, silence, self.blank, unk, [], False
+        )
+
+    def decode(self, log_probs: np.ndarray, lengths: Sequence[int]) -> list[Hypothesis]:
+        """(B, T, V) log-probabilities and (B,) frame counts -> B best hypotheses, with
+        the frame where each token's run begins."""
+        emissions = np.asarray(log_probs, dtype=np.float32)
+        batch, frames, classes = emissions.shape
+        if classes < self.num_tokens:  # columns for tokens the model never emits
+            pad = np.full((batch, frames, self.num_tokens - classes), -1e5, np.float32)
+            emissions = np.concatenate([emissions, pad], axis=-1)
+        emissions = np.ascontiguousarray(emissions)
+        row_bytes = emissions.strides[0]
+        hypotheses = []
+        for b, length in enumerate(lengths):
+            results = self._decoder.decode(
+                emissions.ctypes.data + b * row_bytes, int(length), self.num_tokens
+            )
+            hypotheses.append(self._hypothesis(results[0].tokens) if results else Hypothesis(""))
+        return hypotheses
+
+    def _hypothesis(self, path: Sequence[int]) -> Hypothesis:
+        """The tokens of a flashlight path, and the frame where each token's run begins.
+        The path starts with a sentinel before frame 0, so position i is frame i - 1."""
+        tokens, frames = [], []
+        position = 0
+        for token, run in itertools.groupby(path):
+            if token != self.blank:
+                tokens.append(token)
+                frames.append(max(position - 1, 0))
+            position += len(list(run))
+        return Hypothesis(self.tokenizer.decode(tokens), tokens, frames)
+
+
+def _load_lexicon(words: Sequence[str], tokenizer: Tokenizer) -> dict[str, list[list[str]]]:
+    """flashlight's lexicon of ``words`` spelled by ``tokenizer``, read as
+    ``ctc_decoder`` reads its lexicon file (``load_words``, which adds ``<unk>``)."""
+    from flashlight.lib.text.dictionary import load_words
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "lexicon.txt"
+        path.write_text(
+            "".join(f"{w}\t{' '.join(tokenizer.spell(w))}\n" for w in words), encoding="utf-8"
+        )
+        return load_words(str(path))
+
+
+def ensure_lm(lm_text: str | Path, order: int = 3) -> Path:
+    """An ARPA model of ``lm_text``, estimated once and reused while the text is unchanged."""
+    from seqrec.text.ngram import estimate_arpa
+
+    lm_text = Path(lm_text)
+    if not lm_text.is_file():
+        raise FileNotFoundError(f"LM text {lm_text} not found")
+    arpa = lm_text.with_name(f"{lm_text.stem}.{order}gram.arpa")
+    if not arpa.is_file() or arpa.stat().st_mtime < lm_text.stat().st_mtime:
+        with lm_text.open(encoding="utf-8") as f:
+            estimate_arpa((line.strip() for line in f if line.strip()), arpa, order)
+    return arpa
+
+
+def read_words(path: str | Path, is_lexicon: bool) -> list[str]:
+    """The distinct words of a text file (or the first column of a lexicon), in order."""
+    words: dict[str, None] = {}
+    with Path(path).open(encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            for word in fields[:1] if is_lexicon else fields:
+                words[word] = None
+    return list(words)
+
+
+def beam_search(
+    tokenizer: Tokenizer, beam_size: int = 32, beam_threshold: float = 25.0
+) -> FlashlightSearch:
+    """The search of :class:`seqrec.decoding.BeamSearch` (its arguments, its defaults)."""
+    return FlashlightSearch(tokenizer, beam_size, beam_threshold)
+
+
+def lexicon_search(
+    tokenizer: Tokenizer,
+    beam_size: int = 32,
+    beam_threshold: float = 25.0,
+    lm_path: str | None = None,
+    lm_text: str | None = None,
+    lm_order: int = 3,
+    lexicon: str | None = None,
+    lm_weight: float = 1.0,
+    word_score: float = 0.0,
+) -> FlashlightSearch:
+    """The search of :class:`seqrec.decoding.LexiconBeamSearch` (its arguments, its
+    defaults): the LM ``lm_path``, or one estimated from ``lm_text``; the words of
+    ``lexicon``, or of ``lm_text``."""
+    if lm_path is None:
+        if lm_text is None:
+            raise ValueError("beam_lm needs decoding.lm_path (ARPA/binary) or decoding.lm_text")
+        lm_path = str(ensure_lm(lm_text, lm_order))
+    if not Path(lm_path).is_file():
+        raise FileNotFoundError(f"language model {lm_path} not found")
+    words_file = lexicon or lm_text
+    if words_file is None:
+        raise ValueError("beam_lm with lm_path needs decoding.lexicon (or decoding.lm_text)")
+    if not Path(words_file).is_file():
+        raise FileNotFoundError(f"lexicon {words_file} not found")
+    words = read_words(words_file, lexicon is not None)
+    return FlashlightSearch(
+        tokenizer, beam_size, beam_threshold, words, lm_path, lm_weight, word_score
+    )
