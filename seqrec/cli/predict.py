@@ -1,5 +1,5 @@
-"""seqrec-predict: label or transcribe audio or video files with a checkpoint and
-write JSON Lines (``label``/``score``/``top_k``, or ``text``, per input).
+"""seqrec-predict: label or transcribe audio or video files with a checkpoint (or a
+model exported by seqrec-export, ``ckpt_path=model.onnx``) and write JSON Lines (``label``/``score``/``top_k``, or ``text``, per input).
 With ``word_times=true``, a transcript also lists its words with their start and end
 in seconds (``words``).
 
@@ -27,31 +27,37 @@ def main(cfg: DictConfig) -> None:
     from omegaconf import OmegaConf
 
     import seqrec
+    import seqrec.runtime
     from seqrec.data.dataset import read_entry
     from seqrec.data.manifest import read_manifest
-    from seqrec.inference import Transcriber
+    from seqrec.evaluate import model_inputs, model_reader
+    from seqrec.results import Transcribes
 
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
-    model = seqrec.load(cfg.ckpt_path, device=cfg.device)
+    if Path(cfg.ckpt_path).suffix == ".onnx":  # seqrec.runtime, on the same threads
+        model = seqrec.runtime.load(cfg.ckpt_path, device=cfg.device, threads=cfg.threads)
+    else:
+        model = seqrec.load(cfg.ckpt_path, device=cfg.device)
     refuse_unused_options("seqrec-predict", cfg, model)
-    if isinstance(model, Transcriber):
+    if isinstance(model, Transcribes):
         model.chunk_seconds = float(cfg.chunk_seconds)
         if cfg.get("decoding"):
             model.set_decoding(OmegaConf.to_container(cfg.decoding, resolve=True))
     names = [str(p) for p in cfg.inputs or []]
     items = [model.prepare(path) for path in names]
     if cfg.manifest:
-        reader = model.reader
+        reader = model_reader(model)
         entries = read_manifest(cfg.manifest, reader.path_key, target_key=None)
-        items += [  # the segments the manifest names (offset, duration)
+        segments = [  # the segments the manifest names (offset, duration)
             read_entry(e, lambda e: reader(e.path, e.offset, e.duration), reader.error)
             for e in entries
         ]
+        items += model_inputs(model, segments)
         names += [e.id for e in entries]
     if not items:
         raise SystemExit("seqrec-predict: nothing to do; give inputs=[...] or manifest=...")
-    if isinstance(model, Transcriber):
+    if isinstance(model, Transcribes):
         waveforms = [item[0] for item in items]
         transcripts = model.transcripts(waveforms, cfg.batch_size, with_times=cfg.word_times)
         rows = []

@@ -541,3 +541,36 @@ def test_seqrec_bench_export_compares_the_three_side_by_side(tmp_path, capsys, m
         f"{m}-{n}{q}.onnx" for m, n in (("audio", "kws"), ("audio", "asr"), ("video", "video"))
         for q in ("", ".int8")
     )  # fmt: skip
+
+
+def test_runtime_inputs_are_checked_or_converted_as_pytorch_does(exports, tmp_path):
+    """A 2-D or empty array is an error naming the shape and the sample rate; a file
+    at another rate or with two channels is resampled and averaged, as the
+    checkpoint's reader does; an input shorter than one FFT window is padded."""
+    loaded, path = exports("kws_lstm_attention")
+    runtime = seqrec.load(path)
+    for bad in (np.zeros((2, RATE), np.float32), np.zeros(0, np.float32)):
+        with pytest.raises(ValueError, match=r"non-empty 1-D array at 16000 Hz, got shape"):
+            runtime.classify([bad])
+    wave = synthetic_waves(seconds=(0.7,))[0]
+    stereo = tmp_path / "stereo8k.wav"
+    sf.write(stereo, np.stack([wave[::2], 0.5 * wave[::2]], axis=1), RATE // 2)
+    tiny = wave[:5]  # five samples: padded with silence inside the graph
+    expected = [p.as_dict() for p in loaded.classify([str(stereo), tiny])]
+    assert [p.as_dict() for p in runtime.classify([str(stereo), tiny])] == expected
+
+
+def test_seqrec_predict_runs_an_export_as_its_checkpoint(exports, tmp_path):
+    """Inputs and manifest segments, from the .onnx file and from the checkpoint: the
+    same JSON lines."""
+    loaded, path = exports("ctc_char")
+    manifest = write_test_set(tmp_path, "ctc")
+    rows = {}
+    for model in (path, loaded.source):
+        out = tmp_path / f"{Path(model).suffix[1:]}.jsonl"
+        run_cli(
+            "seqrec-predict", f"ckpt_path={model}", f"inputs=[{tmp_path / 'ctc0.wav'}]",
+            f"manifest={manifest}", "word_times=true", f"output={out}",
+        )  # fmt: skip
+        rows[model] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows[path]) == 7 and rows[path] == rows[loaded.source]
