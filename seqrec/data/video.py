@@ -2,7 +2,23 @@
 clip transforms are separate steps.
 
 Time is in seconds throughout. A frame "at" time t is the frame on screen at t: the
-last frame whose timestamp is <= t.
+last frame that comes on screen at or before t.
+
+When a frame comes on screen is read from its timestamp, with two exceptions that
+time it by its place in the stream instead (frame k at k / fps after the stream's
+start):
+
+- Containers that store no presentation times: AVI (UCF101 and HMDB51 are XviD/DivX
+  AVI, one frame per tick of the stream's rate) and raw streams such as ``.h264``.
+  The times FFmpeg gives their frames are made up from the decoding order; with
+  B-frames they come out shifted by the reordering delay, out of order, or missing.
+- Any other video whose decoded frames turn out to have a missing timestamp, or one
+  that is not later than the frame before it. The read starts again from the first
+  frame, timed by index.
+
+Timing by index decodes from the first frame (no seek): decoders give frames in
+display order, so counting them is exact, while a seek lands on a keyframe whose
+place in that order such a file does not record.
 
 A video whose frames stop before the end its header gives (a download cut short, say)
 is an error when a frame past its last one is asked for, not padded with copies of
@@ -11,9 +27,11 @@ the last frame.
 
 import math
 import random
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -29,6 +47,8 @@ TRUNCATED_VIDEO = "truncated_video"  # the frames end before the header says the
 # plus its duration) and still get that frame: the tolerance that seqrec-validate
 # allows a manifest duration by default.
 END_TOLERANCE = 0.05
+
+T = TypeVar("T")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -79,15 +99,6 @@ def _stated_duration(
     return stream.frames / fps if fps and stream.frames else 0.0
 
 
-def _frame_end(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> float:
-    """When ``frame`` leaves the screen: its time plus its duration (or one frame period)."""
-    start = frame.time if frame.time is not None else 0.0
-    if frame.duration and frame.time_base:
-        return start + float(frame.duration * frame.time_base)
-    fps = _fps(stream)
-    return start + (1 / fps if fps else 0.0)
-
-
 def _cut_short(path: Path, end: float, stated: float) -> str:
     return f"{path}: the frames end at {end:.3f}s but the header says {stated:.3f}s (cut short?)"
 
@@ -105,19 +116,99 @@ def _header_info(
     return VideoInfo(_stated_duration(container, stream), _fps(stream), width, height)
 
 
+class _UnusableTimestamps(Exception):
+    """A decoded frame with no timestamp, or one not later than the frame before it."""
+
+
+def _by_index(container: av.container.InputContainer) -> bool:
+    """Whether the container stores no presentation times, so its frames are timed
+    by their place in the stream: AVI, and the raw streams FFmpeg flags as
+    timestamp-less (``.h264``, ``.m4v``, ...)."""
+    return container.format.name == "avi" or bool(
+        container.format.flags & av.format.Flags.no_timestamps.value
+    )
+
+
+def _frame_period(path: Path, stream: av.video.stream.VideoStream) -> float:
+    fps = _fps(stream)
+    if not fps:
+        raise VideoError(f"{path}: the frames have no usable timestamps and no frame rate")
+    return 1 / fps
+
+
+def _frames(
+    path: Path,
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    by_index: bool,
+    start: float = 0.0,
+) -> Iterator[tuple[float, float, av.VideoFrame]]:
+    """The frames in display order, each with the times (seconds) it comes on screen
+    and leaves it.
+
+    By timestamp, decoding starts at the keyframe before ``start`` (a seek, when
+    ``start`` is over 0.5 s), and a missing or non-increasing timestamp raises
+    :class:`_UnusableTimestamps`. By index, decoding starts at the first frame, and
+    frame k comes on screen at the stream's start time (0 when it gives none) plus
+    k frame periods.
+    """
+    if by_index:
+        period = _frame_period(path, stream)
+        origin = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        for k, frame in enumerate(container.decode(stream)):
+            yield origin + k * period, origin + (k + 1) * period, frame
+        return
+    if start > 0.5 and stream.time_base:
+        container.seek(int(start / stream.time_base), stream=stream, backward=True)
+    fps, previous = _fps(stream), None
+    for frame in container.decode(stream):
+        if frame.time is None or (previous is not None and frame.time <= previous):
+            raise _UnusableTimestamps
+        previous = frame.time
+        if frame.duration and frame.time_base:
+            length = float(frame.duration * frame.time_base)
+        else:
+            length = 1 / fps if fps else 0.0
+        yield frame.time, frame.time + length, frame
+
+
+def _last(frames: Iterator[T]) -> T | None:
+    """The last of ``frames`` (None: there are none), decoding all of them."""
+    tail = deque(frames, maxlen=1)
+    return tail[0] if tail else None
+
+
+def _decoding(
+    path: Path,
+    read: Callable[[av.container.InputContainer, av.video.stream.VideoStream, bool], T],
+) -> T:
+    """``read(container, stream, by_index)`` on the opened video: timed by timestamp
+    unless the container stores none (:func:`_by_index`), and once more by index if
+    the timestamps prove unusable. A decoding failure is a VideoError naming the file."""
+    for by_index in (None, True):  # None: as the container says
+        with _open(path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            try:
+                return read(container, stream, by_index or _by_index(container))
+            except _UnusableTimestamps:
+                continue
+            except av.error.FFmpegError as e:
+                raise VideoError(f"{path}: cannot decode video ({e})") from None
+    raise AssertionError("frames timed by index never have unusable timestamps")
+
+
 def decode_video(path: str | Path) -> VideoInfo:
     """:func:`probe_video`, proved by decoding every frame. Frames that end more than
     ``END_TOLERANCE`` before the header's duration raise a ``truncated_video``
     VideoError; otherwise the duration is where they end, at most the header's."""
     path = Path(path)
-    with _open(path) as container:
-        stream = container.streams.video[0]
-        info, end = _header_info(container, stream), None
-        try:
-            for frame in container.decode(stream):
-                end = _frame_end(frame, stream)
-        except av.error.FFmpegError as e:
-            raise VideoError(f"{path}: cannot decode video ({e})") from None
+
+    def last_end(container, stream, by_index) -> tuple[VideoInfo, float | None]:
+        last = _last(_frames(path, container, stream, by_index))
+        return _header_info(container, stream), last[1] if last else None
+
+    info, end = _decoding(path, last_end)
     if end is None:
         raise VideoError(f"{path}: no decodable video frames", EMPTY_VIDEO)
     if end + END_TOLERANCE < info.duration:
@@ -130,8 +221,9 @@ def read_frames(
 ) -> np.ndarray:
     """Frames on screen at each of ``times`` (seconds, ascending), as (T, H, W, 3) uint8.
 
-    Seeks to the keyframe before the first time and decodes only up to the last one.
-    Frames are scaled on conversion so the shorter side is ``short_side`` pixels.
+    Seeks to the keyframe before the first time (unless the frames are timed by
+    index, see the module's docstring) and decodes only up to the last one. Frames
+    are scaled on conversion so the shorter side is ``short_side`` pixels.
 
     A time up to ``END_TOLERANCE`` past the end of the last frame gets the last frame.
     A later one raises a VideoError: ``truncated_video`` when the header says the
@@ -139,52 +231,55 @@ def read_frames(
     past it.
     """
     path = Path(path)
-    if list(times) != sorted(times):
+    times = list(times)
+    if times != sorted(times):
         raise ValueError("times must be ascending")
-    picked: list[np.ndarray | None] = [None] * len(times)
-    with _open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+
+    def pick(container, stream, by_index) -> list[np.ndarray]:
         width, height = stream.codec_context.width, stream.codec_context.height
         size = {}
         if short_side:
             scale = short_side / min(width, height)
             size = {"width": max(1, round(width * scale)), "height": max(1, round(height * scale))}
-        seek = bool(times) and times[0] > 0.5 and bool(stream.time_base)
-        try:
-            if seek:
-                container.seek(int(times[0] / stream.time_base), stream=stream, backward=True)
-            i, previous, previous_array = 0, None, None
-            for frame in container.decode(stream):
-                t = frame.time if frame.time is not None else 0.0
-                while i < len(times) and times[i] < t - 1e-6:  # the previous frame was on screen
-                    if previous_array is None:  # convert each picked frame once
-                        previous_array = _to_array(
-                            previous if previous is not None else frame, size
-                        )
-                    picked[i] = previous_array
-                    i += 1
-                previous, previous_array = frame, None
-                if i == len(times):
-                    break
-            if seek and previous is None:  # no frames after the seek: find where they end
-                container.seek(0)
-                for frame in container.decode(stream):
-                    previous = frame
-            if i < len(times) and previous is not None:
-                end = _frame_end(previous, stream)
-                if times[-1] > end + END_TOLERANCE:
-                    raise _ends_early(path, end, _stated_duration(container, stream), times[-1])
-            while i < len(times) and previous is not None:  # just past the last frame: hold it
-                if previous_array is None:
-                    previous_array = _to_array(previous, size)
-                picked[i] = previous_array
-                i += 1
-        except av.error.FFmpegError as e:
-            raise VideoError(f"{path}: cannot decode video ({e})") from None
-    if any(p is None for p in picked):
+        start = times[0] if times else 0.0
+        picked, last = _pick(_frames(path, container, stream, by_index, start), times, size)
+        if len(picked) < len(times) and last is None and start > 0.5 and not by_index:
+            container.seek(0)  # no frames after the seek: find where they end
+            last = _last(_frames(path, container, stream, by_index))
+        if len(picked) < len(times) and last is not None:
+            end = last[1]
+            if times[-1] > end + END_TOLERANCE:
+                raise _ends_early(path, end, _stated_duration(container, stream), times[-1])
+            held = _to_array(last[2], size)  # just past the last frame: hold it
+            picked += [held] * (len(times) - len(picked))
+        return picked
+
+    picked = _decoding(path, pick)
+    if len(picked) < len(times):
         raise VideoError(f"{path}: no decodable video frames", EMPTY_VIDEO)
     return np.stack(picked)
+
+
+def _pick(
+    frames: Iterator[tuple[float, float, av.VideoFrame]], times: list[float], size: dict
+) -> tuple[list[np.ndarray], tuple[float, float, av.VideoFrame] | None]:
+    """For each of ``times`` in turn, as far as ``frames`` go, the frame on screen then
+    (a time before the first frame gets that frame), each converted once; and the
+    last frame decoded (None: none). Decoding stops at the first frame after the
+    last time."""
+    picked: list[np.ndarray] = []
+    previous, array = None, None  # the last frame decoded, and its array once converted
+    for timed in frames:
+        while len(picked) < len(times) and times[len(picked)] < timed[0] - 1e-6:
+            previous = previous or timed  # a time before the first frame gets that frame
+            if array is None:
+                array = _to_array(previous[2], size)
+            picked.append(array)
+        if previous is not timed:
+            previous, array = timed, None
+        if len(picked) == len(times):
+            break
+    return picked, previous
 
 
 def _ends_early(path: Path, end: float, stated: float, wanted: float) -> VideoError:

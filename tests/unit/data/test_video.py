@@ -1,6 +1,9 @@
 """seqrec.data.video: frame sampling by time, clip reading and transforms, files cut short or
 corrupt."""
 
+from pathlib import Path
+
+import av
 import numpy as np
 import pytest
 import torch
@@ -125,3 +128,105 @@ def test_video_cut_short_is_an_error_naming_the_file(cut_short_and_whole):
     with pytest.raises(VideoError, match=message):
         decode_video(cut)
     assert [frame_index(f) for f in read_frames(cut, [0.1, 0.55, 0.62])] == [1, 5, 5]
+
+
+FPS = 25
+WANTED = [0, 7, 14, 21, 28, 35, 42, 49, 56, 59]  # the issue's frames, every 7th, and the last
+
+
+def numbered_image(i: int, size: int = 32) -> np.ndarray:
+    """Frame i shows its number in binary: one 4-pixel stripe per bit, white for 1,
+    which lossy coding keeps."""
+    image = np.zeros((size, size, 3), dtype=np.uint8)
+    for bit in range(8):
+        if i >> bit & 1:
+            image[:, 4 * bit : 4 * bit + 4] = 255
+    return image
+
+
+def frame_number(frame: np.ndarray) -> int:
+    return sum(1 << bit for bit in range(8) if frame[:, 4 * bit : 4 * bit + 4].mean() > 128)
+
+
+def write_numbered_video(
+    path, count: int, codec: str, options: dict, container_format: str | None = None
+) -> Path:
+    """``count`` numbered frames at 25 fps; the format follows the file name unless given."""
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=FPS, options=options)
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        for i in range(count):
+            frame = av.VideoFrame.from_ndarray(numbered_image(i), format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def decoded_times(path) -> list[float | None]:
+    """The times PyAV gives the decoded frames, in the order it gives them."""
+    with av.open(str(path)) as container:
+        return [frame.time for frame in container.decode(video=0)]
+
+
+def assert_picks_the_wanted_frames(path) -> None:
+    """The frame on screen at the middle, and at the start, of each wanted frame's
+    period, from the first frame and after a seek; and the duration decoding finds."""
+    for offset in (0.5, 0.0):
+        times = [(k + offset) / FPS for k in WANTED]
+        assert [frame_number(f) for f in read_frames(path, times)] == WANTED, offset
+        late = [t for t in times if t > 1.0]  # read after a seek where there is one
+        assert [frame_number(f) for f in read_frames(path, late)] == WANTED[-len(late) :]
+    assert decode_video(path).duration == pytest.approx(60 / FPS)
+
+
+def test_frames_of_a_b_frame_avi_are_picked_by_their_place_in_the_stream(tmp_path):
+    # MPEG-4 Part 2 with B-frames in AVI, as UCF101's and HMDB51's XviD files are
+    path = write_numbered_video(
+        tmp_path / "bframes.avi", 60, "mpeg4", {"bf": "2", "g": "12", "qscale": "2"}
+    )
+    with av.open(str(path)) as container:
+        packet_times = [p.pts for p in container.demux(video=0) if p.size]
+    assert packet_times != sorted(packet_times)  # B-frames: stored out of display order
+    # the times FFmpeg makes up for AVI frames run one frame late, so frame k would be
+    # read where frame k + 1 is on screen
+    assert decoded_times(path)[:3] == pytest.approx([1 / FPS, 2 / FPS, 3 / FPS])
+    assert_picks_the_wanted_frames(path)
+
+
+def test_frames_of_a_video_without_timestamps_are_picked_by_their_place(tmp_path):
+    # a raw H.264 stream (with B-frames) carries no timestamps at all
+    path = write_numbered_video(
+        tmp_path / "raw.h264", 60, "libx264", {"bf": "2", "g": "12", "crf": "10"}, "h264"
+    )
+    assert set(decoded_times(path)) == {None}
+    assert_picks_the_wanted_frames(path)
+
+
+def test_timestamps_out_of_order_fall_back_to_the_decoders_order(tmp_path):
+    """A Matroska file whose frames 3 and 4 carry each other's timestamps: the frames
+    come out of the decoder with times out of order, and are read in the order the
+    decoder gives them, one frame period apart from the stream's start."""
+    intra = write_numbered_video(tmp_path / "intra.mkv", 60, "mpeg4", {"g": "1", "qscale": "2"})
+    path = tmp_path / "swapped.mkv"
+    with av.open(str(intra)) as source, av.open(str(path), "w") as target:
+        stream = target.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(video=0):
+            if not packet.size:
+                continue
+            tick = round(packet.pts * packet.time_base * FPS)
+            shown = {3: 4, 4: 3}.get(tick, tick)
+            # presentation one frame after decoding, so the swapped times stay valid
+            packet.pts = round((shown + 1) / FPS / packet.time_base)
+            packet.dts = round(tick / FPS / packet.time_base)
+            packet.stream = stream
+            target.mux(packet)
+    times = decoded_times(path)
+    assert times[:6] == pytest.approx([k / FPS for k in (1, 2, 3, 5, 4, 6)])
+    start = 1 / FPS  # where the stream starts
+    for offset in (0.5, 0.0):
+        wanted = [0, 3, 4, 5, *WANTED[2:]]
+        frames = read_frames(path, [start + (k + offset) / FPS for k in wanted])
+        assert [frame_number(f) for f in frames] == wanted, offset
+    assert decode_video(path).duration == pytest.approx(60 / FPS, abs=0.05)
