@@ -5,6 +5,10 @@
 #   recipes/speech_commands/run.sh /data/speech_commands_v0.02          # Speech Commands v2, 12 classes
 #   recipes/speech_commands/run.sh /data/speech_commands_v0.02 35       # the 35-word task
 #
+# The 12-class test set is derived from testing_list.txt unless the released one is
+# given: `... data.prepare.test_root=/data/speech_commands_test_set_v0.02` (the set
+# published v2-12 figures use).
+#
 # Extra Hydra overrides go after, e.g. `... decoder.cell=gru trainer=gpu`.
 set -euo pipefail
 

@@ -44,9 +44,15 @@ class AudioReader:
     did. Like :class:`~seqrec.data.video.ClipReader`, calling it gives the list of
     sequences the model scores for one input: here a single waveform (S,).
 
+    With ``clip_seconds`` every waveform is brought to that length: zeros appended,
+    or the end cut off, as TensorFlow's Speech Commands pipeline reads every clip
+    at 1 s, so that a clip's length tells nothing about its label.
+
     >>> reader = AudioReader(sample_rate=16000)
     >>> [w.shape[0] for w in reader.prepare(np.zeros(8000, dtype=np.float32))]
     [8000]
+    >>> [w.shape[0] for w in AudioReader(16000, clip_seconds=1.0).prepare(np.zeros(8000))]
+    [16000]
     """
 
     modality = "audio"
@@ -54,17 +60,26 @@ class AudioReader:
     error = AudioError
 
     sample_rate: int = 16000
+    clip_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
             raise ValueError(f"sample_rate must be a positive integer, got {self.sample_rate!r}")
+        if self.clip_seconds is not None and self.clip_seconds <= 0:
+            raise ValueError(f"clip_seconds must be positive or None, got {self.clip_seconds!r}")
+
+    def _fit(self, waveform: torch.Tensor) -> torch.Tensor:
+        if self.clip_seconds is None:
+            return waveform
+        samples = round(self.clip_seconds * self.sample_rate)
+        return torch.nn.functional.pad(waveform[:samples], (0, max(0, samples - waveform.numel())))
 
     def __call__(
         self, path: str | Path, start: float = 0.0, duration: float | None = None
     ) -> list[torch.Tensor]:
         """The waveform of ``path`` (or of its segment from ``start``, ``duration``
         seconds long), as a one-item list."""
-        return [load_audio(path, self.sample_rate, start, duration)]
+        return [self._fit(load_audio(path, self.sample_rate, start, duration))]
 
     def prepare(self, item: "str | Path | np.ndarray | torch.Tensor") -> list[torch.Tensor]:
         """A file path, or a waveform already at :attr:`sample_rate`, checked."""
@@ -76,7 +91,7 @@ class AudioReader:
                 f"a waveform must be a non-empty 1-D array at {self.sample_rate} Hz, got shape "
                 f"{tuple(waveform.shape)}"
             )
-        return [waveform]
+        return [self._fit(waveform)]
 
     def for_training(self) -> "AudioReader":
         """The reader for the training split: the same (augmentation is the
@@ -114,6 +129,13 @@ class AudioClassificationDataset(LabelledManifestDataset):
     @property
     def sample_rate(self) -> int:
         return self.reader.sample_rate
+
+    @property
+    def durations(self) -> list[float]:
+        """Seconds of each waveform as read (the reader's ``clip_seconds`` when set)."""
+        if self.reader.clip_seconds is None:
+            return super().durations
+        return [self.reader.clip_seconds] * len(self.entries)
 
     def _waveform(self, entry: ManifestEntry) -> torch.Tensor:
         return self.reader(entry.path, entry.offset, entry.duration)[0]

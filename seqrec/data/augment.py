@@ -33,6 +33,10 @@ class WaveformAugment:
             noise is used.
         white_noise_fraction: share of noise draws that use white noise even when
             noise files exist.
+        noise_span: the part of each recording that noise is drawn from, as shares
+            of its length: Speech Commands trains on the first 80 % and cuts its
+            validation and test silence from the rest
+            (:data:`~seqrec.data.speech_commands.NOISE_SHARES`).
     """
 
     def __init__(
@@ -45,7 +49,10 @@ class WaveformAugment:
         snr_db: Sequence[float] = (5.0, 30.0),
         noise_dir: str | None = None,
         white_noise_fraction: float = 0.3,
+        noise_span: Sequence[float] = (0.0, 1.0),
     ) -> None:
+        if not 0 <= noise_span[0] < noise_span[1] <= 1:
+            raise ValueError(f"noise_span must be two shares 0 <= a < b <= 1, got {noise_span}")
         self.sample_rate = sample_rate
         self.speeds = list(speeds)
         self.speed_prob = speed_prob
@@ -54,6 +61,7 @@ class WaveformAugment:
         self.snr_db = tuple(snr_db)
         self.noise_dir = Path(noise_dir) if noise_dir else None
         self.white_noise_fraction = white_noise_fraction
+        self.noise_span = tuple(noise_span)
         # loaded lazily, once per worker: the folder may be generated after construction
         self._noises: list[torch.Tensor] | None = None
         self._resamplers: dict[float, torchaudio.transforms.Resample] = {}
@@ -72,7 +80,7 @@ class WaveformAugment:
                 if self.noise_dir and self.noise_dir.is_dir()
                 else []
             )
-            self._noises = [load_audio(path, self.sample_rate) for path in files]
+            self._noises = [self._span(load_audio(path, self.sample_rate)) for path in files]
         if not self._noises or rng.random() < self.white_noise_fraction:
             return torch.randn(length, generator=generator)
         noise = rng.choice(self._noises)
@@ -80,6 +88,10 @@ class WaveformAugment:
             noise = noise.repeat(length // noise.numel() + 1)
         start = rng.randint(0, noise.numel() - length)
         return noise[start : start + length]
+
+    def _span(self, noise: torch.Tensor) -> torch.Tensor:
+        lo, hi = (round(share * noise.numel()) for share in self.noise_span)
+        return noise[lo:hi]
 
     def draw_speeds(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """Speed factors of ``n`` utterances (1.0 for those left unperturbed), drawn

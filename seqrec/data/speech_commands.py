@@ -9,8 +9,25 @@ Tasks:
 - ``12``: ``yes no up down left right on off stop go``, ``_unknown_`` (the other words,
   subsampled to ``unknown_share`` of each split as in the TensorFlow reference
   pipeline) and ``_silence_`` (1 s segments cut from the background noise, written by
-  this preparer; each noise file is cut in three parts, 80/10/10 % for train,
-  validation and test, so no split hears another's segment).
+  this preparer).
+
+The test set of the 12-class task is one of two:
+- the released ``speech_commands_test_set_v0.02`` archive (``test_root``): 4,890
+  clips in the 12 class folders, with fixed ``_silence_`` and ``_unknown_`` clips.
+  The published 12-class figures are reported on it. The clips of
+  ``testing_list.txt`` are then left out of every split.
+- without it, a test set derived like the others: the clips of
+  ``testing_list.txt``, ``_unknown_`` subsampled and ``_silence_`` cut here.
+
+Noise segments: each noise file is cut in three parts, :data:`NOISE_SHARES` (the
+first 80 % train, then 10 % validation, 10 % test). The ``_silence_`` clips of each
+split are cut from its own part, and training's noise augmentation reads only the
+training part (``noise_span`` in ``conf/data/speech_commands.yaml``), so the
+validation and derived test silence is noise no training clip heard. The
+TensorFlow reference pipeline does not keep them apart: it cuts the silence of
+every split, and the training noise, from anywhere in the whole noise files. The
+released test set's ``_silence_`` clips come with it; where in which noise
+recordings they were cut is not documented, so training noise may overlap them.
 """
 
 import random
@@ -81,6 +98,9 @@ def task_labels(task: int) -> list[str]:
 
 
 SPLITS = ("train", "val", "test")
+# the part of every _background_noise_ file (as shares of its length) that each split's
+# _silence_ clips are cut from; training's noise augmentation reads only the first
+NOISE_SHARES = {"train": (0.0, 0.8), "val": (0.8, 0.9), "test": (0.9, 1.0)}
 
 
 @dataclass
@@ -95,6 +115,9 @@ class SpeechCommandsPreparer:
             word clips.
         silence_share: for task 12, ``_silence_`` clips likewise.
         seed: for the ``_unknown_`` subsample and silence positions.
+        test_root: for task 12, the extracted ``speech_commands_test_set_v0.02``
+            archive, the test set (None: the test set derived from
+            ``testing_list.txt``).
     """
 
     root: str
@@ -103,20 +126,38 @@ class SpeechCommandsPreparer:
     unknown_share: float = 0.1
     silence_share: float = 0.1
     seed: int = 0
+    test_root: str | None = None
 
     def __call__(self) -> Path:
         root, out_dir = Path(self.root), Path(self.out_dir)
         if self.task not in (12, 35):
             raise ValueError(f"Speech Commands task must be 12 or 35, got {self.task}")
-        settings = {**asdict(self), "root": str(root.resolve()), "out_dir": None}
+        if self.test_root is not None and self.task != 12:
+            raise ValueError(
+                f"test_root is the released test set of the 12-class task; task {self.task} "
+                "takes its test set from testing_list.txt (set data.prepare.test_root=null)"
+            )
+        test_root = Path(self.test_root) if self.test_root is not None else None
+        settings = {
+            **asdict(self),
+            "root": str(root.resolve()),
+            "out_dir": None,
+            "test_root": str(test_root.resolve()) if test_root else None,
+        }
         marker = out_dir / "prepared.json"
         if is_prepared(marker, settings):
             return out_dir
         for required in ("validation_list.txt", "testing_list.txt"):
             if not (root / required).is_file():
-                raise DatasetLayoutError(
-                    f"{root}: no {required}; is this the Speech Commands v2 folder?"
-                )
+                hint = "is this the Speech Commands v2 folder?"
+                if (root / SILENCE).is_dir():
+                    hint = (
+                        "this looks like speech_commands_test_set_v0.02: pass it as "
+                        "data.prepare.test_root, and the speech_commands_v0.02 folder as "
+                        "data.prepare.root"
+                    )
+                raise DatasetLayoutError(f"{root}: no {required}; {hint}")
+        released_test = official_test_rows(test_root) if test_root else None
         out_dir.mkdir(parents=True, exist_ok=True)
         marker.unlink(missing_ok=True)
 
@@ -124,6 +165,9 @@ class SpeechCommandsPreparer:
         if self.task == 12:
             rng = random.Random(self.seed)
             for split in SPLITS:
+                if split == "test" and released_test is not None:
+                    rows["test"] = released_test  # testing_list.txt's clips are left out
+                    continue
                 known = [r for r in rows[split] if r["label"] in WORDS_10]
                 others = [r for r in rows[split] if r["label"] not in WORDS_10]
                 n_unknown = min(len(others), round(self.unknown_share * len(known)))
@@ -178,7 +222,7 @@ class SpeechCommandsPreparer:
             noises.append((source, audio.mean(axis=1), rate))
         folder = out_dir / SILENCE / split
         folder.mkdir(parents=True, exist_ok=True)
-        bounds = {"train": (0.0, 0.8), "val": (0.8, 0.9), "test": (0.9, 1.0)}[split]
+        bounds = NOISE_SHARES[split]
         rows = []
         for i in range(count):
             source, audio, rate = noises[i % len(noises)]
@@ -200,3 +244,40 @@ class SpeechCommandsPreparer:
                 }
             )
         return rows
+
+
+def official_test_rows(folder: Path) -> list[dict]:
+    """Manifest rows of the released ``speech_commands_test_set_v0.02`` archive: the
+    wav files of its 12 class folders, labelled by folder."""
+    labels = task_labels(12)
+    if not folder.is_dir():
+        raise DatasetLayoutError(f"{folder}: test set folder not found")
+    present = {p.name for p in folder.iterdir() if p.is_dir()}
+    missing, unexpected = sorted(set(labels) - present), sorted(present - set(labels))
+    if missing or unexpected:
+        problems = [f"missing class folder(s) {', '.join(missing)}"] if missing else []
+        problems += [f"unexpected folder(s) {', '.join(unexpected)}"] if unexpected else []
+        raise DatasetLayoutError(
+            f"{folder}: {'; '.join(problems)}; the released test set "
+            f"(speech_commands_test_set_v0.02) holds exactly {', '.join(labels)}"
+        )
+    rows = []
+    for label in labels:
+        files = sorted((folder / label).glob("*.wav"))
+        if not files:
+            raise DatasetLayoutError(f"{folder / label}: no .wav files")
+        for path in files:
+            try:
+                info = sf.info(str(path))
+            except (sf.LibsndfileError, RuntimeError) as e:
+                raise DatasetLayoutError(f"{path}: cannot read wav header ({e})") from None
+            row = {
+                "audio_filepath": str(path.resolve()),
+                "duration": round(info.frames / info.samplerate, 6),
+                "label": label,
+                "id": f"{folder.name}/{label}/{path.name}",
+            }
+            if "_nohash_" in path.name:
+                row["speaker"] = path.name.split("_nohash_")[0]
+            rows.append(row)
+    return rows

@@ -35,9 +35,7 @@ def read_metadata(path: str | Path, threads: int | None = None) -> tuple[Any, di
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
     try:
-        session = ort.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types
         raise ExportedModelError(f"{path}: not a readable ONNX model ({e})") from None
     raw = session.get_modelmeta().custom_metadata_map
@@ -111,19 +109,28 @@ class OnnxModel(results.ModelMethods):
             raise AttributeError(f"{self.source}: a {self.modality} model has no sample rate")
         return int(self.meta["sample_rate"])
 
+    def _fit(self, waveform: np.ndarray) -> np.ndarray:
+        """The reader's ``clip_seconds`` (:class:`seqrec.data.audio.AudioReader`):
+        every waveform cut or zero-padded to that length, when it is set."""
+        seconds = self.reader_config.get("clip_seconds")
+        if seconds is None:
+            return waveform
+        samples = round(seconds * self.sample_rate)
+        return np.pad(waveform[:samples], (0, max(0, samples - waveform.shape[0])))
+
     def prepare(self, item: Input) -> list[np.ndarray]:
         """One input as the list of sequences the model scores, as the reader's
         ``prepare`` gives it: a file's waveform, or an array checked."""
         if self.modality == "audio":
             if isinstance(item, str | Path):
-                return [read_audio(item, self.sample_rate)]
+                return [self._fit(read_audio(item, self.sample_rate))]
             waveform = np.asarray(item, dtype=np.float32)
             if waveform.ndim != 1 or waveform.size == 0:
                 raise ValueError(
                     f"a waveform must be a non-empty 1-D array at {self.sample_rate} Hz, got "
                     f"shape {tuple(waveform.shape)}"
                 )
-            return [waveform]
+            return [self._fit(waveform)]
         if isinstance(item, str | Path):
             raise NotImplementedError(
                 f"{item}: seqrec.runtime does not read video files yet; pass normalised "

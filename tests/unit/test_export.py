@@ -508,41 +508,6 @@ def test_seqrec_eval_scores_an_export_as_its_checkpoint(exports, name, tmp_path)
     }
 
 
-def test_seqrec_bench_export_compares_the_three_side_by_side(tmp_path, capsys, monkeypatch):
-    """The benchmark exports each checkpoint (float and int8), times PyTorch, fp32 and
-    int8 in turn, and scores all three on the test manifests."""
-    from seqrec.bench.export import main
-
-    monkeypatch.chdir(tmp_path)  # no default test manifests here
-
-    kws = write_checkpoint(tmp_path / "kws.ckpt", "kws_gru_mean")
-    asr = write_checkpoint(tmp_path / "asr.ckpt", "ctc_char")
-    video = write_checkpoint(tmp_path / "video.ckpt", "video_small_cnn")
-    kws_set, asr_set = write_test_set(tmp_path, "kws"), write_test_set(tmp_path, "ctc")
-    main(
-        [
-            f"--kws-ckpt={kws}", f"--asr-ckpt={asr}", f"--video-ckpt={video}",
-            f"--kws-manifest={kws_set}", f"--asr-manifest={asr_set}",
-            "--runs=2", "--repeats=1", "--utterances=3", f"--out-dir={tmp_path / 'onnx'}",
-        ]
-    )  # fmt: skip
-    out = capsys.readouterr().out
-    results = json.loads(out.strip().splitlines()[-1])
-    for figure in ("kws_ms_per_clip", "asr_rtf", "video_clips_per_second"):
-        assert all(results[figure][v] > 0 for v in ("torch", "fp32", "int8"))
-        assert figure in out
-    assert results["asr_rtf"]["audio_seconds"] == pytest.approx(sum((1.0, 0.3, 2.2)))
-    kws_scores, asr_scores = results["scores"]["kws"], results["scores"]["asr"]
-    assert kws_scores["fp32"]["acc"] == kws_scores["torch"]["acc"]
-    assert asr_scores["fp32"]["cer"] == pytest.approx(asr_scores["torch"]["cer"])
-    assert "video" not in results["scores"]  # no video test set: timing only
-    assert "no video test manifest at data/video_synthetic/test.jsonl" in out
-    assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == sorted(
-        f"{m}-{n}{q}.onnx" for m, n in (("audio", "kws"), ("audio", "asr"), ("video", "video"))
-        for q in ("", ".int8")
-    )  # fmt: skip
-
-
 def test_runtime_inputs_are_checked_or_converted_as_pytorch_does(exports, tmp_path):
     """A 2-D or empty array is an error naming the shape and the sample rate; a file
     at another rate or with two channels is resampled and averaged, as the
@@ -574,3 +539,20 @@ def test_seqrec_predict_runs_an_export_as_its_checkpoint(exports, tmp_path):
         )  # fmt: skip
         rows[model] = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows[path]) == 7 and rows[path] == rows[loaded.source]
+
+
+def test_a_fixed_clip_length_travels_with_the_export(tmp_path):
+    """A reader with ``clip_seconds`` (the Speech Commands preset: every clip read at
+    1 s) brings inputs to that length in the runtime too."""
+    ckpt = write_checkpoint(tmp_path / "fixed.ckpt", "kws_gru_mean")
+    checkpoint = torch.load(ckpt, weights_only=True)
+    checkpoint["hyper_parameters"]["reader"] = {**AUDIO_READER, "clip_seconds": 1.0}
+    torch.save(checkpoint, ckpt)
+    loaded = seqrec.load(ckpt)
+    runtime = seqrec.load(export_onnx(loaded, tmp_path / "fixed.onnx"))
+    assert runtime.reader_config["clip_seconds"] == 1.0
+    waves = synthetic_waves(seconds=(0.3, 1.0, 1.6))
+    assert [w.shape[0] for wave in waves for w in runtime.prepare(wave)] == [RATE] * 3
+    assert [p.as_dict() for p in runtime.classify(waves)] == [
+        p.as_dict() for p in loaded.classify(waves)
+    ]

@@ -108,3 +108,30 @@ def test_dataset_applies_the_speed_the_sampler_drew(tmp_path):
         assert dataset[key].waveform.shape[0] == expected
     # evaluation datasets have no plan: the sampler yields plain indices
     assert AudioClassificationDataset(manifest, ["a"], AudioReader(16000)).speed_plan is None
+
+
+def test_reader_brings_every_clip_to_clip_seconds(tmp_path):
+    short = write_wav(tmp_path / "short.wav", seconds=0.6)
+    long = write_wav(tmp_path / "long.wav", seconds=1.3)
+    reader = AudioReader(16000, clip_seconds=1.0)
+    (padded,) = reader(short)
+    assert padded.shape == (16000,)
+    assert torch.equal(padded[:9600], load_audio(short, 16000))  # zeros after the clip
+    assert not padded[9600:].any()
+    (cut,) = reader(long)
+    assert torch.equal(cut, load_audio(long, 16000)[:16000])
+    assert reader.prepare(np.ones(4000, dtype=np.float32))[0].shape == (16000,)
+    manifest = write_manifest_lines(
+        tmp_path / "m.jsonl",
+        [
+            {"audio_filepath": str(short), "duration": 0.6, "label": "a"},
+            {"audio_filepath": str(long), "duration": 1.3, "label": "a"},
+        ],
+    )
+    dataset = AudioClassificationDataset(manifest, ["a"], reader)
+    # the sampler batches on the lengths the model receives
+    assert dataset.durations == [1.0, 1.0]
+    assert [dataset[i].waveform.shape[0] for i in range(2)] == [16000, 16000]
+    assert AudioClassificationDataset(manifest, ["a"], AudioReader(16000)).durations == [0.6, 1.3]
+    with pytest.raises(ValueError, match="clip_seconds"):
+        AudioReader(16000, clip_seconds=0.0)
