@@ -132,6 +132,10 @@ def train(cfg: DictConfig) -> TrainResult:
     metric are kept in ``checkpoints/top/`` and averaged into
     ``checkpoints/averaged.ckpt``. Both it and ``best.ckpt`` are validated; the
     average is tested unless it validates worse.
+
+    With no validation split (``data.val_manifest=null``) nothing is validated and
+    there is no ``best.ckpt``: ``checkpoints/last.ckpt``, written when training
+    ends, is tested.
     """
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -147,6 +151,8 @@ def train(cfg: DictConfig) -> TrainResult:
     task = build_task(cfg, datamodule)
     log.info("model: %.3fM parameters", sum(p.numel() for p in task.parameters()) / 1e6)
     callbacks = build_callbacks(cfg, task)
+    if not datamodule.has_validation:
+        callbacks = _without_validation(callbacks, cfg.get("average_checkpoints", 1))
     trainer = build_trainer(cfg, callbacks, output_dir)
 
     # fit; the datamodule restores the sampler's place in the epoch, which this
@@ -160,7 +166,10 @@ def train(cfg: DictConfig) -> TrainResult:
     }
 
     # choose the checkpoint
-    choice = _validate_checkpoints(trainer, task, datamodule, callbacks, checkpoint_dir)
+    if datamodule.has_validation:
+        choice = _validate_checkpoints(trainer, task, datamodule, callbacks, checkpoint_dir)
+    else:
+        choice = _last_checkpoint(trainer, checkpoint_dir)
     metrics.update(choice.validation[choice.chosen])
 
     # test it
@@ -191,7 +200,8 @@ def train(cfg: DictConfig) -> TrainResult:
 class _CheckpointChoice:
     """The checkpoints validated after fitting, and the one chosen for the test."""
 
-    paths: dict[str, str | None]  # "best", and "averaged" with average_checkpoints=N
+    # "best", and "averaged" with average_checkpoints=N; "last" alone with no validation
+    paths: dict[str, str | None]
     averaged_from: list[str]
     validation: dict[str, dict[str, Any]]  # each one's validation metrics
     chosen: str
@@ -203,7 +213,7 @@ class _CheckpointChoice:
     def summary(self, monitor: str) -> dict[str, Any]:
         """Its part of ``metrics.json``."""
         summary: dict[str, Any] = {
-            "best_checkpoint": self.paths["best"],
+            "best_checkpoint": self.paths.get("best"),
             "evaluated_checkpoint": self.path,
         }
         if self.averaged_from:
@@ -238,6 +248,29 @@ def _validate_checkpoints(
     }
     chosen = _choose_checkpoint(validation, task.monitor, task.monitor_mode)
     return _CheckpointChoice(paths, members, validation, chosen)
+
+
+def _without_validation(callbacks: list[pl.Callback], average: int) -> list[pl.Callback]:
+    """The callbacks less those that keep checkpoints by a validation metric, for a run
+    with no validation split (Lightning is told that its empty validation is meant)."""
+    if average > 1:
+        raise ValueError(
+            f"average_checkpoints={average} averages the best checkpoints by validation, "
+            "and this run has no validation split (data.val_manifest=null)"
+        )
+    warnings.filterwarnings("ignore", message=".*Total length of `list` across ranks is zero.*")
+    return [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
+
+
+def _last_checkpoint(trainer: pl.Trainer, checkpoint_dir: Path) -> _CheckpointChoice:
+    """With no validation split: write ``last.ckpt`` as training ended and choose it
+    (none under ``fast_dev_run``, which saves nothing: the weights in memory)."""
+    path = None
+    if not trainer.fast_dev_run:
+        path = str(checkpoint_dir / "last.ckpt")
+        trainer.save_checkpoint(path, weights_only=False)  # full state, as LastCheckpoint's
+    log.info("no validation split: testing the weights training ended with (%s)", path)
+    return _CheckpointChoice({"last": path}, [], {"last": {}}, "last")
 
 
 def _average_top(

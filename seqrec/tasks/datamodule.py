@@ -10,7 +10,7 @@ from typing import Any
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Dataset
 
-from seqrec.data.manifest import manifest_texts
+from seqrec.data.manifest import MISSING_FILE, ManifestError, manifest_texts
 from seqrec.data.sampler import DurationBucketSampler
 from seqrec.text import CharTokenizer, Tokenizer
 
@@ -21,7 +21,9 @@ class ClassificationDataModule(pl.LightningDataModule):
     """Train/val/test manifests of labelled audio or video.
 
     Args:
-        train_manifest, val_manifest, test_manifest: JSONL manifests.
+        train_manifest, val_manifest, test_manifest: JSONL manifests. With
+            ``val_manifest`` None there is no validation: :func:`seqrec.train.train`
+            then tests the last checkpoint.
         labels: the label set; its order defines class indices.
         reader: how a file becomes what the model takes: an
             :class:`~seqrec.data.audio.AudioReader` or a
@@ -63,7 +65,7 @@ class ClassificationDataModule(pl.LightningDataModule):
     def __init__(
         self,
         train_manifest: str,
-        val_manifest: str,
+        val_manifest: str | None,
         test_manifest: str,
         labels: Sequence[str],
         reader: Callable[..., list],
@@ -105,8 +107,15 @@ class ClassificationDataModule(pl.LightningDataModule):
             stage, ["train", "val", "test"]
         )
         for split in splits:
-            if split in self.datasets:
+            if split in self.datasets or self.manifests[split] is None:
                 continue
+            if split == "val" and not Path(self.manifests[split]).is_file():
+                raise ManifestError(
+                    f"{self.manifests[split]}: validation manifest not found; to train "
+                    "with no validation split, set data.val_manifest=null (the last "
+                    "checkpoint is then tested)",
+                    MISSING_FILE,
+                )
             dataset = self.dataset_factory(
                 manifest=Path(self.manifests[split]),
                 **self._dataset_args(),
@@ -126,6 +135,10 @@ class ClassificationDataModule(pl.LightningDataModule):
                     ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items())),
                     dataset.problems[0],
                 )
+
+    @property
+    def has_validation(self) -> bool:
+        return self.manifests["val"] is not None
 
     def _dataset_args(self) -> dict[str, Any]:
         """What the dataset needs besides its manifest and the error policy."""
@@ -183,8 +196,8 @@ class ClassificationDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
+    def val_dataloader(self) -> DataLoader | list:
+        return self._loader("val") if self.has_validation else []
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test")
