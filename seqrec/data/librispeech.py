@@ -27,7 +27,9 @@ class LibriSpeechPreparer:
         root: the extracted corpus (``LibriSpeech/`` or the folder holding it).
         out_dir: where the manifests go (audio stays where it is).
         train_subsets: joined into ``train.jsonl``.
-        eval_subsets: written as they are (``dev-clean.jsonl``, ...).
+        eval_subsets: written as they are (``dev-clean.jsonl``, ...). Each must be
+            in ``root``; score them all, test-other as well as test-clean, as the
+            published tables do.
     """
 
     root: str
@@ -50,15 +52,33 @@ class LibriSpeechPreparer:
             "or under LibriSpeech/"
         )
 
+    def check_subsets(self, corpus: Path) -> None:
+        """Every subset named must be in ``corpus``; the error for a missing evaluation
+        subset says how to prepare only the ones that are there."""
+        missing = [s for s in self.train_subsets if not (corpus / s).is_dir()]
+        if missing:
+            raise DatasetLayoutError(
+                f"{corpus}: training subset folder(s) {', '.join(missing)} not found "
+                "(data.prepare.train_subsets)"
+            )
+        missing = [s for s in self.eval_subsets if not (corpus / s).is_dir()]
+        if missing:
+            here = [s for s in self.eval_subsets if s not in missing]
+            raise DatasetLayoutError(
+                f"{corpus}: evaluation subset folder(s) {', '.join(missing)} not found. "
+                "Download and extract them (openslr.org/12), or prepare only those here: "
+                f"data.prepare.eval_subsets=[{','.join(here)}] (data.val_manifest and "
+                "data.test_manifest must name prepared subsets; they are dev-clean.jsonl "
+                "and test-clean.jsonl by default)"
+            )
+
     def __call__(self) -> Path:
         out = Path(self.out_dir)
         marker = out / "prepared.json"
         if is_prepared(marker, self.settings()):
             return out
         corpus = self.corpus_root()
-        missing = [s for s in self.train_subsets + self.eval_subsets if not (corpus / s).is_dir()]
-        if missing:
-            raise DatasetLayoutError(f"{corpus}: subset folder(s) {missing} not found")
+        self.check_subsets(corpus)
         rows = {
             subset: read_subset(corpus / subset)
             for subset in self.train_subsets + self.eval_subsets

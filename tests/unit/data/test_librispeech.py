@@ -27,3 +27,19 @@ def test_librispeech_preparation(librispeech_root, tmp_path):
         LibriSpeechPreparer(
             root=str(librispeech_root), out_dir=str(tmp_path / "ls2"), eval_subsets=["dev-clean"]
         )()
+
+
+def test_evaluation_subsets_not_downloaded_say_how_to_leave_them_out(librispeech_root, tmp_path):
+    message = (
+        r"LibriSpeech: evaluation subset folder\(s\) dev-other, test-clean, test-other not found\. "
+        r".*data\.prepare\.eval_subsets=\[dev-clean\]"
+    )
+    with pytest.raises(DatasetLayoutError, match=message):
+        LibriSpeechPreparer(root=str(librispeech_root), out_dir=str(tmp_path / "ls"))()
+    with pytest.raises(DatasetLayoutError, match=r"training subset folder\(s\) train-clean-360"):
+        LibriSpeechPreparer(
+            root=str(librispeech_root),
+            out_dir=str(tmp_path / "ls"),
+            train_subsets=["train-clean-100", "train-clean-360"],
+            eval_subsets=["dev-clean"],
+        )()
