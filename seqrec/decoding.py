@@ -127,36 +127,21 @@ class LexiconBeamSearch(_FlashlightSearch):
 
     Args:
         tokenizer: the model's :class:`~seqrec.text.Tokenizer`.
-        beam_size, beam_threshold: as for :class:`BeamSearch`.
-        lm_path: ARPA or KenLM binary model; None builds one from ``lm_text``.
-        lm_text: normalised sentences, one per line, to estimate an n-gram LM from
-            (cached next to the text as ``<name>.<order>gram.arpa``).
-        lm_order: n of that LM.
-        lexicon: words file (one word per line, or a lexicon whose first column is the
-            word) limiting the words the search may output; None takes the words of
-            ``lm_text``.
-        lm_weight, word_score: LM weight and word insertion bonus.
+        settings: those of :func:`seqrec.ctc_search.lexicon_search`, with its defaults:
+            ``beam_size``, ``beam_threshold`` (as for :class:`BeamSearch`);
+            ``lm_path``, an ARPA or KenLM binary model, or ``lm_text``, normalised
+            sentences one per line to estimate an n-gram LM of order ``lm_order``
+            from (cached next to the text as ``<name>.<order>gram.arpa``);
+            ``lexicon``, a words file (one word per line, or a lexicon whose first
+            column is the word) limiting the words the search may output (None: the
+            words of ``lm_text``); ``lm_weight`` and ``word_score``, the LM weight
+            and word insertion bonus. The same function builds the runtime's search.
     """
 
     method = "beam_lm"
 
-    def __init__(
-        self,
-        tokenizer: Tokenizer,
-        beam_size: int = 32,
-        beam_threshold: float = 25.0,
-        lm_path: str | None = None,
-        lm_text: str | None = None,
-        lm_order: int = 3,
-        lexicon: str | None = None,
-        lm_weight: float = 1.0,
-        word_score: float = 0.0,
-    ) -> None:
-        settings = {"lm_path": lm_path, "lm_text": lm_text, "lm_order": lm_order}
-        settings.update(lexicon=lexicon, lm_weight=lm_weight, word_score=word_score)
-        super().__init__(
-            tokenizer, lexicon_search(tokenizer, beam_size, beam_threshold, **settings)
-        )
+    def __init__(self, tokenizer: Tokenizer, **settings: Any) -> None:
+        super().__init__(tokenizer, lexicon_search(tokenizer, **settings))
 
 
 def build_search(

@@ -6,8 +6,10 @@ only: no torch, Lightning or Hydra (``pip install seqrec[onnx]``)::
     seqrec.runtime.load("asr.onnx").transcribe(["talk.flac"])
 
 The results are those of :func:`seqrec.load` on the checkpoint: the same batching,
-greedy CTC search, word times and chunking of long audio. A SentencePiece tokenizer
-also needs ``sentencepiece``.
+CTC search, word times and chunking of long audio. Greedy search needs nothing
+more; beam search (with or without a lexicon and an n-gram LM) needs
+``flashlight-text``, and a SentencePiece tokenizer ``sentencepiece``. Video files
+are not read here: give prepared, normalised (T, 3, H, W) clips.
 """
 
 from seqrec.results import Prediction, Transcript, WordTime

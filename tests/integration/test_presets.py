@@ -17,7 +17,12 @@ from tests.conftest import (
     tiny_synthetic_overrides,
     tiny_video_overrides,
 )
-from tests.helpers import TINY_TRAINER_OVERRIDES, error_rates, run_cli
+from tests.helpers import (
+    TINY_TRAINER_OVERRIDES,
+    TINY_VIDEO_READER_OVERRIDES,
+    error_rates,
+    run_cli,
+)
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 
@@ -57,12 +62,7 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
         return [
             data_dir,
             f"data.prepare.root={root}",
-            "data.reader.num_frames=2",
-            "data.reader.num_clips=2",
-            "data.reader.clip_seconds=0.3",
-            "data.reader.short_side=32",
-            "data.reader.transform.size=32",
-            "data.max_batch_size=2",
+            *TINY_VIDEO_READER_OVERRIDES,
             *TINY_TRAINER_OVERRIDES,
         ]
     pytest.fail(f"no test data for experiment {experiment}: add it here")

@@ -17,7 +17,7 @@ from seqrec.evaluate import evaluate_classifier, evaluate_transcriber
 from seqrec.tasks import metrics as names
 from seqrec.train import train
 from tests.conftest import make_config, tiny_model_overrides
-from tests.helpers import REPO, TINY_TRAINER_OVERRIDES
+from tests.helpers import REPO, TINY_TRAINER_OVERRIDES, TINY_VIDEO_READER_OVERRIDES
 
 # seconds of each utterance; 21 and 22 s are over the preset's max_duration of 20 s
 LIBRISPEECH = {
@@ -129,12 +129,7 @@ def ucf101_overrides(root: Path, data_dir: Path) -> list[str]:
         f"data.prepare.root={root}",
         "data.prepare.val_groups=0",
         "data.val_manifest=null",
-        "data.reader.num_frames=2",
-        "data.reader.num_clips=2",
-        "data.reader.clip_seconds=0.3",
-        "data.reader.short_side=32",
-        "data.reader.transform.size=32",
-        "data.max_batch_size=2",
+        *TINY_VIDEO_READER_OVERRIDES,
         *TINY_TRAINER_OVERRIDES,
     ]
 
