@@ -4,13 +4,14 @@ times behind them. The one home of these for :mod:`seqrec.inference` and
 :mod:`seqrec.decoding` (PyTorch) and for :mod:`seqrec.runtime` (ONNX, no torch), so
 that both give the same results."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from seqrec.streaming import Event, detect
 from seqrec.text.tokenizers import WORD_BOUNDARY, Tokenizer
 
 
@@ -125,6 +126,15 @@ class Classifies:
         """
         items = [self.prepare(item) for item in inputs]
         return self.classify_clips(items, input_names(inputs), top_k, batch_size)
+
+    def detect(self, source: Any, **options: Any) -> Iterator[Event]:
+        """Keywords in a stream, as they are heard: a long file at the model's sample
+        rate, ``"-"`` for raw 16-bit PCM on stdin, or an iterable of 1-D chunks of any
+        size (a microphone callback's). Yields :class:`~seqrec.streaming.Event` s
+        (word, start, end, score). ``options``: those of
+        :class:`~seqrec.streaming.StreamingDetector` (``threshold``, ``hop_seconds``,
+        ``smooth_windows``, ``refractory_seconds``, ...)."""
+        return detect(self, source, **options)
 
 
 @dataclass(frozen=True)
