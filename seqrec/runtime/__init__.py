@@ -8,8 +8,9 @@ only: no torch, Lightning or Hydra (``pip install seqrec[onnx]``)::
 The results are those of :func:`seqrec.load` on the checkpoint: the same batching,
 CTC search, word times and chunking of long audio. Greedy search needs nothing
 more; beam search (with or without a lexicon and an n-gram LM) needs
-``flashlight-text``, and a SentencePiece tokenizer ``sentencepiece``. Video files
-are not read here: give prepared, normalised (T, 3, H, W) clips.
+``flashlight-text``, a SentencePiece tokenizer ``sentencepiece``, and video files
+PyAV (``av``), whose frames are sampled, resized and cropped as the checkpoint's
+reader does it (:mod:`seqrec.runtime.video`).
 """
 
 from seqrec.results import Prediction, Transcript, WordTime

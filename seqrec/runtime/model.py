@@ -132,10 +132,13 @@ class OnnxModel(results.ModelMethods):
                 )
             return [self._fit(waveform)]
         if isinstance(item, str | Path):
-            raise NotImplementedError(
-                f"{item}: seqrec.runtime does not read video files yet; pass normalised "
-                f"(T, 3, H, W) clips, or use seqrec.load on the checkpoint"
-            )
+            try:
+                from seqrec.runtime.video import read_clips  # PyAV: only for video files
+            except ImportError as e:
+                raise ImportError(
+                    f"{item}: reading video files needs PyAV ({e}): pip install av"
+                ) from None
+            return read_clips(item, self.reader_config)
         clip = np.asarray(item, dtype=np.float32)
         shape = tuple(self.meta["frame_shape"])
         if clip.ndim != 4 or clip.shape[1:] != shape:

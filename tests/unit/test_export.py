@@ -27,6 +27,7 @@ from seqrec.export import (
 )
 from seqrec.runtime import OnnxClassifier, OnnxTranscriber, read_metadata
 from seqrec.text import SentencePieceTokenizer
+from seqrec.video_frames import VideoError
 from tests.helpers import error_rates, run_cli
 
 RATE = 16000
@@ -291,8 +292,54 @@ def test_runtime_labels_video_clips_like_pytorch(exports):
     assert [g.score for g in got] == pytest.approx([e.score for e in expected], abs=1e-5)
     with pytest.raises(ValueError, match=r"\(T, 3, 16, 16\)"):
         runtime.classify([np.zeros((4, 3, 8, 8))])
-    with pytest.raises(NotImplementedError, match="video files"):
-        runtime.classify(["clip.mp4"])
+
+
+def write_textured_video(path: Path, frames: int = 12, width: int = 36, height: int = 27) -> Path:
+    """An H.264 video of random pictures, not square, so that the resize to the reader's
+    size changes both sides and every pixel matters."""
+    import av
+
+    rng = np.random.default_rng(1)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10, options={"crf": "18"})
+        stream.width, stream.height, stream.pix_fmt = width, height + 1, "yuv420p"
+        for _ in range(frames):
+            image = rng.integers(0, 256, (height + 1, width, 3), dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"num_clips": 2, "clip_seconds": 0.5}, {"frames_per_second": 5.0, "short_side": 16}],
+)
+def test_runtime_reads_video_files_as_the_checkpoints_reader(tmp_path, changes):
+    """The same frames, the same resized pixels (PyTorch's uint8 antialiased resize,
+    computed the same way in numpy), the same crop and normalisation."""
+    from seqrec.checkpoint import build_reader
+    from seqrec.runtime.video import read_clips
+
+    video = write_textured_video(tmp_path / "textured.mp4")
+    config = {**VIDEO_READER, **changes}
+    expected = build_reader({"reader": config}, "test")(video)
+    got = read_clips(video, config)
+    assert [c.shape for c in got] == [tuple(e.shape) for e in expected]
+    for clip, reference in zip(got, expected, strict=True):
+        assert clip.dtype == np.float32
+        np.testing.assert_allclose(clip, reference.numpy(), atol=1e-6)
+
+
+def test_runtime_classifies_video_files_like_pytorch(exports, tmp_path):
+    loaded, path = exports("video_small_cnn")
+    runtime = seqrec.load(path)
+    videos = [str(write_textured_video(tmp_path / f"v{n}.mp4", frames=n)) for n in (6, 12)]
+    expected = loaded.classify(videos, top_k=2)
+    got = runtime.classify(videos, top_k=2)
+    assert [g.label for g in got] == [e.label for e in expected]
+    assert [g.score for g in got] == pytest.approx([e.score for e in expected], abs=1e-5)
+    with pytest.raises(VideoError, match=r"gone\.mp4"):
+        runtime.classify([str(tmp_path / "gone.mp4")])
 
 
 @pytest.mark.parametrize("name", TRANSCRIBERS)
