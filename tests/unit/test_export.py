@@ -603,3 +603,21 @@ def test_a_fixed_clip_length_travels_with_the_export(tmp_path):
     assert [p.as_dict() for p in runtime.classify(waves)] == [
         p.as_dict() for p in loaded.classify(waves)
     ]
+
+
+def test_the_runtime_reads_video_files_without_torch(exports, tmp_path):
+    _, path = exports("video_small_cnn")
+    video = write_textured_video(tmp_path / "textured.mp4")
+    script = (
+        "import json, sys\n"
+        "for name in ('torch', 'torchaudio', 'torchvision', 'pytorch_lightning', 'hydra'):\n"
+        "    sys.modules[name] = None\n"
+        "import seqrec\n"
+        "print(json.dumps([p.as_dict() for p in seqrec.load(sys.argv[1]).classify([sys.argv[2]])]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path), str(video)],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout) == [p.as_dict() for p in seqrec.load(path).classify([video])]
