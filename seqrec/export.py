@@ -215,7 +215,7 @@ def reader_config(reader: Any) -> dict[str, Any]:
 
     >>> from seqrec.data.audio import AudioReader
     >>> reader_config(AudioReader(8000))
-    {'_target_': 'seqrec.data.audio.AudioReader', 'sample_rate': 8000, 'clip_seconds': None}
+    {'_target_': 'seqrec.data.audio.AudioReader', 'sample_rate': 8000, 'clip_seconds': None, 'trim_db': None, 'level_db': None, 'placement': 'start'}
     """
     name = type(reader).__name__
     if name not in _READER_TARGETS:

@@ -6,7 +6,7 @@ recordings at quiet points. The one home of both for :mod:`seqrec.data.audio` an
 import itertools
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import soundfile as sf
@@ -134,3 +134,57 @@ def chunks_of(
             offsets.append(offset / sample_rate)
             offset += chunk.shape[0]
     return chunks, owners, offsets
+
+
+PLACEMENTS = ("start", "centre", "random")
+
+
+def fit_clip(
+    waveform: np.ndarray,
+    sample_rate: int,
+    clip_seconds: float | None = None,
+    trim_db: float | None = None,
+    level_db: float | None = None,
+    placement: str = "start",
+    rng: Any = None,
+) -> np.ndarray:
+    """A waveform brought to the format a model was trained on, in three optional steps:
+
+    - ``trim_db``: the quiet ends cut off: everything before the first and after the
+      last sample within ``trim_db`` dB of the peak (digital silence and padding go,
+      whatever their length; the threshold follows the level);
+    - ``level_db``: scaled to that RMS level in dB of full scale;
+    - ``clip_seconds``: brought to that length, the waveform placed at the ``start``
+      (zeros after it, or its end cut), in the ``centre``, or (``random``, for
+      training; ``rng`` a :class:`random.Random`) anywhere in the window.
+
+    With trimming, levelling and centring, the same word with any padding, leading or
+    trailing silence, or level gives the same samples.
+
+    >>> wave = np.r_[np.zeros(300), 0.1 * np.ones(200), np.zeros(100)].astype(np.float32)
+    >>> clip = fit_clip(wave, 1000, clip_seconds=0.4, trim_db=40, level_db=-20, placement="centre")
+    >>> clip.shape, int(np.flatnonzero(clip)[0]), round(float(clip.max()), 3)
+    ((400,), 100, 0.1)
+    """
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+    peak = float(np.abs(waveform).max()) if waveform.size else 0.0
+    if trim_db is not None and peak > 0:
+        loud = np.flatnonzero(np.abs(waveform) >= peak * 10 ** (-trim_db / 20))
+        waveform = waveform[loud[0] : loud[-1] + 1]
+    if level_db is not None and peak > 0:
+        rms = float(np.sqrt(np.mean(np.square(waveform, dtype=np.float64))))
+        waveform = (waveform * (10 ** (level_db / 20) / rms)).astype(np.float32)
+    if clip_seconds is None:
+        return waveform
+    samples = round(clip_seconds * sample_rate)
+    spare = samples - waveform.shape[0]
+    if placement == "start":
+        offset = 0
+    elif placement == "centre":
+        offset = spare // 2
+    else:
+        offset = rng.randint(min(spare, 0), max(spare, 0))
+    if spare < 0:  # too long: the window's share of it
+        return waveform[-offset : -offset + samples]
+    return np.pad(waveform, (offset, spare - offset))

@@ -1,7 +1,8 @@
 """Reading audio with soundfile, and the manifest-backed audio dataset."""
 
+import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from seqrec.data.batch import AudioSample, SkippedSample, collate_audio
 from seqrec.data.dataset import LabelledManifestDataset
 from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem
 from seqrec.text import TextError, Tokenizer
-from seqrec.waveform import AudioError, read_soundfile
+from seqrec.waveform import PLACEMENTS, AudioError, fit_clip, read_soundfile
 
 
 def load_audio(
@@ -48,6 +49,14 @@ class AudioReader:
     or the end cut off, as TensorFlow's Speech Commands pipeline reads every clip
     at 1 s, so that a clip's length tells nothing about its label.
 
+    Three more settings bring a user's recording to the training clips' format
+    (:func:`seqrec.waveform.fit_clip`): ``trim_db`` cuts the quiet ends (padding,
+    leading and trailing silence), ``level_db`` sets the RMS level, and ``placement``
+    puts the waveform at the ``start`` of the ``clip_seconds`` window or in its
+    ``centre``; the training reader then places it at random (:meth:`for_training`).
+    With all three, a word gives the same samples whatever its padding, silence or
+    level.
+
     >>> reader = AudioReader(sample_rate=16000)
     >>> [w.shape[0] for w in reader.prepare(np.zeros(8000, dtype=np.float32))]
     [8000]
@@ -61,18 +70,33 @@ class AudioReader:
 
     sample_rate: int = 16000
     clip_seconds: float | None = None
+    trim_db: float | None = None
+    level_db: float | None = None
+    placement: str = "start"
 
     def __post_init__(self) -> None:
         if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
             raise ValueError(f"sample_rate must be a positive integer, got {self.sample_rate!r}")
         if self.clip_seconds is not None and self.clip_seconds <= 0:
             raise ValueError(f"clip_seconds must be positive or None, got {self.clip_seconds!r}")
+        if self.trim_db is not None and self.trim_db <= 0:
+            raise ValueError(f"trim_db must be positive (dB below the peak), got {self.trim_db!r}")
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {self.placement!r}")
 
     def _fit(self, waveform: torch.Tensor) -> torch.Tensor:
-        if self.clip_seconds is None:
+        if self.clip_seconds is None and self.trim_db is None and self.level_db is None:
             return waveform
-        samples = round(self.clip_seconds * self.sample_rate)
-        return torch.nn.functional.pad(waveform[:samples], (0, max(0, samples - waveform.numel())))
+        fitted = fit_clip(
+            waveform.numpy(),
+            self.sample_rate,
+            self.clip_seconds,
+            self.trim_db,
+            self.level_db,
+            self.placement,
+            random,
+        )
+        return torch.from_numpy(np.ascontiguousarray(fitted, dtype=np.float32))
 
     def __call__(
         self, path: str | Path, start: float = 0.0, duration: float | None = None
@@ -94,8 +118,10 @@ class AudioReader:
         return [self._fit(waveform)]
 
     def for_training(self) -> "AudioReader":
-        """The reader for the training split: the same (augmentation is the
-        dataset's)."""
+        """The reader for the training split: the same, except that a centred
+        waveform is placed at random in its window (augmentation is the dataset's)."""
+        if self.placement == "centre":
+            return replace(self, placement="random")
         return self
 
 

@@ -13,7 +13,7 @@ from seqrec import results
 from seqrec.ctc_search import decoding_config
 from seqrec.runtime.audio import read_audio
 from seqrec.runtime.ctc import build_search
-from seqrec.waveform import chunks_of, split_at_quiet_points
+from seqrec.waveform import chunks_of, fit_clip, split_at_quiet_points
 
 Input = str | Path | np.ndarray
 
@@ -110,13 +110,15 @@ class OnnxModel(results.ModelMethods):
         return int(self.meta["sample_rate"])
 
     def _fit(self, waveform: np.ndarray) -> np.ndarray:
-        """The reader's ``clip_seconds`` (:class:`seqrec.data.audio.AudioReader`):
-        every waveform cut or zero-padded to that length, when it is set."""
-        seconds = self.reader_config.get("clip_seconds")
-        if seconds is None:
+        """The reader's clip format (:class:`seqrec.data.audio.AudioReader`:
+        ``clip_seconds``, ``trim_db``, ``level_db``, ``placement``), by the same
+        :func:`seqrec.waveform.fit_clip`."""
+        settings = ("clip_seconds", "trim_db", "level_db")
+        options = {key: self.reader_config.get(key) for key in settings}
+        if all(value is None for value in options.values()):
             return waveform
-        samples = round(seconds * self.sample_rate)
-        return np.pad(waveform[:samples], (0, max(0, samples - waveform.shape[0])))
+        placement = self.reader_config.get("placement", "start")
+        return fit_clip(waveform, self.sample_rate, placement=placement, **options)
 
     def prepare(self, item: Input) -> list[np.ndarray]:
         """One input as the list of sequences the model scores, as the reader's

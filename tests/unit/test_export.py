@@ -621,3 +621,26 @@ def test_the_runtime_reads_video_files_without_torch(exports, tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout) == [p.as_dict() for p in seqrec.load(path).classify([video])]
+
+
+def test_classify_gives_one_answer_for_a_word_whatever_its_format(tmp_path):
+    """With the reader's clip format (trim, level, centre), classify() labels a word
+    the same, with the same scores, whatever its padding, silence and level (peak
+    0.05 to 1): on the checkpoint and on its export."""
+    from tests.unit.test_waveform import FORMAT, variants, word
+
+    ckpt = write_checkpoint(tmp_path / "format.ckpt", "kws_lstm_attention")
+    checkpoint = torch.load(ckpt, weights_only=True)
+    checkpoint["hyper_parameters"]["reader"] = {**AUDIO_READER, **FORMAT}
+    torch.save(checkpoint, ckpt)
+    loaded = seqrec.load(ckpt)
+    runtime = seqrec.load(export_onnx(loaded, tmp_path / "format.onnx"))
+    waves = list(variants(word()).values())
+    for model in (loaded, runtime):
+        predictions = model.classify(waves, top_k=3)
+        for p in predictions:
+            assert [label for label, _ in p.top_k] == [label for label, _ in predictions[0].top_k]
+            assert [score for _, score in p.top_k] == pytest.approx(
+                [score for _, score in predictions[0].top_k], abs=1e-5
+            )
+    assert [p.label for p in runtime.classify(waves)] == [p.label for p in loaded.classify(waves)]

@@ -135,3 +135,22 @@ def test_reader_brings_every_clip_to_clip_seconds(tmp_path):
     assert AudioClassificationDataset(manifest, ["a"], AudioReader(16000)).durations == [0.6, 1.3]
     with pytest.raises(ValueError, match="clip_seconds"):
         AudioReader(16000, clip_seconds=0.0)
+
+
+def test_reader_owns_the_clip_format_and_training_places_words_at_random():
+    """A reader with trimming, a level and centring gives one waveform for a word
+    whatever its padding, silence and level; its training variant places the word
+    anywhere in the window."""
+    from tests.unit.test_waveform import FORMAT, variants, word
+
+    reader = AudioReader(16000, **FORMAT)
+    clips = [reader.prepare(w)[0] for w in variants(word()).values()]
+    for clip in clips:
+        assert clip.shape == (16000,)
+        torch.testing.assert_close(clip, clips[0], atol=1e-6, rtol=0)
+    training = reader.for_training()
+    assert training.placement == "random" and reader.placement == "centre"
+    firsts = {int(torch.nonzero(training.prepare(word())[0])[0]) for _ in range(10)}
+    assert len(firsts) > 3
+    with pytest.raises(ValueError, match="trim_db must be positive"):
+        AudioReader(16000, trim_db=-3)

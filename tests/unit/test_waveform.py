@@ -1,0 +1,72 @@
+"""seqrec.waveform: fit_clip brings a word to one clip format whatever its padding,
+silence and level."""
+
+import random
+
+import numpy as np
+import pytest
+
+from seqrec.waveform import fit_clip
+
+RATE = 16000
+FORMAT = {"clip_seconds": 1.0, "trim_db": 40.0, "level_db": -20.0, "placement": "centre"}
+
+
+def word(seconds=0.45, seed=0) -> np.ndarray:
+    """A word-like burst: two tones under a smooth envelope, peak 1."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * RATE)) / RATE
+    envelope = np.sin(np.pi * t / seconds) ** 2
+    wave = envelope * (np.sin(2 * np.pi * 220 * t) + 0.5 * np.sin(2 * np.pi * 1250 * t))
+    wave += 1e-3 * envelope * rng.standard_normal(t.size)
+    return (wave / np.abs(wave).max()).astype(np.float32)
+
+
+def variants(wave: np.ndarray) -> dict[str, np.ndarray]:
+    """The same word padded, with leading or trailing silence, and at peaks 0.05 to 1."""
+    zeros = np.zeros
+    return {
+        "as is": wave,
+        "padded to 1 s": np.pad(wave, (0, RATE - wave.size)),
+        "leading silence": np.r_[zeros(RATE // 3, np.float32), wave],
+        "trailing silence": np.r_[wave, zeros(RATE // 5, np.float32)],
+        "both, 2 s": np.r_[zeros(RATE // 2, np.float32), wave, zeros(RATE, np.float32)],
+        "peak 0.05": 0.05 * wave,
+        "peak 0.3, padded": np.pad(0.3 * wave, (RATE // 10, RATE // 4)),
+    }
+
+
+def test_the_same_samples_whatever_the_padding_silence_and_level():
+    clips = {name: fit_clip(w, RATE, **FORMAT) for name, w in variants(word()).items()}
+    reference = clips["as is"]
+    assert reference.shape == (RATE,)
+    rms = np.sqrt(np.mean(reference[np.abs(reference) > 0] ** 2))
+    assert 20 * np.log10(rms) == pytest.approx(-20.0, abs=0.5)  # the word at -20 dB RMS
+    for name, clip in clips.items():
+        np.testing.assert_allclose(clip, reference, atol=1e-6, err_msg=name)
+
+
+def test_without_the_format_the_clips_differ():
+    """What the test above guards against: padding alone moves the word."""
+    clips = [fit_clip(w, RATE, clip_seconds=1.0) for w in variants(word()).values()]
+    assert max(np.abs(c - clips[0]).max() for c in clips) > 0.1
+
+
+def test_placement_start_centre_random_and_cutting():
+    wave = np.ones(400, np.float32)
+    assert np.flatnonzero(fit_clip(wave, 1000, 1.0))[0] == 0
+    assert np.flatnonzero(fit_clip(wave, 1000, 1.0, placement="centre"))[0] == 300
+    starts = {
+        int(np.flatnonzero(fit_clip(wave, 1000, 1.0, placement="random", rng=random.Random(s)))[0])
+        for s in range(20)
+    }
+    assert len(starts) > 5 and min(starts) >= 0 and max(starts) <= 600
+    long = np.arange(3000, dtype=np.float32)
+    assert fit_clip(long, 1000, 1.0)[0] == 0  # the start kept, the end cut
+    assert fit_clip(long, 1000, 1.0, placement="centre")[0] == 1000  # the middle second
+    with pytest.raises(ValueError, match="placement must be one of"):
+        fit_clip(wave, 1000, 1.0, placement="middle")
+
+
+def test_silence_alone_is_left_as_silence():
+    assert not fit_clip(np.zeros(500, np.float32), RATE, **FORMAT).any()
