@@ -1,7 +1,10 @@
 """What the benchmark measurements share: the composed recipe config, the task built
-from it (as training builds it), and waiting for the device."""
+from it (as training builds it), waiting for the device, and timing several calls
+in turns."""
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from hydra import compose, initialize_config_dir
@@ -10,7 +13,7 @@ from omegaconf import DictConfig
 from seqrec.config import conf_dir, register_resolvers
 from seqrec.train import build_task
 
-__all__ = ["build_task", "compose_config", "sync"]
+__all__ = ["build_task", "compose_config", "in_turns", "sync"]
 
 
 def compose_config(experiment: str, overrides: Sequence[str] = ()) -> DictConfig:
@@ -27,3 +30,19 @@ def sync(device: torch.device) -> None:
     """Wait for the device's queued work, so that a clock reading covers it."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def in_turns(
+    calls: dict[str, Callable[[], Any]], runs: int, warmup: int = 3
+) -> dict[str, list[float]]:
+    """Seconds per call of each of ``calls``, ``runs`` times after ``warmup`` untimed
+    rounds, the calls taking turns, so that a change in the machine's speed reaches
+    them all alike."""
+    seconds: dict[str, list[float]] = {name: [] for name in calls}
+    for i in range(warmup + runs):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            if i >= warmup:
+                seconds[name].append(time.perf_counter() - start)
+    return seconds

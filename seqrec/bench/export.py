@@ -37,13 +37,15 @@ import json
 import platform
 import statistics
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from seqrec.bench.common import in_turns
+from seqrec.bench.kws import kws_ms_per_clip
 
 VARIANTS = ("torch", "fp32", "int8")
 GOALS = {
@@ -77,36 +79,6 @@ def load_variants(ckpt: str | Path, out_dir: Path, threads: int) -> dict[str, An
         "fp32": seqrec.runtime.load(fp32, threads=threads),
         "int8": seqrec.runtime.load(int8, threads=threads),
     }
-
-
-def in_turns(
-    calls: dict[str, Callable[[], Any]], runs: int, warmup: int = 3
-) -> dict[str, list[float]]:
-    """Seconds per call of each of ``calls``, ``runs`` times, the calls taking turns."""
-    seconds: dict[str, list[float]] = {name: [] for name in calls}
-    for i in range(warmup + runs):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            if i >= warmup:
-                seconds[name].append(time.perf_counter() - start)
-    return seconds
-
-
-def as_input(variant: str, x: torch.Tensor) -> Any:
-    return x if variant == "torch" else x.numpy()
-
-
-def kws_ms_per_clip(models: dict[str, Any], runs: int) -> dict[str, float]:
-    """Median milliseconds to classify one 1 s clip held in memory."""
-    clip = 0.1 * torch.randn(
-        models["torch"].sample_rate, generator=torch.Generator().manual_seed(0)
-    )
-    calls = {
-        name: functools.partial(model.classify_clips, [[as_input(name, clip)]], ["clip"], 1)
-        for name, model in models.items()
-    }
-    return {name: 1000 * statistics.median(t) for name, t in in_turns(calls, runs).items()}
 
 
 def kws_detect_rtf(
@@ -165,11 +137,11 @@ def video_clips_per_second(models: dict[str, Any], runs: int, batch: int = 8) ->
     """Median clips per second, ``batch`` prepared clips at a time."""
     reader = models["torch"].reader
     shape = (reader.num_frames, 3, reader.transform.size, reader.transform.size)
-    clips = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(0))
+    clips = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(0)).numpy()
     names = [f"clip{i}" for i in range(batch)]
     calls = {
         name: functools.partial(
-            model.classify_clips, [[as_input(name, c)] for c in clips], names, 1, batch_size=batch
+            model.classify_clips, [model.prepare(c) for c in clips], names, 1, batch_size=batch
         )
         for name, model in models.items()
     }

@@ -2,15 +2,16 @@
 ``kws_ms_per_clip_lstm`` / ``_gru``: the same for the ``kws_synthetic`` preset with
 each recurrent cell (random weights), timed in turn with it."""
 
+import functools
 import statistics
-import time
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from seqrec.bench.common import compose_config
+from seqrec.bench.common import compose_config, in_turns
 from seqrec.inference import Classifier
 
 
@@ -28,15 +29,14 @@ def kws_model(checkpoint: str | None, overrides: Sequence[str] = ()) -> Classifi
     )
 
 
-def kws_ms_per_clip(models: dict[str, Classifier], runs: int = 200) -> dict[str, float]:
-    """Median milliseconds to classify one 1 s clip, for each model. The models take
-    turns clip by clip, so a change in the machine's speed reaches them all alike."""
-    clip = [[torch.randn(next(iter(models.values())).sample_rate) * 0.1]]
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for i in range(runs + 10):
-        for name, model in models.items():
-            start = time.perf_counter()
-            model.classify_clips(clip, ["clip"], top_k=1)
-            if i >= 10:  # warm-up
-                times[name].append(time.perf_counter() - start)
-    return {name: 1000 * statistics.median(t) for name, t in times.items()}
+def kws_ms_per_clip(models: dict[str, Any], runs: int = 200) -> dict[str, float]:
+    """Median milliseconds to classify one 1 s clip held in memory, for each model (a
+    checkpoint's or an exported one: each gets the clip as its ``prepare`` gives it,
+    before timing). The models take turns clip by clip, after 10 untimed rounds."""
+    rate = next(iter(models.values())).sample_rate
+    clip = (0.1 * torch.randn(rate, generator=torch.Generator().manual_seed(0))).numpy()
+    calls = {
+        name: functools.partial(model.classify_clips, [model.prepare(clip)], ["clip"], 1)
+        for name, model in models.items()
+    }
+    return {name: 1000 * statistics.median(t) for name, t in in_turns(calls, runs, 10).items()}
