@@ -35,15 +35,19 @@ from seqrec.waveform import chunks_of, cut_at, quiet_cuts
 Input = str | Path | np.ndarray | torch.Tensor
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> "Classifier | Transcriber":
+def load(
+    path: str | Path, device: str | torch.device = "cpu", threads: int | None = None
+) -> "Classifier | Transcriber":
     """Rebuild a trained model from a seqrec checkpoint, in eval mode on ``device``: a
     :class:`Classifier` (voice commands, video actions) or a :class:`Transcriber`
     (speech-to-text). An ``.onnx`` file (``seqrec-export``) loads into
-    :mod:`seqrec.runtime` instead, with the same ``classify``/``transcribe``."""
+    :mod:`seqrec.runtime` instead, with the same ``classify``/``transcribe``, run by
+    onnxruntime on ``threads`` threads (None: one per core; PyTorch's threads are
+    ``torch.set_num_threads``')."""
     if Path(path).suffix == ".onnx":
         from seqrec import runtime
 
-        return runtime.load(path, str(device))
+        return runtime.load(path, str(device), threads)
     checkpoint = read_checkpoint(path)
     try:
         hparams = checkpoint["hyper_parameters"]

@@ -87,6 +87,7 @@ class StreamingDetector:
         self.rate = int(model.sample_rate)
         labels = list(model.labels)
         self.labels = labels
+        self.index = {label: i for i, label in enumerate(labels)}
         if window_seconds is None:
             window_seconds = _reader_clip_seconds(model) or 1.0
         self.window = round(window_seconds * self.rate)
@@ -151,11 +152,10 @@ class StreamingDetector:
             [[self._as_input(w)] for w in windows], names, top_k=len(self.labels)
         )
         events = []
-        index = {label: i for i, label in enumerate(self.labels)}
         for end, prediction in zip(ends, predictions, strict=True):
             posterior = np.zeros(len(self.labels))
             for label, score in prediction.top_k:
-                posterior[index[label]] = score
+                posterior[self.index[label]] = score
             self.recent.append(posterior)
             smoothed = np.mean(self.recent, axis=0)
             above = smoothed >= self.thresholds

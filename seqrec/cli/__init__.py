@@ -26,3 +26,15 @@ def refuse_unused_options(prog: str, cfg: Any, model: Any) -> None:
                 refuse(option, "speech-to-text (CTC) checkpoints")
     if cfg.get("shuffle_frames") and getattr(model, "modality", "audio") != "video":
         refuse("shuffle_frames", "video classifiers")
+
+
+def load_model(cfg: Any) -> Any:
+    """The model ``cfg.ckpt_path`` names, a checkpoint or an exported ``.onnx`` file, on
+    ``cfg.device``, with ``cfg.threads`` (when set) for PyTorch and onnxruntime alike."""
+    import torch
+
+    import seqrec
+
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    return seqrec.load(cfg.ckpt_path, device=cfg.device, threads=cfg.threads)

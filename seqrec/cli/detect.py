@@ -9,6 +9,7 @@ seqrec-detect ckpt_path=<kws run>/checkpoints/best.ckpt input=long.wav
 import hydra
 from omegaconf import DictConfig
 
+from seqrec.cli import load_model
 from seqrec.config import conf_dir, register_resolvers
 
 register_resolvers()
@@ -21,18 +22,9 @@ def main(cfg: DictConfig) -> None:
     import sys
     from pathlib import Path
 
-    import torch
-
-    import seqrec
-    import seqrec.runtime
     from seqrec.waveform import AudioError
 
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
-    if Path(cfg.ckpt_path).suffix == ".onnx":
-        model = seqrec.runtime.load(cfg.ckpt_path, device=cfg.device, threads=cfg.threads)
-    else:
-        model = seqrec.load(cfg.ckpt_path, device=cfg.device)
+    model = load_model(cfg)
     if model.kind != "classifier" or model.modality != "audio":
         raise SystemExit(
             f"seqrec-detect: {cfg.ckpt_path} is a {model.modality} {model.kind}; "

@@ -13,7 +13,7 @@ import json
 import hydra
 from omegaconf import DictConfig
 
-from seqrec.cli import refuse_unused_options
+from seqrec.cli import load_model, refuse_unused_options
 from seqrec.config import conf_dir, register_resolvers
 
 register_resolvers()
@@ -21,13 +21,9 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="eval")
 def main(cfg: DictConfig) -> None:
-    from pathlib import Path
 
-    import torch
     from omegaconf import OmegaConf
 
-    import seqrec
-    import seqrec.runtime
     from seqrec.evaluate import (
         evaluate_classifier,
         evaluate_transcriber,
@@ -36,12 +32,7 @@ def main(cfg: DictConfig) -> None:
     )
     from seqrec.results import Transcribes
 
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
-    if Path(cfg.ckpt_path).suffix == ".onnx":  # seqrec.runtime, on the same threads
-        model = seqrec.runtime.load(cfg.ckpt_path, device=cfg.device, threads=cfg.threads)
-    else:
-        model = seqrec.load(cfg.ckpt_path, device=cfg.device)
+    model = load_model(cfg)
     refuse_unused_options("seqrec-eval", cfg, model)
     if isinstance(model, Transcribes):
         if cfg.get("decoding"):

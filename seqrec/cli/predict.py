@@ -12,7 +12,7 @@ seqrec-predict ckpt_path=asr.ckpt 'inputs=[talk.flac]' word_times=true
 import hydra
 from omegaconf import DictConfig
 
-from seqrec.cli import refuse_unused_options
+from seqrec.cli import load_model, refuse_unused_options
 from seqrec.config import conf_dir, register_resolvers
 
 register_resolvers()
@@ -23,22 +23,14 @@ def main(cfg: DictConfig) -> None:
     import json
     from pathlib import Path
 
-    import torch
     from omegaconf import OmegaConf
 
-    import seqrec
-    import seqrec.runtime
     from seqrec.data.dataset import read_entry
     from seqrec.data.manifest import read_manifest
     from seqrec.evaluate import model_inputs, model_reader
     from seqrec.results import Transcribes
 
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
-    if Path(cfg.ckpt_path).suffix == ".onnx":  # seqrec.runtime, on the same threads
-        model = seqrec.runtime.load(cfg.ckpt_path, device=cfg.device, threads=cfg.threads)
-    else:
-        model = seqrec.load(cfg.ckpt_path, device=cfg.device)
+    model = load_model(cfg)
     refuse_unused_options("seqrec-predict", cfg, model)
     if isinstance(model, Transcribes):
         model.chunk_seconds = float(cfg.chunk_seconds)
