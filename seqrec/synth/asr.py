@@ -195,7 +195,7 @@ def _speak(job: tuple[str, int, str, str, int]) -> tuple[str, dict]:
 
 
 def speak(
-    corpus: SyntheticSpeech,
+    corpus: SpokenCorpus,
     tts: ESpeak,
     resample: Callable[[torch.Tensor], torch.Tensor],
     text: str,

@@ -6,6 +6,12 @@ each clip also draws an English accent, a speaking rate, a pitch and a pitch ran
 Clips are 1 s at 16 kHz like Speech Commands, with the word at a random position,
 room reverberation on a share of them, and background noise at a random SNR.
 
+For detection in a stream the model must also say "none of these": with
+``unknown_clips_per_voice`` every voice also speaks clips of an ``_unknown_`` class,
+each an isolated word of ``unknown_words`` or a 1 s stretch of a sentence from the
+speech-to-text grammar (none containing a keyword), and ``silence_clips`` adds a
+``_silence_`` class of noise alone, as Speech Commands' 12-class task has.
+
 The corpus is written as wav files plus ``train.jsonl``, ``val.jsonl`` and
 ``test.jsonl``; a ``_background_noise_`` folder holds long noise recordings for
 training-time augmentation. ``corpus_stats.json`` counts the voices and clips of
@@ -26,11 +32,15 @@ import torch
 from seqrec.data.manifest import write_manifest
 from seqrec.data.speech_commands import WORDS_35
 from seqrec.synth import acoustics
+from seqrec.synth.asr import speak
 from seqrec.synth.espeak import ESpeak, split_variants
+from seqrec.synth.sentences import SentenceGenerator, grammar_fingerprint, vocabulary
 from seqrec.synth.spoken import SPLITS, SpokenCorpus, init_worker, worker
 from seqrec.synth.workers import job_seed, run_jobs
 
 log = logging.getLogger(__name__)
+
+UNKNOWN = "_unknown_"
 
 
 @dataclass(kw_only=True)
@@ -42,7 +52,13 @@ class SyntheticCommands(SpokenCorpus):
         clips_per_voice: renditions of each word by each voice, per split.
         max_voices: use at most this many variants in all (None: all of them); the
             ``val_voices`` and ``test_voices`` held out, the rest train.
-        silence_clips: clips per split of a ``_silence_`` class (0: no such class).
+        silence_clips: clips of a ``_silence_`` class, per split or the same number for
+            each (0: no such class).
+        unknown_clips_per_voice: clips of an ``_unknown_`` class per voice, per split
+            (0 everywhere: no such class).
+        unknown_words: the words an ``_unknown_`` clip may say alone; none of ``words``.
+        unknown_sentence_share: the share of ``_unknown_`` clips cut from a spoken
+            sentence of the grammar (:mod:`seqrec.synth.sentences`) rather than a word.
         clip_seconds: length of every clip.
 
     The voice, acoustics and run settings are :class:`SpokenCorpus`'s.
@@ -54,13 +70,41 @@ class SyntheticCommands(SpokenCorpus):
     )
     max_voices: int | None = None
     rate: Sequence[int] = (120, 230)
-    silence_clips: int = 0
+    silence_clips: int | dict[str, int] = 0
+    unknown_clips_per_voice: dict[str, int] = field(
+        default_factory=lambda: {"train": 0, "val": 0, "test": 0}
+    )
+    unknown_words: Sequence[str] = ()
+    unknown_sentence_share: float = 0.5
     clip_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.words = tuple(self.words)
+        self.unknown_words = tuple(self.unknown_words)
         self.clips_per_voice = {split: int(self.clips_per_voice[split]) for split in SPLITS}
+        if not isinstance(self.silence_clips, int):
+            self.silence_clips = {split: int(self.silence_clips.get(split, 0)) for split in SPLITS}
+        self.unknown_clips_per_voice = {
+            split: int(self.unknown_clips_per_voice.get(split, 0)) for split in SPLITS
+        }
+        both = sorted(set(self.words) & set(self.unknown_words))
+        if both:
+            raise ValueError(f"unknown_words must not hold the keywords {both}")
+        if not 0 <= self.unknown_sentence_share <= 1:
+            raise ValueError(
+                f"unknown_sentence_share must be in [0, 1], got {self.unknown_sentence_share}"
+            )
+        if any(self.unknown_clips_per_voice.values()) and (
+            not self.unknown_words and self.unknown_sentence_share < 1
+        ):
+            raise ValueError("_unknown_ clips need unknown_words, or unknown_sentence_share=1")
+
+    def settings(self) -> dict:
+        settings = super().settings()
+        if any(self.unknown_clips_per_voice.values()):  # what the sentences are drawn from
+            settings["grammar"] = grammar_fingerprint()
+        return settings
 
     def voice_split(self) -> dict[str, list[str]]:
         """Variants of each split; disjoint by construction."""
@@ -108,10 +152,14 @@ class SyntheticCommands(SpokenCorpus):
             noise = acoustics.background_noise(60 * self.sample_rate, self.sample_rate, rng)
             sf.write(noise_dir / f"noise_{i}.wav", 0.1 * noise, self.sample_rate, subtype="PCM_16")
         length = round(self.clip_seconds * self.sample_rate)
-        for split in SPLITS if self.silence_clips else ():
+        counts = self.silence_clips
+        if isinstance(counts, int):
+            counts = dict.fromkeys(SPLITS, counts)
+        for split in SPLITS:
             folder = root / split / "_silence_"
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(self.silence_clips):
+            if counts[split]:
+                folder.mkdir(parents=True, exist_ok=True)
+            for i in range(counts[split]):
                 noise = acoustics.background_noise(length, self.sample_rate, rng) * rng.uniform(
                     0.001, 0.1
                 )
@@ -151,7 +199,52 @@ def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
                     "id": f"{split}_{word}_{voice}_{k}",
                 }
             )
+    folder = root / split / UNKNOWN
+    for k in range(corpus.unknown_clips_per_voice[split]):
+        folder.mkdir(parents=True, exist_ok=True)
+        if rng.random() < corpus.unknown_sentence_share:
+            text = _sentence_without(corpus.words, rng)
+            clip = _render_sentence_stretch(text, voice, rng)
+        else:
+            text = corpus.unknown_words[rng.integers(len(corpus.unknown_words))]
+            accent, *style = corpus.speaking_style(rng)
+            clip = _render_clip(text, f"{accent}+{voice}", *style, rng)
+        name = f"{voice}_{k}.wav"
+        sf.write(folder / name, clip, corpus.sample_rate, subtype="PCM_16")
+        rows.append(
+            {
+                "audio_filepath": f"{split}/{UNKNOWN}/{name}",
+                "duration": corpus.clip_seconds,
+                "label": UNKNOWN,
+                "text": text,
+                "speaker": voice,
+                "id": f"{split}_{UNKNOWN}_{voice}_{k}",
+            }
+        )
     return split, rows
+
+
+def _sentence_without(keywords: Sequence[str], rng: np.random.Generator) -> str:
+    """A sentence of the grammar in which no keyword is a word."""
+    generate = SentenceGenerator(vocabulary(), seed=int(rng.integers(2**31)))
+    banned = set(keywords)
+    for _ in range(1000):
+        sentence = generate()
+        if banned.isdisjoint(sentence.split()):
+            return sentence
+    raise ValueError(f"the grammar gave no sentence without the keywords {sorted(banned)}")
+
+
+def _render_sentence_stretch(text: str, voice: str, rng: np.random.Generator) -> np.ndarray:
+    """A clip-long stretch, at a random place, of ``text`` spoken as the speech-to-text
+    corpus speaks it (accent, style, room and noise drawn the same way)."""
+    corpus: SyntheticCommands = worker["corpus"]
+    audio, _, _ = speak(corpus, worker["tts"], worker["resample"], text, voice, rng)
+    length = round(corpus.clip_seconds * corpus.sample_rate)
+    if audio.size < length:  # a short sentence: noise-free zeros would be a cue, so loop it
+        audio = np.tile(audio, length // audio.size + 1)
+    start = int(rng.integers(0, audio.size - length + 1))
+    return audio[start : start + length].astype(np.float32)
 
 
 def _render_clip(

@@ -35,6 +35,20 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
             *tiny_synthetic_overrides(request.getfixturevalue("synthetic_data_dir")),
             *tiny_model_overrides(),
         ]
+    if experiment == "kws_detect":  # its own corpus: keywords, _unknown_ and _silence_
+        return [
+            data_dir,
+            "data.labels=['yes','no','_silence_','_unknown_']",
+            "data.prepare.words=['yes','no']",
+            "data.prepare.max_voices=5",
+            "data.prepare.val_voices=1",
+            "data.prepare.test_voices=1",
+            "data.prepare.clips_per_voice={train: 1, val: 1, test: 1}",
+            "data.prepare.unknown_clips_per_voice={train: 2, val: 1, test: 1}",
+            "data.prepare.unknown_words=[cat]",
+            "data.prepare.silence_clips=2",
+            *tiny_model_overrides(),
+        ]
     if experiment == "kws_speech_commands":
         root = request.getfixturevalue("speech_commands_root")
         return [data_dir, f"data.prepare.root={root}", *tiny_model_overrides()]

@@ -95,3 +95,43 @@ def test_a_voice_that_crashes_espeak_is_left_out_and_counted(tmp_path, monkeypat
     assert stats["test"] == {"voices": 1, "clips": 1, "left_out_voices": []}
     speakers = {e.speaker for e in read_manifest(tmp_path / "train.jsonl", labels=["yes"])}
     assert crash not in speakers and len(speakers) == kept
+
+
+def test_detection_corpus_has_unknown_and_silence_classes(tmp_path):
+    corpus = SyntheticCommands(
+        root=str(tmp_path),
+        words=["yes", "no"],
+        max_voices=4,
+        val_voices=1,
+        test_voices=1,
+        clips_per_voice={"train": 1, "val": 1, "test": 1},
+        unknown_clips_per_voice={"train": 6, "val": 2, "test": 0},
+        unknown_words=["cat", "dog"],
+        silence_clips={"train": 3, "val": 1, "test": 0},
+        num_workers=1,
+    )
+    corpus()
+    labels = ["yes", "no", "_silence_", "_unknown_"]
+    counts = {}
+    for split in ("train", "val", "test"):
+        entries = read_manifest(tmp_path / f"{split}.jsonl", labels=labels)
+        counts[split] = {label: sum(e.label == label for e in entries) for label in labels}
+        for entry in entries:
+            audio, rate = sf.read(entry.path)
+            assert rate == 16000 and audio.shape == (16000,), entry.path
+            assert np.abs(audio).max() > 0, entry.path  # never digital silence
+    assert counts["train"] == {"yes": 2, "no": 2, "_silence_": 3, "_unknown_": 12}
+    assert counts["val"] == {"yes": 1, "no": 1, "_silence_": 1, "_unknown_": 2}
+    assert counts["test"] == {"yes": 1, "no": 1, "_silence_": 0, "_unknown_": 0}
+    rows = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
+    texts = [row["text"] for row in rows if row["label"] == "_unknown_"]
+    sentences = [t for t in texts if " " in t]
+    assert sentences and set(texts) - set(sentences) <= {"cat", "dog"}
+    assert all({"yes", "no"}.isdisjoint(t.split()) for t in sentences)
+
+
+def test_unknown_words_must_not_be_keywords():
+    with pytest.raises(ValueError, match=r"must not hold the keywords \['yes'\]"):
+        SyntheticCommands(root="unused", words=["yes", "no"], unknown_words=["yes", "cat"])
+    with pytest.raises(ValueError, match="need unknown_words"):
+        SyntheticCommands(root="unused", unknown_clips_per_voice={"train": 2})
