@@ -59,7 +59,10 @@ class SyntheticCommands(SpokenCorpus):
         unknown_words: the words an ``_unknown_`` clip may say alone; none of ``words``.
         unknown_sentence_share: the share of ``_unknown_`` clips cut from a spoken
             sentence of the grammar (:mod:`seqrec.synth.sentences`) rather than a word.
-        clip_seconds: length of every clip.
+        clip_seconds: length of every clip (the longest, with ``short_clip_share``).
+        short_clip_share: share of word clips cut to the word with 0-0.25 s of
+            silence either side, rather than ``clip_seconds`` long.
+        clean_share: share of word clips with no room and no background noise.
 
     The voice, acoustics and run settings are :class:`SpokenCorpus`'s.
     """
@@ -77,6 +80,8 @@ class SyntheticCommands(SpokenCorpus):
     unknown_words: Sequence[str] = ()
     unknown_sentence_share: float = 0.5
     clip_seconds: float = 1.0
+    short_clip_share: float = 0.0
+    clean_share: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -192,7 +197,7 @@ def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
             rows.append(
                 {
                     "audio_filepath": f"{split}/{word}/{name}",
-                    "duration": corpus.clip_seconds,
+                    "duration": round(clip.size / corpus.sample_rate, 4),
                     "label": word,
                     "speaker": voice,
                     "accent": accent,
@@ -214,7 +219,7 @@ def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
         rows.append(
             {
                 "audio_filepath": f"{split}/{UNKNOWN}/{name}",
-                "duration": corpus.clip_seconds,
+                "duration": round(clip.size / corpus.sample_rate, 4),
                 "label": UNKNOWN,
                 "text": text,
                 "speaker": voice,
@@ -262,9 +267,19 @@ def _render_clip(
             break
         rate += 40
     speech = speech[:length]
-    start = int(rng.integers(0, length - speech.size + 1))
+    # draws made only when asked for, so that a corpus without them keeps its clips
+    short = corpus.short_clip_share > 0 and rng.random() < corpus.short_clip_share
+    clean = corpus.clean_share > 0 and rng.random() < corpus.clean_share
+    if short:  # the word and a little silence either side, as a trimmed recording has
+        lead, tail = (round(rng.uniform(0.0, 0.25) * corpus.sample_rate) for _ in range(2))
+        length = min(length, speech.size + lead + tail)
+        start = min(lead, length - speech.size)
+    else:
+        start = int(rng.integers(0, length - speech.size + 1))
     clip = np.zeros(length, dtype=np.float32)
     clip[start : start + speech.size] = speech
+    if clean:  # no room and no noise: a close-talking microphone, or another synthesizer
+        return (clip / (np.abs(clip).max() + 1e-9) * rng.uniform(0.1, 0.9)).astype(np.float32)
     if rng.random() < corpus.reverb_prob:
         rir = acoustics.room_impulse_response(corpus.sample_rate, rng.uniform(0.15, 0.6), rng)
         clip = acoustics.reverberate(clip, rir)

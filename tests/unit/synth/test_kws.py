@@ -135,3 +135,27 @@ def test_unknown_words_must_not_be_keywords():
         SyntheticCommands(root="unused", words=["yes", "no"], unknown_words=["yes", "cat"])
     with pytest.raises(ValueError, match="need unknown_words"):
         SyntheticCommands(root="unused", unknown_clips_per_voice={"train": 2})
+
+
+def test_short_and_clean_clips_vary_length_and_noise_floor(tmp_path):
+    corpus = SyntheticCommands(
+        root=str(tmp_path),
+        words=["yes", "no"],
+        max_voices=3,
+        val_voices=1,
+        test_voices=1,
+        clips_per_voice={"train": 8, "val": 1, "test": 1},
+        short_clip_share=0.5,
+        clean_share=0.5,
+        num_workers=1,
+    )
+    corpus()
+    entries = read_manifest(tmp_path / "train.jsonl", labels=["yes", "no"])
+    lengths, silent = [], []
+    for entry in entries:
+        audio, _ = sf.read(entry.path)
+        assert abs(audio.size - entry.duration * 16000) < 2 and audio.size <= 16000, entry.path
+        lengths.append(audio.size)
+        silent.append(np.mean(audio == 0))  # a clean clip keeps exact zeros around the word
+    assert min(lengths) < 12000 and max(lengths) == 16000  # both kinds of length
+    assert min(silent) == 0.0 and max(silent) > 0.1  # noisy clips and clean ones
