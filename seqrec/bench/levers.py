@@ -1,0 +1,130 @@
+"""seqrec-levers: train a recipe once per lever and score each run in-domain and on the
+held-out synthesizer, so a user sees what each lever buys.
+
+    seqrec-levers                                    # the voice-commands levers, seed 0
+    seqrec-levers only=[baseline,clips] seeds=[0,1]
+    seqrec-levers lever_set=asr_synthetic
+
+A lever set (``conf/lever_set/<name>.yaml``) names the ``experiment``, the overrides every
+run shares (``common``), the held-out manifest, and each lever as a list of Hydra
+overrides for seqrec-train. Each run is one ``seqrec-train`` process
+(``<out>/<lever>/seed<seed>``), timed by the wall clock from start to end (corpus
+synthesis included when a lever's corpus does not exist yet); its test figure comes
+from the run's ``metrics.json`` and its held-out figure from ``seqrec-eval`` on the
+checkpoint it tested (``heldout.json``). A run whose two files exist is not run again,
+so an interrupted table resumes. The table is printed and written to
+``<out>/levers.md``, with every figure in ``<out>/levers.json``.
+"""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from seqrec.config import conf_dir, register_resolvers
+
+register_resolvers()
+
+
+def run_lever(
+    cfg: DictConfig, lever: str, overrides: list[str], seed: int, out: Path
+) -> dict[str, Any]:
+    """Train one lever with one seed (unless already done) and score it; its row."""
+    run = out / lever / f"seed{seed}"
+    metrics_path, heldout_path = run / "metrics.json", run / "heldout.json"
+    timing = run / "wall_seconds.txt"
+    if not (metrics_path.is_file() and timing.is_file()):
+        command = [
+            "seqrec-train",
+            f"experiment={cfg.experiment}",
+            f"seed={seed}",
+            f"hydra.run.dir={run}",
+            *cfg.common,
+            *overrides,
+        ]
+        print(f"[{lever} seed {seed}] {' '.join(command)}", flush=True)
+        start = time.perf_counter()
+        subprocess.run(command, check=True)
+        timing.write_text(f"{time.perf_counter() - start:.1f}\n")
+    metrics = json.loads(metrics_path.read_text())
+    checkpoint = metrics["evaluated_checkpoint"]
+    if not heldout_path.is_file():
+        subprocess.run(
+            [
+                "seqrec-eval",
+                f"ckpt_path={checkpoint}",
+                f"manifest={cfg.heldout}",
+                f"output={heldout_path}",
+                f"threads={cfg.eval_threads}",
+            ],
+            check=True,
+        )
+    heldout = json.loads(heldout_path.read_text())
+    return {
+        "lever": lever,
+        "seed": seed,
+        "overrides": list(overrides),
+        "in_domain": {key: metrics[f"test/{key}"] for key in cfg.figures},
+        "heldout": {key: heldout[key] for key in cfg.figures},
+        "wall_seconds": float(timing.read_text()),
+        "checkpoint": checkpoint,
+    }
+
+
+def table(rows: list[dict[str, Any]], figures: list[str]) -> str:
+    """The rows as a markdown table, one line per lever and seed.
+
+    >>> row = {"lever": "baseline", "seed": 0, "overrides": [], "wall_seconds": 421.0,
+    ...        "in_domain": {"acc": 0.96}, "heldout": {"acc": 0.505}}
+    >>> print(table([row], ["acc"]).splitlines()[-1])
+    | baseline | 0 | 0.9600 | 0.5050 | 7 min 01 s | (none) |
+    """
+    names = [f"in-domain test {key}" for key in figures]
+    names += [f"held-out synthesizer {key}" for key in figures]
+    lines = [
+        f"| lever | seed | {' | '.join(names)} | training wall time | overrides |",
+        "|" + "---|" * (len(names) + 4),
+    ]
+    for row in rows:
+        minutes, seconds = divmod(round(row["wall_seconds"]), 60)
+        overrides = " ".join(f"`{o}`" for o in row["overrides"]) or "(none)"
+        values = [f"{row[part][key]:.4f}" for part in ("in_domain", "heldout") for key in figures]
+        lines.append(
+            f"| {row['lever']} | {row['seed']} | {' | '.join(values)} | "
+            f"{minutes} min {seconds:02d} s | {overrides} |"
+        )
+    return "\n".join(lines)
+
+
+@hydra.main(version_base="1.3", config_path=conf_dir(), config_name="levers")
+def main(cfg: DictConfig) -> None:
+    levers = OmegaConf.to_container(cfg.levers, resolve=True)
+    chosen = list(cfg.only) if cfg.get("only") else list(levers)
+    unknown = sorted(set(chosen) - set(levers))
+    if unknown:
+        raise SystemExit(f"seqrec-levers: no lever {unknown}; the file has {sorted(levers)}")
+    if not Path(cfg.heldout).is_file():
+        raise SystemExit(
+            f"seqrec-levers: the held-out set {cfg.heldout} does not exist; build it with "
+            f"`{cfg.build_heldout}` (needs pip install -e '.[voices]')"
+        )
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for lever in chosen:
+        for seed in cfg.seeds:
+            rows.append(run_lever(cfg, lever, list(levers[lever]), int(seed), out))
+    text = table(rows, list(cfg.figures))
+    (out / "levers.md").write_text(text + "\n")
+    (out / "levers.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(text)
+    print(f"written: {out / 'levers.md'}, {out / 'levers.json'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
