@@ -52,6 +52,7 @@ ALLOWED_TARGETS = frozenset(
         "seqrec.modules.FramePooling",
         "seqrec.modules.LogMelSpectrogram",
         "seqrec.modules.MFCC",
+        "seqrec.modules.PCEN",
         "seqrec.modules.MaskedPooling",
         "seqrec.modules.RecurrentDecoder",
         "seqrec.modules.SequenceClassifier",

@@ -1,7 +1,7 @@
 """Plain ``nn.Module`` building blocks; none of them depends on Lightning."""
 
 from seqrec.modules.decoder import RecurrentDecoder
-from seqrec.modules.features import MFCC, AudioFrontend, LogMelSpectrogram, SpecAugment
+from seqrec.modules.features import MFCC, PCEN, AudioFrontend, LogMelSpectrogram, SpecAugment
 from seqrec.modules.frame_encoders import (
     FrameEncoder,
     FramePooling,
@@ -15,6 +15,7 @@ from seqrec.modules.subsampling import ConvSubsampling
 
 __all__ = [
     "MFCC",
+    "PCEN",
     "AudioFrontend",
     "CTCHead",
     "ClassifierHead",
