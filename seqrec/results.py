@@ -133,7 +133,9 @@ class Classifies:
         size (a microphone callback's). Yields :class:`~seqrec.streaming.Event` s
         (word, start, end, score). ``options``: those of
         :class:`~seqrec.streaming.StreamingDetector` (``threshold``, ``hop_seconds``,
-        ``smooth_windows``, ``refractory_seconds``, ...)."""
+        ``smooth_windows``, ``refractory_seconds``, ...); those not given come from the
+        model's ``<model>.detect.json`` beside it, which seqrec-eval-stream writes
+        (else a threshold of 0.5, with a warning)."""
         return detect(self, source, **options)
 
 

@@ -12,11 +12,23 @@ entered a window; with a bidirectional decoder the whole window is needed, so a
 keyword is detected between one hop and one window length after it ends, plus the
 smoothing span.
 
+The two halves are separate so that thresholds can be swept without running the model
+again: :func:`score_track` gives a stream's smoothed posteriors (a :class:`Track`), and
+:func:`trigger` turns a track into events; :class:`StreamingDetector` runs the same
+two steps a batch of windows at a time, so both give the same events.
+
+With ``threshold=None`` (the default) the threshold comes from the JSON sidecar that
+``seqrec-eval-stream`` writes beside the model (``best.ckpt`` -> ``best.detect.json``),
+with its hop, window, smoothing and refractory settings; else it is 0.5.
+
     model = seqrec.load("kws.ckpt")               # or "kws.onnx"
     for event in model.detect("long.wav", threshold=0.8):
         print(event.word, event.start, event.end, event.score)
 """
 
+import json
+import logging
+import math
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -29,9 +41,24 @@ import soundfile as sf
 
 from seqrec.waveform import MISSING_FILE, AudioError
 
+log = logging.getLogger(__name__)
+
 # classes that are never events: Speech Commands' 12-class task has both
 NON_KEYWORDS = ("_silence_", "_unknown_")
 BLOCK_SECONDS = 1.0  # how much of a file (or of stdin) is read at a time
+SIDECAR_SUFFIX = ".detect.json"  # beside the model: the threshold seqrec-eval-stream chose
+DEFAULT_THRESHOLD = 0.5  # when neither the caller nor a sidecar gives one
+# the other settings when neither the caller nor a sidecar gives them (window: the clip's)
+DEFAULT_SETTINGS = {
+    "hop_seconds": 0.1,
+    "window_seconds": None,
+    "smooth_windows": 3,
+    "refractory_seconds": 1.0,
+}
+_told_no_sidecar: set[str] = set()  # models whose missing sidecar was logged already
+
+Source = str | Path | BinaryIO | Iterable[np.ndarray]
+Thresholds = float | Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -53,76 +80,69 @@ class Event:
         }
 
 
-class StreamingDetector:
-    """Feed it chunks of audio of any size (:meth:`feed`); it gives back the events
-    found so far. The same events come whatever the chunk sizes.
+@dataclass(frozen=True)
+class Track:
+    """A stream's smoothed class posteriors, one row per window, in the order of
+    ``labels``: all that :func:`trigger` needs to give the events at any threshold.
 
-    Args:
-        model: a classifier from :func:`seqrec.load` (audio, checkpoint or ONNX).
-        threshold: the smoothed score that triggers an event: one for every keyword,
-            or a mapping word -> threshold (a word not in it cannot trigger).
-        hop_seconds: the step between windows.
-        window_seconds: the window length; default: the reader's ``clip_seconds``,
-            else 1 s (the synthetic and Speech Commands clips).
-        smooth_windows: posteriors are averaged over this many windows.
-        refractory_seconds: after an event, no event for this long.
-        batch_windows: windows classified in one call, when a chunk brings several.
+    >>> track = Track(("_silence_", "yes"), 10, 10, np.array([10, 11]), np.zeros((2, 2)))
+    >>> track.ends, track.smoothed.shape
+    (array([1. , 1.1]), (2, 2))
     """
+
+    labels: tuple[str, ...]
+    rate: int  # samples per second
+    window: int  # the window length, in samples
+    end_samples: np.ndarray  # (N,) int64: where each window ends, samples into the stream
+    smoothed: np.ndarray  # (N, C): posteriors averaged over the last few windows
+
+    @property
+    def ends(self) -> np.ndarray:
+        """(N,) the windows' end times, in seconds."""
+        return self.end_samples / self.rate
+
+
+class WindowScorer:
+    """The windows of a stream and their smoothed posteriors: feed chunks of audio of
+    any size; each call gives the windows completed so far, in batches of
+    ``(ends (n,) in samples, smoothed (n, C))``. The same rows come whatever the chunk
+    sizes. Arguments as for :class:`StreamingDetector` (no sidecar here)."""
 
     def __init__(
         self,
         model: Any,
-        threshold: float | Mapping[str, float] = 0.5,
         hop_seconds: float = 0.1,
         window_seconds: float | None = None,
         smooth_windows: int = 3,
-        refractory_seconds: float = 1.0,
         batch_windows: int = 16,
     ) -> None:
-        if getattr(model, "modality", None) != "audio" or not hasattr(model, "labels"):
-            raise TypeError(
-                f"{getattr(model, 'source', model)}: detect() needs an audio classifier"
-            )
+        _check_audio_classifier(model)
         self.model = model
         self.rate = int(model.sample_rate)
-        labels = list(model.labels)
-        self.labels = labels
-        self.index = {label: i for i, label in enumerate(labels)}
+        self.labels = tuple(model.labels)
+        self.index = {label: i for i, label in enumerate(self.labels)}
         if window_seconds is None:
-            window_seconds = _reader_clip_seconds(model) or 1.0
+            window_seconds = clip_window_seconds(model)
         self.window = round(window_seconds * self.rate)
         self.hop = round(hop_seconds * self.rate)
         if self.hop < 1 or self.window < 1:
             raise ValueError(f"hop_seconds and window_seconds must be positive, got {hop_seconds}")
         if smooth_windows < 1 or batch_windows < 1:
             raise ValueError("smooth_windows and batch_windows must be at least 1")
-        keywords = [w for w in labels if w not in NON_KEYWORDS]
-        if isinstance(threshold, Mapping):
-            unknown = sorted(set(threshold) - set(keywords))
-            if unknown:
-                raise ValueError(f"thresholds for words the model does not spot: {unknown}")
-            limits = [threshold.get(w, np.inf) for w in labels]
-        else:
-            limits = [threshold] * len(labels)
-        self.thresholds = np.array(
-            [limit if w in keywords else np.inf for w, limit in zip(labels, limits, strict=True)]
-        )
-        self.refractory = round(refractory_seconds * self.rate)
         self.batch_windows = batch_windows
         self.recent: deque[np.ndarray] = deque(maxlen=smooth_windows)
         self.buffer = np.zeros(0, np.float32)  # the samples of the next window(s)
         self.buffer_start = 0  # stream position (samples) of buffer[0]
         self.next_end = self.window  # stream position where the next window ends
-        self.quiet_until = 0  # no event for windows ending before this
 
-    def feed(self, samples: np.ndarray) -> list[Event]:
-        """Add ``samples`` (1-D, at the model's sample rate) and score every window
-        that is now complete; the events they give."""
+    def feed(self, samples: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Add ``samples`` (1-D, at the model's sample rate); score every window that
+        is now complete."""
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim != 1:
             raise ValueError(f"a chunk must be 1-D samples at {self.rate} Hz, got {samples.shape}")
         self.buffer = np.concatenate([self.buffer, samples])
-        events: list[Event] = []
+        batches = []
         while True:
             ends = []
             end = self.next_end
@@ -133,46 +153,310 @@ class StreamingDetector:
                 break
             windows = [self.buffer[e - self.window - self.buffer_start : e - self.buffer_start]
                        for e in ends]  # fmt: skip
-            events += self._score(windows, ends)
+            batches.append((np.array(ends, np.int64), self._smoothed(windows, ends)))
             self.next_end = end
             keep_from = self.next_end - self.window  # the next window's first sample
             drop = max(0, keep_from - self.buffer_start)
             self.buffer = self.buffer[drop:]
             self.buffer_start += drop
-        return events
+        return batches
 
-    def finish(self) -> list[Event]:
+    def finish(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """At the end of the stream: one hop of silence, so that a window ends at or
         after the stream's last sample."""
         return self.feed(np.zeros(self.hop, np.float32))
 
-    def _score(self, windows: list[np.ndarray], ends: list[int]) -> list[Event]:
+    def _smoothed(self, windows: list[np.ndarray], ends: list[int]) -> np.ndarray:
         names = [f"window@{e / self.rate:.2f}s" for e in ends]
-        predictions = self.model.classify_clips(
-            [[self._as_input(w)] for w in windows], names, top_k=len(self.labels)
-        )
-        events = []
-        for end, prediction in zip(ends, predictions, strict=True):
+        inputs = [[self.model.prepare(w)[0]] for w in windows]  # its checks and tensor type
+        predictions = self.model.classify_clips(inputs, names, top_k=len(self.labels))
+        rows = np.zeros((len(windows), len(self.labels)))  # (n, C)
+        for row, prediction in zip(rows, predictions, strict=True):
             posterior = np.zeros(len(self.labels))
             for label, score in prediction.top_k:
                 posterior[self.index[label]] = score
             self.recent.append(posterior)
-            smoothed = np.mean(self.recent, axis=0)
-            above = smoothed >= self.thresholds
-            if end < self.quiet_until or not above.any():
-                continue
-            best = int(np.argmax(np.where(above, smoothed, -np.inf)))
-            start = end - self.window
-            events.append(
-                Event(self.labels[best], start / self.rate, end / self.rate, float(smoothed[best]))
+            row[:] = np.mean(self.recent, axis=0)
+        return rows
+
+
+class StreamingDetector:
+    """Feed it chunks of audio of any size (:meth:`feed`); it gives back the events
+    found so far. The same events come whatever the chunk sizes, and the same as
+    :func:`trigger` gives on the stream's :func:`score_track`.
+
+    Args:
+        model: a classifier from :func:`seqrec.load` (audio, checkpoint or ONNX).
+        threshold: the smoothed score that triggers an event: one for every keyword,
+            or a mapping word -> threshold (a word not in it cannot trigger); default:
+            the model's sidecar (:func:`detector_settings`), else 0.5.
+        hop_seconds: the step between windows (default: the sidecar's, else 0.1).
+        window_seconds: the window length; default: the sidecar's, else the reader's
+            ``clip_seconds``, else 1 s (the synthetic and Speech Commands clips).
+        smooth_windows: posteriors are averaged over this many windows (default: the
+            sidecar's, else 3).
+        refractory_seconds: after an event, no event for this long (default: the
+            sidecar's, else 1 s).
+        batch_windows: windows classified in one call, when a chunk brings several.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        threshold: Thresholds | None = None,
+        hop_seconds: float | None = None,
+        window_seconds: float | None = None,
+        smooth_windows: int | None = None,
+        refractory_seconds: float | None = None,
+        batch_windows: int = 16,
+    ) -> None:
+        _check_audio_classifier(model)
+        settings = detector_settings(
+            model, threshold, hop_seconds, window_seconds, smooth_windows, refractory_seconds
+        )
+        self.settings = settings  # what it uses, and the sidecar the threshold came from
+        windowing = (
+            settings["hop_seconds"],
+            settings["window_seconds"],
+            settings["smooth_windows"],
+        )
+        self.scorer = WindowScorer(model, *windowing, batch_windows)
+        self.rate, self.labels = self.scorer.rate, self.scorer.labels
+        self.window = self.scorer.window  # samples
+        self.limits = keyword_limits(self.labels, settings["threshold"], settings["sidecar"])
+        self.refractory = round(settings["refractory_seconds"] * self.rate)
+        self.quiet_until = 0  # no event for windows ending before this (samples)
+
+    def feed(self, samples: np.ndarray) -> list[Event]:
+        """Add ``samples`` (1-D, at the model's sample rate); the events of the windows
+        that are now complete."""
+        return self._trigger(self.scorer.feed(samples))
+
+    def finish(self) -> list[Event]:
+        """The events of the stream's last window(s) (:meth:`WindowScorer.finish`)."""
+        return self._trigger(self.scorer.finish())
+
+    def _trigger(self, batches: list[tuple[np.ndarray, np.ndarray]]) -> list[Event]:
+        events = []
+        for ends, smoothed in batches:
+            *fired, self.quiet_until = _fire(
+                ends, smoothed, self.limits, self.refractory, self.quiet_until
             )
-            self.quiet_until = end + self.refractory
+            events += _events(self.labels, self.rate, self.window, ends, smoothed, fired)
         return events
 
-    def _as_input(self, window: np.ndarray) -> Any:
-        """A window as the model's ``classify_clips`` takes it (a tensor for a checkpoint)."""
-        prepared = self.model.prepare(window)  # its own checks (and tensor type)
-        return prepared[0]
+
+def keyword_limits(labels: tuple[str, ...], threshold: Thresholds, where: str = "") -> np.ndarray:
+    """(C,) the score each class must reach to trigger: ``threshold`` for every keyword,
+    or per word from a mapping (other words: never); never for ``NON_KEYWORDS``.
+
+    >>> keyword_limits(("_silence_", "yes", "no"), {"yes": 0.7})
+    array([inf, 0.7, inf])
+    """
+    keywords = [w for w in labels if w not in NON_KEYWORDS]
+    if isinstance(threshold, Mapping):
+        unknown = sorted(set(threshold) - set(keywords))
+        if unknown:
+            prefix = f"{where}: " if where else ""
+            raise ValueError(f"{prefix}thresholds for words the model does not spot: {unknown}")
+        limits = [threshold.get(w, np.inf) for w in labels]
+    else:
+        limits = [threshold] * len(labels)
+    return np.array(
+        [limit if w in keywords else np.inf for w, limit in zip(labels, limits, strict=True)],
+        dtype=float,
+    )
+
+
+def _fire(
+    ends: np.ndarray, smoothed: np.ndarray, limits: np.ndarray, refractory: int, quiet_until: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The trigger rule, for the detector and for :func:`trigger` alike: a window
+    whose smoothed score reaches its class's limit fires its best such class, unless
+    it ends before ``quiet_until``; a firing keeps the next ``refractory`` samples
+    quiet. The rows and classes that fire, and the new ``quiet_until``."""
+    above = smoothed >= limits  # (N, C)
+    rows = np.flatnonzero(above.any(axis=1))
+    candidate_ends = ends[rows]
+    # from each candidate, the next one past its refractory period: the walk below
+    # then costs one step per event, however many windows are above threshold
+    after = np.searchsorted(candidate_ends, candidate_ends + refractory)
+    after = np.maximum(after, np.arange(1, rows.size + 1)).tolist()
+    picked = []
+    i = int(np.searchsorted(candidate_ends, quiet_until))
+    while i < rows.size:
+        picked.append(i)
+        i = after[i]
+    if picked:
+        quiet_until = int(candidate_ends[picked[-1]]) + refractory
+    fired = rows[picked]
+    best = np.argmax(np.where(above[fired], smoothed[fired], -np.inf), axis=1)
+    return fired, best, quiet_until
+
+
+def _events(
+    labels: tuple[str, ...],
+    rate: int,
+    window: int,
+    ends: np.ndarray,
+    smoothed: np.ndarray,
+    fired: tuple[np.ndarray, np.ndarray],
+) -> list[Event]:
+    return [
+        Event(labels[c], (int(ends[r]) - window) / rate, int(ends[r]) / rate, float(smoothed[r, c]))
+        for r, c in zip(*fired, strict=True)
+    ]
+
+
+def fired_windows(
+    track: Track, threshold: Thresholds, refractory_seconds: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``track`` whose windows fire at ``threshold`` (one for all keywords,
+    or a mapping word -> threshold), and the class each fires: :func:`trigger`'s events
+    as arrays, for sweeps."""
+    limits = keyword_limits(track.labels, threshold)
+    refractory = round(refractory_seconds * track.rate)
+    rows, classes, _ = _fire(track.end_samples, track.smoothed, limits, refractory, 0)
+    return rows, classes
+
+
+def trigger(track: Track, threshold: Thresholds, refractory_seconds: float = 1.0) -> list[Event]:
+    """The events that :class:`StreamingDetector` gives at ``threshold`` (one for all
+    keywords, or a mapping word -> threshold), from the stream's :class:`Track`.
+
+    >>> smoothed = np.array([[0.9, 0.1], [0.2, 0.8], [0.1, 0.9], [0.2, 0.8]])
+    >>> track = Track(("_silence_", "yes"), 10, 10, np.array([10, 15, 20, 25]), smoothed)
+    >>> [(e.word, e.start, e.end, e.score) for e in trigger(track, 0.7, refractory_seconds=1.0)]
+    [('yes', 0.5, 1.5, 0.8), ('yes', 1.5, 2.5, 0.8)]
+    """
+    fired = fired_windows(track, threshold, refractory_seconds)
+    return _events(track.labels, track.rate, track.window, track.end_samples, track.smoothed, fired)
+
+
+def score_track(
+    model: Any,
+    source: Source,
+    hop_seconds: float = 0.1,
+    window_seconds: float | None = None,
+    smooth_windows: int = 3,
+    batch_windows: int = 16,
+) -> Track:
+    """Run ``model`` once over ``source`` (:func:`chunks_of_source`): the smoothed
+    posteriors of every window, as :class:`StreamingDetector` computes them. Memory:
+    one window and one batch of windows, plus the (N, C) track itself."""
+    scorer = WindowScorer(model, hop_seconds, window_seconds, smooth_windows, batch_windows)
+    batches = []
+    for chunk in chunks_of_source(source, scorer.rate):
+        batches += scorer.feed(chunk)
+    batches += scorer.finish()
+    ends = np.concatenate([e for e, _ in batches]) if batches else np.zeros(0, np.int64)
+    smoothed = (
+        np.concatenate([s for _, s in batches]) if batches else np.zeros((0, len(scorer.labels)))
+    )
+    return Track(scorer.labels, scorer.rate, scorer.window, ends, smoothed)
+
+
+def sidecar_path(model_source: str | Path) -> Path | None:
+    """Where the detection settings of the model file ``model_source`` live: its path
+    with the suffix replaced by ``.detect.json``; None for a model without a file name.
+
+    >>> str(sidecar_path("runs/kws/best.ckpt")), str(sidecar_path("kws.int8.onnx"))
+    ('runs/kws/best.detect.json', 'kws.int8.detect.json')
+    """
+    path = Path(str(model_source))
+    if not str(model_source) or not path.name:
+        return None
+    return path.with_suffix(SIDECAR_SUFFIX)
+
+
+def finite_number(value: Any) -> bool:
+    """Whether ``value`` (read from JSON) is a finite int or float, not a bool."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# the sidecar's settings, and what each must be
+SIDECAR_CHECKS = {
+    "hop_seconds": ("a positive number", lambda v: finite_number(v) and v > 0),
+    "window_seconds": (
+        "a positive number or null",
+        lambda v: v is None or (finite_number(v) and v > 0),
+    ),
+    "smooth_windows": ("a positive integer", lambda v: finite_number(v) and v >= 1 and v == int(v)),
+    "refractory_seconds": ("a number >= 0", lambda v: finite_number(v) and v >= 0),
+}
+
+
+def read_sidecar(path: str | Path) -> dict[str, Any]:
+    """The detection settings in the JSON sidecar ``path``: ``threshold`` (a number >= 0,
+    or an object word -> number), and those of ``hop_seconds``, ``window_seconds``,
+    ``smooth_windows`` and ``refractory_seconds`` that it gives. A clear error naming
+    the file when it is not valid."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a readable JSON detection sidecar ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    if "threshold" not in data:
+        raise ValueError(f"{path}: no 'threshold' (a number, or an object word -> number)")
+    threshold = data["threshold"]
+    scores = threshold.values() if isinstance(threshold, dict) else [threshold]
+    if not all(finite_number(t) and t >= 0 for t in scores):
+        raise ValueError(
+            f"{path}: 'threshold' must be a number >= 0 or an object word -> number >= 0, "
+            f"got {threshold!r}"
+        )
+    settings = {"threshold": threshold}
+    for key, (wants, valid) in SIDECAR_CHECKS.items():
+        if key in data:
+            if not valid(data[key]):
+                raise ValueError(f"{path}: {key!r} must be {wants}, got {data[key]!r}")
+            settings[key] = int(data[key]) if key == "smooth_windows" else data[key]
+    return settings
+
+
+def detector_settings(
+    model: Any,
+    threshold: Thresholds | None = None,
+    hop_seconds: float | None = None,
+    window_seconds: float | None = None,
+    smooth_windows: int | None = None,
+    refractory_seconds: float | None = None,
+) -> dict[str, Any]:
+    """The detector's settings: those given; for the others (None), those of the
+    model's sidecar (:func:`sidecar_path` of ``model.source``) when it has one, else
+    the defaults (threshold 0.5, said once in the log); ``"sidecar"``: the file the
+    threshold came from, or ""."""
+    given = {
+        "threshold": threshold,
+        "hop_seconds": hop_seconds,
+        "window_seconds": window_seconds,
+        "smooth_windows": smooth_windows,
+        "refractory_seconds": refractory_seconds,
+    }
+    source = str(getattr(model, "source", ""))
+    sidecar = sidecar_path(source)
+    found = {}
+    if None in given.values() and sidecar is not None and sidecar.is_file():
+        found = read_sidecar(sidecar)
+    defaults = {"threshold": DEFAULT_THRESHOLD, **DEFAULT_SETTINGS, **found}
+    settings = {key: defaults[key] if value is None else value for key, value in given.items()}
+    settings["sidecar"] = str(sidecar) if found and threshold is None else ""
+    if threshold is None and not found and source not in _told_no_sidecar:
+        _told_no_sidecar.add(source)
+        log.warning(
+            "%s: no detection sidecar %s (seqrec-eval-stream writes it); threshold %s",
+            source,
+            sidecar,
+            DEFAULT_THRESHOLD,
+        )
+    return settings
+
+
+def _check_audio_classifier(model: Any) -> None:
+    if getattr(model, "modality", None) != "audio" or not hasattr(model, "labels"):
+        raise TypeError(f"{getattr(model, 'source', model)}: detect() needs an audio classifier")
 
 
 def _reader_clip_seconds(model: Any) -> float | None:
@@ -182,9 +466,13 @@ def _reader_clip_seconds(model: Any) -> float | None:
     return getattr(model, "reader_config", {}).get("clip_seconds")
 
 
-def chunks_of_source(
-    source: str | Path | BinaryIO | Iterable[np.ndarray], rate: int
-) -> Iterator[np.ndarray]:
+def clip_window_seconds(model: Any) -> float:
+    """The window a detector on ``model`` uses by default: the reader's clip length,
+    else 1 s."""
+    return _reader_clip_seconds(model) or 1.0
+
+
+def chunks_of_source(source: Source, rate: int) -> Iterator[np.ndarray]:
     """The audio of ``source`` in chunks at ``rate``: a file (read a block at a time;
     it must be at ``rate``), ``"-"`` for raw 16-bit little-endian mono PCM at ``rate``
     on stdin, a binary stream of the same, or an iterable of 1-D arrays."""
@@ -216,9 +504,7 @@ def chunks_of_source(
     yield from source
 
 
-def detect(
-    model: Any, source: str | Path | BinaryIO | Iterable[np.ndarray], **options: Any
-) -> Iterator[Event]:
+def detect(model: Any, source: Source, **options: Any) -> Iterator[Event]:
     """The events of ``source`` (:func:`chunks_of_source`) as they are found, by a
     :class:`StreamingDetector` on ``model`` with ``options``."""
     detector = StreamingDetector(model, **options)

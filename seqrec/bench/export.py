@@ -106,7 +106,7 @@ def kws_detect_rtf(
     chunks = [stream[i : i + chunk] for i in range(0, stream.size, chunk)]
 
     def run(model: Any) -> None:
-        for _ in model.detect(chunks, threshold=0.99):
+        for _ in model.detect(chunks, threshold=0.99, hop_seconds=0.1, smooth_windows=3):
             pass
 
     calls = {name: functools.partial(run, model) for name, model in models.items()}

@@ -4,6 +4,10 @@ events (``word``, ``start``, ``end``, ``score``, in seconds), written as they ar
 seqrec-detect ckpt_path=<kws run>/checkpoints/best.ckpt input=long.wav
     seqrec-detect ckpt_path=kws.onnx input=long.wav threshold=0.8 output=events.jsonl
     arecord -f S16_LE -r 16000 -c 1 | seqrec-detect ckpt_path=kws.onnx input=-
+
+Settings left at null (the threshold, hop, smoothing, refractory period) come from the
+model's sidecar (``best.ckpt`` -> ``best.detect.json``) that seqrec-eval-stream writes,
+else from the defaults (threshold 0.5).
 """
 
 import hydra
@@ -22,6 +26,8 @@ def main(cfg: DictConfig) -> None:
     import sys
     from pathlib import Path
 
+    from omegaconf import OmegaConf
+
     from seqrec.waveform import AudioError
 
     model = load_model(cfg)
@@ -32,6 +38,8 @@ def main(cfg: DictConfig) -> None:
         )
     settings = ("threshold", "hop_seconds", "window_seconds", "smooth_windows")
     options = {key: cfg[key] for key in (*settings, "refractory_seconds")}
+    if OmegaConf.is_config(options["threshold"]):  # threshold={yes:0.8,no:0.9}
+        options["threshold"] = OmegaConf.to_container(options["threshold"])
     found = 0
     with contextlib.ExitStack() as stack:
         out = (

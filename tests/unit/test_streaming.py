@@ -2,54 +2,25 @@
 known (a tone spotter), and from a trained-model stand-in exported to ONNX."""
 
 import io
+import json
+import logging
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from seqrec import results
-from seqrec.streaming import Event, StreamingDetector, chunks_of_source, detect
+from seqrec.streaming import (
+    Event,
+    StreamingDetector,
+    chunks_of_source,
+    detect,
+    detector_settings,
+    score_track,
+    sidecar_path,
+    trigger,
+)
 from seqrec.waveform import AudioError
-
-RATE = 8000
-TONES = {"low": 300.0, "high": 1200.0}
-
-
-class ToneSpotter(results.Classifies):
-    """An audio classifier whose posterior for a word grows with the energy of the
-    word's tone in the window: it is certain when half a second of it is there."""
-
-    modality = "audio"
-    sample_rate = RATE
-    labels = ("_silence_", "low", "high")
-    source = "tone spotter"
-
-    def prepare(self, item):
-        return [np.asarray(item, dtype=np.float32)]
-
-    def classify_clips(self, items, names, top_k=5, batch_size=32):
-        t = np.arange(RATE) / RATE
-        logits = []
-        for (window,) in items:
-            energy = [
-                abs(window @ np.exp(2j * np.pi * f * t[: window.size])) / (0.25 * RATE)
-                for f in TONES.values()
-            ]  # about 1 per half second of a 0.5-amplitude tone
-            logits.append([1.0, *(8.0 * min(e, 1.0) for e in energy)])
-        logits = np.array(logits)
-        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        return results.top_predictions(probs, self.labels, names, top_k)
-
-
-def stream(bursts, seconds=6.0, seed=0):
-    """Quiet noise with 0.5-amplitude tone bursts: (word, start, end) in seconds."""
-    rng = np.random.default_rng(seed)
-    wave = 0.01 * rng.standard_normal(round(seconds * RATE)).astype(np.float32)
-    for word, start, end in bursts:
-        t = np.arange(round(start * RATE), round(end * RATE))
-        wave[t] += 0.5 * np.sin(2 * np.pi * TONES[word] * t / RATE)
-    return wave
-
+from tests.unit.stream_stubs import RATE, ToneSpotter, stream
 
 BURSTS = [("low", 1.0, 1.5), ("high", 3.5, 4.0)]
 
@@ -96,8 +67,92 @@ def test_silence_is_never_an_event_and_memory_stays_bounded():
     events = []
     for i in range(0, quiet.size, 4000):
         events += detector.feed(quiet[i : i + 4000])
-        assert detector.buffer.size <= detector.window + 4000
+        assert detector.scorer.buffer.size <= detector.window + 4000
     assert events and all(e.word in ("low", "high") for e in events)  # threshold 0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"threshold": 0.9},
+        {"threshold": 0.3, "refractory_seconds": 0.0},
+        {"threshold": {"high": 0.5}, "refractory_seconds": 0.3},
+        {"threshold": 0.0, "hop_seconds": 0.05, "smooth_windows": 1},
+    ],
+)
+def test_the_track_and_trigger_give_the_detectors_events(options):
+    """The model once over the stream (score_track), then the trigger rule at a
+    threshold: the same events as the detector's, which classifies as it goes."""
+    wave = stream(BURSTS)
+    scoring = {k: options[k] for k in ("hop_seconds", "smooth_windows") if k in options}
+    track = score_track(ToneSpotter(), np.array_split(wave, 13), batch_windows=5, **scoring)
+    hop = options.get("hop_seconds", 0.1)
+    assert track.smoothed.shape == (len(track.ends), 3)
+    assert track.ends[0] == 1.0 and np.allclose(np.diff(track.ends), hop)
+    assert track.ends[-1] >= wave.size / RATE  # a window ends at or after the last sample
+    events = trigger(track, options["threshold"], options.get("refractory_seconds", 1.0))
+    assert events == events_of(wave, 800, **options)
+    assert len(events) >= 2
+
+
+def test_threshold_none_reads_the_sidecar_beside_the_model(tmp_path):
+    wave = stream(BURSTS)
+    model = ToneSpotter()
+    model.source = str(tmp_path / "best.ckpt")
+    sidecar = tmp_path / "best.detect.json"
+    assert sidecar_path(model.source) == sidecar
+    sidecar.write_text(json.dumps({"threshold": 0.3, "refractory_seconds": 0.0, "recall": 0.9}))
+    expected = events_of(wave, wave.size, threshold=0.3, refractory_seconds=0.0)
+    assert list(detect(model, [wave])) == expected and len(expected) > 2
+    assert list(model.detect([wave], threshold=0.9)) == events_of(wave, RATE, threshold=0.9,
+                                                                   refractory_seconds=0.0)  # fmt: skip
+    assert list(detect(model, [wave], refractory_seconds=2.0)) == events_of(
+        wave, RATE, threshold=0.3, refractory_seconds=2.0
+    )  # given arguments win over the sidecar's
+    sidecar.write_text(json.dumps({"threshold": {"high": 0.9}, "hop_seconds": 0.2}))
+    settings = detector_settings(model)
+    assert settings["threshold"] == {"high": 0.9} and settings["hop_seconds"] == 0.2
+    assert settings["smooth_windows"] == 3 and settings["sidecar"] == str(sidecar)
+    assert [e.word for e in detect(model, [wave])] == ["high"]
+
+
+def test_without_a_sidecar_the_threshold_is_half_and_the_log_says_so_once(tmp_path, caplog):
+    wave = stream(BURSTS)
+    model = ToneSpotter()
+    model.source = str(tmp_path / "kws.onnx")
+    with caplog.at_level(logging.WARNING, logger="seqrec.streaming"):
+        first = list(detect(model, [wave]))
+        second = list(detect(model, [wave]))
+    assert first == second == events_of(wave, RATE, threshold=0.5)
+    (record,) = caplog.records
+    assert f"no detection sidecar {tmp_path / 'kws.detect.json'}" in record.getMessage()
+    assert "threshold 0.5" in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{oops", "not a readable JSON detection sidecar"),
+        ("[0.5]", "expected a JSON object, got list"),
+        ('{"hop_seconds": 0.1}', "no 'threshold'"),
+        ('{"threshold": "high"}', "'threshold' must be a number >= 0"),
+        ('{"threshold": -0.1}', "'threshold' must be a number >= 0"),
+        ('{"threshold": {"high": true}}', "'threshold' must be a number >= 0"),
+        ('{"threshold": 0.5, "hop_seconds": 0}', "'hop_seconds' must be a positive number"),
+        (
+            '{"threshold": 0.5, "smooth_windows": 1.5}',
+            "'smooth_windows' must be a positive integer",
+        ),
+        ('{"threshold": 0.5, "refractory_seconds": null}', "'refractory_seconds' must be"),
+        ('{"threshold": {"yes": 0.5}}', r"thresholds for words the model does not spot: \['yes'\]"),
+    ],
+)
+def test_a_bad_sidecar_is_a_clear_error_naming_it(tmp_path, content, problem):
+    model = ToneSpotter()
+    model.source = str(tmp_path / "kws.ckpt")
+    (tmp_path / "kws.detect.json").write_text(content)
+    with pytest.raises(ValueError, match=rf"kws\.detect\.json: .*{problem}"):
+        StreamingDetector(model)
 
 
 def test_sources_a_file_raw_pcm_and_chunks(tmp_path):
@@ -135,8 +190,6 @@ def test_a_checkpoint_and_its_export_detect_the_same_events(tmp_path):
     """A KWS model (random weights, built as the tests of the export build one):
     seqrec.load on the checkpoint and on its ONNX file, and seqrec-detect, give the
     same events on a long file."""
-    import json
-
     import seqrec
     from seqrec.export import export_onnx
     from tests.helpers import run_cli
@@ -152,10 +205,10 @@ def test_a_checkpoint_and_its_export_detect_the_same_events(tmp_path):
     expected = [e.as_dict() for e in loaded.detect(path, **options)]
     assert len(expected) >= 8 and all(e["word"] in loaded.labels for e in expected)
     assert [e.as_dict() for e in seqrec.load(onnx_file).detect(path, **options)] == expected
-    result = run_cli(
-        "seqrec-detect", f"ckpt_path={onnx_file}", f"input={path}", "threshold=0.0",
-        "refractory_seconds=0.5",
-    )  # fmt: skip
-    assert [json.loads(line) for line in result.stdout.splitlines()] == expected
     wrong = run_cli("seqrec-detect", f"ckpt_path={onnx_file}", "input=gone.wav", check=False)
     assert wrong.returncode != 0 and "gone.wav: file not found" in wrong.stderr + wrong.stdout
+    assert "no detection sidecar" in wrong.stderr and not wrong.stdout  # stdout: events only
+    # threshold and refractory period from the sidecar that seqrec-eval-stream writes
+    (tmp_path / "kws.detect.json").write_text('{"threshold": 0.0, "refractory_seconds": 0.5}')
+    result = run_cli("seqrec-detect", f"ckpt_path={onnx_file}", f"input={path}")
+    assert [json.loads(line) for line in result.stdout.splitlines()] == expected

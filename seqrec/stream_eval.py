@@ -1,0 +1,526 @@
+"""Keyword spotting on long streams, scored against the keywords' known times
+(``seqrec-eval-stream``), torch-free.
+
+The model runs once over each stream (:func:`seqrec.streaming.score_track`); every
+threshold's events then come from :func:`seqrec.streaming.trigger`, the detector's own
+rule, so each point of the sweep is exactly what ``detect()`` gives at that threshold.
+An event is a hit when it names the word and fires (its window ends) between the
+keyword's start and ``tolerance_seconds`` after its end; a keyword is hit at most once,
+by its earliest such event; every other event is a false alarm. Quality is recall at
+0.5, 1 and 5 false alarms per hour of audio, on one threshold for all keywords; the
+lowest threshold that keeps to ``fa_per_hour`` is written beside the model, where
+``detect(threshold=None)`` takes it.
+
+The streams manifest, one stream a line (paths relative to the manifest's folder):
+``{"audio_filepath": "streams/s0.wav", "duration": 300.0, "id": "s0",
+"keywords": [{"word": "yes", "start": 12.345, "end": 12.812}, ...], "speech": [...]}``
+"""
+
+import bisect
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from seqrec.streaming import (
+    NON_KEYWORDS,
+    Event,
+    Track,
+    clip_window_seconds,
+    finite_number,
+    fired_windows,
+    score_track,
+    sidecar_path,
+    trigger,
+)
+from seqrec.waveform import DURATION_TOLERANCE
+
+ALL = "all"  # the keyword column of the totals over every keyword
+FA_TARGETS = (0.5, 1.0, 5.0)  # false alarms per hour at which recall is reported
+MAX_THRESHOLDS = 1000  # thresholds swept at most (then refined near each FA/h target)
+GRID = np.round(np.linspace(0.0, 1.0, 101), 2)  # always swept, beside the scores seen
+EDGE = 1e-9  # seconds: a float sum must not move an event off a keyword's edge
+
+
+class StreamManifestError(ValueError):
+    """A streams manifest that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """A true keyword occurrence: the spoken word's start and end, seconds into the stream."""
+
+    word: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Stream:
+    id: str
+    path: Path
+    duration: float  # seconds, as the audio file has it
+    keywords: tuple[Keyword, ...]
+
+
+@dataclass
+class Matching:
+    """The events of a stream against its keywords: hits (keyword, its event), false
+    alarms and missed keywords."""
+
+    hits: list[tuple[Keyword, Event]]
+    false_alarms: list[Event]
+    misses: list[Keyword]
+
+    @property
+    def latencies(self) -> list[float]:
+        """Per hit: seconds from the end of the keyword to the event's firing."""
+        return [event.end - keyword.end for keyword, event in self.hits]
+
+
+def read_streams(
+    manifest: str | Path, words: Sequence[str] | None = None, rate: int | None = None
+) -> list[Stream]:
+    """The streams of a streams manifest (JSON Lines; module docstring), checked: each
+    line's fields, keywords sorted and not overlapping within the stream, each word
+    one of ``words`` (the model's labels; ``_silence_``/``_unknown_`` are not words),
+    the audio there, at ``rate``, as long as ``duration``. Errors name file and line."""
+    manifest = Path(manifest)
+    if not manifest.is_file():
+        raise StreamManifestError(f"{manifest}: streams manifest not found")
+    spotted = None if words is None else {w for w in words if w not in NON_KEYWORDS}
+    streams: list[Stream] = []
+    seen: set[str] = set()
+    for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            where = f"{manifest}:{number}"
+            stream = _read_stream(line, where, manifest.parent, spotted, rate)
+            if stream.id in seen:
+                raise StreamManifestError(f"{where}: id {stream.id!r} appears twice")
+            seen.add(stream.id)
+            streams.append(stream)
+    if not streams:
+        raise StreamManifestError(f"{manifest}: no streams (an empty manifest)")
+    return streams
+
+
+def _read_stream(
+    line: str, where: str, root: Path, spotted: set[str] | None, rate: int | None
+) -> Stream:
+    def fail(problem: str) -> StreamManifestError:
+        return StreamManifestError(f"{where}: {problem}")
+
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise fail(f"not valid JSON ({e})") from None
+    if not isinstance(entry, dict):
+        raise fail(f"expected a JSON object, got {type(entry).__name__}")
+    for key in ("audio_filepath", "duration", "keywords"):
+        if key not in entry:
+            raise fail(f"missing field {key!r}")
+    if not isinstance(entry["audio_filepath"], str) or not entry["audio_filepath"]:
+        raise fail(f"'audio_filepath' must be a path, got {entry['audio_filepath']!r}")
+    duration = entry["duration"]
+    if not finite_number(duration) or duration <= 0:
+        raise fail(f"'duration' must be a positive number of seconds, got {duration!r}")
+    if not isinstance(entry["keywords"], list):
+        raise fail(f"'keywords' must be a list, got {entry['keywords']!r}")
+    keywords: list[Keyword] = []
+    for i, item in enumerate(entry["keywords"]):
+        what = f"keywords[{i}]"
+        if not isinstance(item, dict) or not {"word", "start", "end"} <= set(item):
+            raise fail(f"{what} must be an object with word, start and end, got {item!r}")
+        word, start, end = item["word"], item["start"], item["end"]
+        if not isinstance(word, str) or (spotted is not None and word not in spotted):
+            raise fail(f"{what}: {word!r} is not a keyword of the model ({sorted(spotted or [])})")
+        if not (finite_number(start) and finite_number(end) and 0 <= start < end <= duration):
+            raise fail(
+                f"{what}: start {start!r} and end {end!r} must be 0 <= start < end <= duration"
+            )
+        if keywords and start < keywords[-1].end:
+            raise fail(f"{what} ({word} at {start}) starts before keywords[{i - 1}] ends "
+                       f"({keywords[-1].end}): keywords must be sorted and must not overlap")  # fmt: skip
+        keywords.append(Keyword(word, float(start), float(end)))
+    path = Path(entry["audio_filepath"])
+    path = path if path.is_absolute() else root / path
+    if not path.is_file():
+        raise fail(f"audio {path} not found")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise fail(f"cannot read audio {path} ({e})") from None
+    if rate is not None and info.samplerate != rate:
+        raise fail(f"{path} is at {info.samplerate} Hz, and the model listens at {rate} Hz")
+    seconds = info.frames / info.samplerate
+    if abs(seconds - duration) > max(DURATION_TOLERANCE, 1 / info.samplerate):
+        raise fail(f"'duration' is {duration} s, but {path} lasts {seconds:.3f} s")
+    return Stream(str(entry.get("id", path.stem)), path, seconds, tuple(keywords))
+
+
+def match_events(
+    events: Sequence[Event], keywords: Sequence[Keyword], tolerance_seconds: float = 1.0
+) -> Matching:
+    """Hits, false alarms and misses of ``events`` against the sorted, non-overlapping
+    ``keywords`` of one stream: a keyword is hit by the earliest event not yet used that
+    names its word and fires (``Event.end``) in ``[start, end + tolerance_seconds]``.
+
+    >>> kws = [Keyword("yes", 1.0, 1.5), Keyword("no", 4.0, 4.4)]
+    >>> events = [Event("yes", 0.8, 1.8, 0.9), Event("yes", 1.0, 2.0, 0.9), Event("up", 3.0, 4.0, 1.0)]
+    >>> m = match_events(events, kws)
+    >>> len(m.hits), [e.end for e in m.false_alarms], m.misses, np.round(m.latencies, 3)
+    (1, [2.0, 4.0], [Keyword(word='no', start=4.0, end=4.4)], array([0.3]))
+    """
+    pairs = _pair([e.end for e in events], [e.word for e in events], keywords, tolerance_seconds)
+    hits = [(k, events[i]) for k, i in zip(keywords, pairs, strict=True) if i >= 0]
+    misses = [k for k, i in zip(keywords, pairs, strict=True) if i < 0]
+    used = set(pairs)
+    return Matching(hits, [e for i, e in enumerate(events) if i not in used], misses)
+
+
+def _pair(
+    ends: Sequence[float], words: Sequence[str], keywords: Sequence[Keyword], tolerance: float
+) -> list[int]:
+    """Per keyword, the index of the event that hits it (:func:`match_events`), or -1."""
+    by_word: dict[str, list[int]] = {}  # event indices, by firing time
+    for i in sorted(range(len(ends)), key=ends.__getitem__):
+        by_word.setdefault(words[i], []).append(i)
+    word_ends = {w: [ends[i] for i in found] for w, found in by_word.items()}
+    # per word: the events before next_free are used, or fire before the keywords to come
+    next_free = dict.fromkeys(by_word, 0)
+    pairs = []
+    for keyword in keywords:
+        found = by_word.get(keyword.word)
+        if found:
+            times = word_ends[keyword.word]
+            j = max(next_free[keyword.word], bisect.bisect_left(times, keyword.start - EDGE))
+            if j < len(found) and times[j] <= keyword.end + tolerance + EDGE:
+                pairs.append(found[j])
+                next_free[keyword.word] = j + 1
+                continue
+        pairs.append(-1)
+    return pairs
+
+
+@dataclass
+class Det:
+    """The DET sweep: per threshold and per keyword column (``ALL``, then each word),
+    the hits and false alarms, over ``hours`` of audio."""
+
+    thresholds: np.ndarray  # (T,) ascending
+    columns: tuple[str, ...]  # (K,) ALL, then the model's keywords
+    keywords: np.ndarray  # (K,) true occurrences per column
+    hits: np.ndarray  # (T, K)
+    false_alarms: np.ndarray  # (T, K)
+    hours: float
+
+    @property
+    def recall(self) -> np.ndarray:
+        """(T, K) hits / occurrences; NaN for a word that never occurs."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.keywords > 0, self.hits / self.keywords, np.nan)
+
+    @property
+    def fa_per_hour(self) -> np.ndarray:
+        """(T, K) false alarms (naming the column's word) per hour of audio."""
+        return self.false_alarms / self.hours
+
+    def merged(self, other: "Det") -> "Det":
+        """Both sweeps' thresholds, in order."""
+        order = np.argsort(np.concatenate([self.thresholds, other.thresholds]), kind="stable")
+
+        def stack(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return np.concatenate([a, b])[order]
+
+        return Det(stack(self.thresholds, other.thresholds), self.columns, self.keywords,
+                   stack(self.hits, other.hits), stack(self.false_alarms, other.false_alarms),
+                   self.hours)  # fmt: skip
+
+    def lowest_meeting(self, fa_per_hour: float) -> int:
+        """The row of the lowest threshold whose overall FA/h is at most ``fa_per_hour``."""
+        return int(np.flatnonzero(self.fa_per_hour[:, 0] <= fa_per_hour)[0])
+
+    def recall_at(self, fa_per_hour: float) -> dict[str, float | None]:
+        """Per column: the best recall among the thresholds whose FA/h (for the
+        column's word) is at most ``fa_per_hour``."""
+        recall, ok = self.recall, self.fa_per_hour <= fa_per_hour
+        return {
+            column: None if self.keywords[k] == 0 else float(recall[ok[:, k], k].max())
+            for k, column in enumerate(self.columns)
+        }
+
+
+def keyword_scores(track: Track) -> np.ndarray:
+    """(N,) per window, the best smoothed score of a keyword: the threshold at and
+    below which the window can fire."""
+    columns = [i for i, w in enumerate(track.labels) if w not in NON_KEYWORDS]
+    return track.smoothed[:, columns].max(axis=1, initial=-np.inf)
+
+
+def candidate_thresholds(tracks: Sequence[Track]) -> np.ndarray:
+    """Every threshold at which some stream's events change (a window's best keyword
+    score), the 0..1 grid, and one above every score (no events), ascending."""
+    scores = np.concatenate([keyword_scores(t) for t in tracks] + [GRID])
+    return np.unique(np.append(scores, np.nextafter(scores.max(), np.inf)))
+
+
+def sweep(
+    tracks: Sequence[Track],
+    streams: Sequence[Stream],
+    thresholds: Sequence[float],
+    columns: Sequence[str],
+    refractory_seconds: float,
+    tolerance_seconds: float,
+) -> Det:
+    """The hits and false alarms at each threshold (one for all keywords), from the
+    windows that fire on each stream's track (:func:`~seqrec.streaming.fired_windows`,
+    the events of :func:`~seqrec.streaming.trigger` and of the detector)."""
+    column = {w: k for k, w in enumerate(columns)}
+    hits = np.zeros((len(thresholds), len(columns)), np.int64)
+    events = np.zeros_like(hits)  # per column, all the events naming its word
+    for track, stream in zip(tracks, streams, strict=True):
+        ends = (track.end_samples / track.rate).tolist()
+        to_column = np.array([column.get(w, 0) for w in track.labels])  # never fire: 0
+        for row, threshold in enumerate(thresholds):
+            fired, classes = fired_windows(track, float(threshold), refractory_seconds)
+            names = [track.labels[c] for c in classes.tolist()]
+            pairs = _pair([ends[r] for r in fired.tolist()], names, stream.keywords,
+                          tolerance_seconds)  # fmt: skip
+            for keyword, pair in zip(stream.keywords, pairs, strict=True):
+                hits[row, column[keyword.word]] += pair >= 0
+            events[row] += np.bincount(to_column[classes], minlength=len(columns))
+    hits[:, 0], events[:, 0] = hits[:, 1:].sum(axis=1), events[:, 1:].sum(axis=1)
+    keywords = np.zeros(len(columns), np.int64)
+    for stream in streams:
+        for keyword in stream.keywords:
+            keywords[column[keyword.word]] += 1
+    keywords[0] = keywords[1:].sum()
+    hours = sum(s.duration for s in streams) / 3600
+    thresholds = np.asarray(thresholds, float)
+    return Det(thresholds, tuple(columns), keywords, hits, events - hits, hours)
+
+
+def latency_stats(latencies: Sequence[float]) -> dict[str, float | None]:
+    """Median and 90th percentile of detection latencies (seconds), None without hits.
+
+    >>> latency_stats([0.2, 0.4, 0.3, 1.0])
+    {'latency_median': 0.35, 'latency_p90': 0.82}
+    """
+    if not latencies:
+        return {"latency_median": None, "latency_p90": None}
+    return {
+        "latency_median": round(float(np.median(latencies)), 6),
+        "latency_p90": round(float(np.percentile(latencies, 90)), 6),
+    }
+
+
+def sweep_thresholds(
+    tracks: Sequence[Track],
+    streams: Sequence[Stream],
+    columns: Sequence[str],
+    refractory_seconds: float,
+    tolerance_seconds: float,
+    fa_targets: Sequence[float] = FA_TARGETS,
+    max_thresholds: int = MAX_THRESHOLDS,
+) -> Det:
+    """:func:`sweep` at every :func:`candidate_thresholds`, or when there are more than
+    ``max_thresholds``, at that many spread out, then at every one between the lowest
+    threshold that meets each of ``fa_targets`` and the threshold swept below it."""
+    settings = (columns, refractory_seconds, tolerance_seconds)
+    candidates = candidate_thresholds(tracks)
+    det = sweep(tracks, streams, _spread(candidates, max_thresholds), *settings)
+    if len(det.thresholds) == len(candidates):
+        return det
+    gaps = [np.zeros(0)]
+    for target in fa_targets:
+        row = det.lowest_meeting(target)
+        if row > 0:
+            low, high = det.thresholds[row - 1], det.thresholds[row]
+            gaps.append(candidates[(candidates > low) & (candidates < high)])
+    return det.merged(sweep(tracks, streams, np.unique(np.concatenate(gaps)), *settings))
+
+
+def _spread(candidates: np.ndarray, cap: int) -> np.ndarray:
+    """At most about ``cap`` of the ascending ``candidates``: evenly spread by rank,
+    with the grid and the highest (no events) always in."""
+    if len(candidates) <= cap:
+        return candidates
+    ranks = np.linspace(0, len(candidates) - 1, max(cap - GRID.size, 2)).round().astype(int)
+    return np.unique(np.concatenate([candidates[ranks], GRID, candidates[-1:]]))
+
+
+def evaluate_streams(
+    model: Any,
+    streams: str | Path,
+    out: str | Path | None = None,
+    fa_per_hour: float = 1.0,
+    tolerance_seconds: float = 1.0,
+    hop_seconds: float = 0.1,
+    smooth_windows: int = 3,
+    refractory_seconds: float = 1.0,
+    window_seconds: float | None = None,
+    batch_windows: int = 16,
+    write_default: bool = True,
+    max_thresholds: int = MAX_THRESHOLDS,
+) -> dict[str, Any]:
+    """Score ``model`` (an audio classifier from :func:`seqrec.load`) on the streams
+    manifest ``streams``: run it once per stream, sweep the threshold, and choose the
+    lowest threshold whose FA/h is at most ``fa_per_hour``. Writes ``det.csv``,
+    ``det.png``, ``stream_metrics.json``, ``events.jsonl`` (at that threshold) and the
+    detection sidecar into ``out`` (default: ``stream_eval/`` beside the model) and,
+    with ``write_default``, the sidecar beside the model too. Returns the metrics."""
+    if not fa_per_hour > 0 or not tolerance_seconds >= 0:
+        raise ValueError(f"fa_per_hour must be > 0 and tolerance_seconds >= 0, got "
+                         f"{fa_per_hour} and {tolerance_seconds}")  # fmt: skip
+    source = str(model.source)
+    entries = read_streams(streams, model.labels, int(model.sample_rate))
+    # the window is fixed here, so that the sidecar of an earlier run cannot set it
+    window_seconds = window_seconds or clip_window_seconds(model)
+    tracks = [
+        score_track(model, s.path, hop_seconds, window_seconds, smooth_windows, batch_windows)
+        for s in tqdm(entries, desc="scoring streams", unit="stream")
+    ]
+    columns = (ALL, *(w for w in model.labels if w not in NON_KEYWORDS))
+    targets = sorted({*FA_TARGETS, fa_per_hour})
+    det = sweep_thresholds(
+        tracks, entries, columns, refractory_seconds, tolerance_seconds, targets, max_thresholds
+    )
+    chosen = det.lowest_meeting(fa_per_hour)
+    threshold = float(det.thresholds[chosen])
+    matchings = [
+        match_events(trigger(track, threshold, refractory_seconds), s.keywords, tolerance_seconds)
+        for track, s in zip(tracks, entries, strict=True)
+    ]
+    detector = {
+        "hop_seconds": hop_seconds,
+        "window_seconds": window_seconds,
+        "smooth_windows": smooth_windows,
+        "refractory_seconds": refractory_seconds,
+    }
+    recall_at = {f"{t:g}": det.recall_at(t) for t in targets}
+    at_threshold = _operating_point(det, chosen, matchings)
+    metrics = {
+        "model": source,
+        "streams": str(streams),
+        "stream_count": len(entries),
+        "hours": round(det.hours, 6),
+        **detector,
+        "tolerance_seconds": tolerance_seconds,
+        "fa_per_hour_target": fa_per_hour,
+        "threshold": threshold,
+        "thresholds_swept": len(det.thresholds),
+        "recall_at_fa_per_hour": recall_at,
+        "at_threshold": at_threshold,
+    }
+    # what detect() reads (seqrec.streaming.read_sidecar), and where it came from
+    chosen_settings = {
+        "threshold": threshold,
+        **detector,
+        "fa_per_hour_target": fa_per_hour,
+        "fa_per_hour": at_threshold[ALL]["fa_per_hour"],
+        "recall": at_threshold[ALL]["recall"],
+        "recall_at_fa_per_hour": {t: r[ALL] for t, r in recall_at.items()},
+        **{k: metrics[k] for k in ("tolerance_seconds", "streams", "hours", "model")},
+    }
+    sidecar = sidecar_path(source)
+    out = Path(out) if out is not None else Path(source).parent / "stream_eval"
+    out.mkdir(parents=True, exist_ok=True)
+    beside = [sidecar] if write_default and sidecar is not None else []
+    for path in [out / (sidecar.name if sidecar else "model.detect.json"), *beside]:
+        path.write_text(json.dumps(chosen_settings, indent=2) + "\n", encoding="utf-8")
+    metrics["sidecar"] = str(sidecar) if beside else None
+    metrics["out"] = str(out)
+    write_det_csv(det, out / "det.csv")
+    plot_det(det, recall_at, out / "det.png")
+    _write_events(entries, matchings, out / "events.jsonl")
+    (out / "stream_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", "utf-8")
+    return metrics
+
+
+def _operating_point(det: Det, row: int, matchings: Sequence[Matching]) -> dict[str, dict]:
+    """Per column at the chosen threshold: counts, recall, FA/h and latencies."""
+    latencies: dict[str, list[float]] = {column: [] for column in det.columns}
+    for matching in matchings:
+        for keyword, event in matching.hits:
+            latencies[keyword.word].append(event.end - keyword.end)
+            latencies[ALL].append(event.end - keyword.end)
+    recall = det.recall[row]
+    return {
+        column: {
+            "keywords": int(det.keywords[k]),
+            "hits": int(det.hits[row, k]),
+            "misses": int(det.keywords[k] - det.hits[row, k]),
+            "false_alarms": int(det.false_alarms[row, k]),
+            "recall": None if det.keywords[k] == 0 else round(float(recall[k]), 6),
+            "fa_per_hour": round(float(det.fa_per_hour[row, k]), 6),
+            **latency_stats(latencies[column]),
+        }
+        for k, column in enumerate(det.columns)
+    }
+
+
+def write_det_csv(det: Det, path: Path) -> None:
+    """One row per threshold and column: threshold, keyword (or "all"), miss_rate,
+    fa_per_hour, recall, hits, false_alarms (rates empty for a word that never occurs)."""
+    lines = ["threshold,keyword,miss_rate,fa_per_hour,recall,hits,false_alarms"]
+    recall, fa = det.recall, det.fa_per_hour
+    for t, threshold in enumerate(det.thresholds):
+        for k, column in enumerate(det.columns):
+            r = "" if np.isnan(recall[t, k]) else f"{recall[t, k]:.6f}"
+            miss = "" if np.isnan(recall[t, k]) else f"{1 - recall[t, k]:.6f}"
+            lines.append(f"{float(threshold)!r},{column},{miss},{fa[t, k]:.6g},{r},"
+                         f"{det.hits[t, k]},{det.false_alarms[t, k]}")  # fmt: skip
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def plot_det(det: Det, recall_at: dict[str, dict], path: Path) -> None:
+    """Miss rate against false alarms per hour (log scale; none drawn at the left
+    edge), overall and per keyword, with the recall at each FA/h target marked."""
+    from matplotlib.figure import Figure  # the Agg canvas; pyplot's backend is left alone
+
+    floor = min(min(FA_TARGETS), 1 / det.hours) / 2
+    fig = Figure(figsize=(6.4, 4.8))
+    ax = fig.subplots()
+    fa, miss = np.maximum(det.fa_per_hour, floor), 1 - det.recall
+    for k, column in reversed(list(enumerate(det.columns))):
+        if det.keywords[k]:
+            wide = column == ALL
+            ax.plot(fa[:, k], miss[:, k], color="black" if wide else None,
+                    linewidth=2.0 if wide else 0.8, label=column, zorder=3 if wide else 2)  # fmt: skip
+    marked = [(float(t), r[ALL]) for t, r in recall_at.items() if r[ALL] is not None]
+    for i, (target, recall) in enumerate(marked):
+        ax.axvline(target, color="grey", linestyle=":", linewidth=0.8)
+        ax.plot(target, 1 - recall, "o", color="red", zorder=4)
+        ax.annotate(f"recall {recall:.3f} at {target:g} FA/h", (target, 1 - recall),
+                    textcoords="offset points", xytext=(4, 4 + 9 * i), fontsize=7)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(f"false alarms per hour ({det.hours:.3g} h; none drawn at {floor:.3g})")
+    ax.set_ylabel("miss rate")
+    ax.set_title("keyword detection on streams (one threshold for all keywords)")
+    ax.grid(True, which="both", linewidth=0.3)
+    ax.legend(fontsize=6, ncol=2, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def _write_events(streams: Sequence[Stream], matchings: Sequence[Matching], path: Path) -> None:
+    """The events at the chosen threshold, one JSON line each, in each stream's order:
+    the stream, the event, and for a hit its keyword and latency."""
+    with path.open("w", encoding="utf-8") as f:
+        for stream, matching in zip(streams, matchings, strict=True):
+            found = {id(event): keyword for keyword, event in matching.hits}
+            events = [e for _, e in matching.hits] + matching.false_alarms
+            for event in sorted(events, key=lambda e: e.end):
+                keyword = found.get(id(event))
+                line = {"stream": stream.id, **event.as_dict(), "hit": keyword is not None}
+                if keyword is not None:
+                    line["keyword"] = {"word": keyword.word, "start": keyword.start,
+                                       "end": keyword.end}  # fmt: skip
+                    line["latency"] = round(event.end - keyword.end, 3)
+                f.write(json.dumps(line) + "\n")
