@@ -1,5 +1,6 @@
 """Waveform augmentation for training, applied per utterance in the data workers:
-speed perturbation, time shift, and additive noise at a random SNR.
+speed perturbation, a list of voice, channel and room effects (:mod:`seqrec.data.channel`,
+:mod:`seqrec.data.room`), time shift, and additive noise at a random SNR.
 
 Speed perturbation changes an utterance's length, so the training sampler draws the
 speed factors of an epoch itself (:meth:`WaveformAugment.draw_speeds`) and batches
@@ -16,6 +17,7 @@ import torch
 import torchaudio
 
 from seqrec.data.audio import load_audio
+from seqrec.data.channel import Effect
 
 
 class WaveformAugment:
@@ -37,6 +39,12 @@ class WaveformAugment:
             of its length: Speech Commands trains on the first 80 % and cuts its
             validation and test silence from the rest
             (:data:`~seqrec.data.speech_commands.NOISE_SHARES`).
+        effects: applied in this order after speed perturbation, before the shift and
+            the noise, each with its own probability ``prob``
+            (:class:`~seqrec.data.channel.Effect`); each keeps the length. Their
+            randomness is drawn after that of the shift and the noise, one child
+            generator per effect, so adding effects (or one with ``prob`` 0) leaves
+            the shift, the noise and the other effects' draws for a seed as they were.
     """
 
     def __init__(
@@ -50,9 +58,16 @@ class WaveformAugment:
         noise_dir: str | None = None,
         white_noise_fraction: float = 0.3,
         noise_span: Sequence[float] = (0.0, 1.0),
+        effects: Sequence[Effect] = (),
     ) -> None:
         if not 0 <= noise_span[0] < noise_span[1] <= 1:
             raise ValueError(f"noise_span must be two shares 0 <= a < b <= 1, got {noise_span}")
+        for i, effect in enumerate(effects):
+            if not (callable(effect) and isinstance(getattr(effect, "prob", None), int | float)):
+                raise TypeError(
+                    f"effects[{i}] must be an effect with a `prob` (seqrec.data.channel.Effect), "
+                    f"got {effect!r}"
+                )
         self.sample_rate = sample_rate
         self.speeds = list(speeds)
         self.speed_prob = speed_prob
@@ -62,6 +77,7 @@ class WaveformAugment:
         self.noise_dir = Path(noise_dir) if noise_dir else None
         self.white_noise_fraction = white_noise_fraction
         self.noise_span = tuple(noise_span)
+        self.effects = list(effects)
         # loaded lazily, once per worker: the folder may be generated after construction
         self._noises: list[torch.Tensor] | None = None
         self._resamplers: dict[float, torchaudio.transforms.Resample] = {}
@@ -123,27 +139,47 @@ class WaveformAugment:
         self, waveform: torch.Tensor, speed: float | None = None, seed: int | None = None
     ) -> torch.Tensor:
         """Augment ``waveform``. ``speed`` is the factor the sampler drew for it (None:
-        draw one here, with probability ``speed_prob``); ``seed`` fixes the time shift
-        and the noise (None: draw them from the process's random state)."""
+        draw one here, with probability ``speed_prob``); ``seed`` fixes the time shift,
+        the noise and the effects (None: draw them from the process's random state)."""
         rng = random.Random(seed) if seed is not None else random.Random(random.getrandbits(64))
         generator = torch.Generator().manual_seed(rng.getrandbits(63))
         if speed is None and self.speeds and rng.random() < self.speed_prob:
             speed = rng.choice(self.speeds)
         if speed is not None and speed != 1.0:
             waveform = self._speed(waveform, float(speed))
-        if self.shift > 0:
-            shift = rng.randint(-self.shift, self.shift)
-            waveform = torch.roll(waveform, shift)
-            if shift > 0:
-                waveform[:shift] = 0
-            elif shift < 0:
-                waveform[shift:] = 0
+        # shift and noise are drawn before the effects, in the order they always were
+        shift = rng.randint(-self.shift, self.shift) if self.shift > 0 else 0
+        noise, snr = None, 0.0
         if rng.random() < self.noise_prob:
             noise = self._noise(waveform.numel(), rng, generator)
             snr = rng.uniform(*self.snr_db)
+        waveform = self._apply_effects(waveform, rng)
+        if shift != 0:
+            waveform = torch.roll(waveform, shift)
+            if shift > 0:
+                waveform[:shift] = 0
+            else:
+                waveform[shift:] = 0
+        if noise is not None:
             signal_power = waveform.pow(2).mean().clamp(min=1e-10)
             noise_power = noise.pow(2).mean().clamp(min=1e-10)
             waveform = waveform + noise * torch.sqrt(
                 signal_power / (noise_power * 10 ** (snr / 10))
             )
+        return waveform
+
+    def _apply_effects(self, waveform: torch.Tensor, rng: random.Random) -> torch.Tensor:
+        # one child generator per effect, drawn whether or not it fires, so that the
+        # draws of one effect do not depend on the others
+        children = [random.Random(rng.getrandbits(64)) for _ in self.effects]
+        for effect, child in zip(self.effects, children, strict=True):
+            if child.random() >= effect.prob:
+                continue
+            out = effect(waveform, self.sample_rate, child)
+            if out.shape != waveform.shape:
+                raise RuntimeError(
+                    f"{effect!r} returned shape {tuple(out.shape)} for a waveform of shape "
+                    f"{tuple(waveform.shape)}: effects must keep the length"
+                )
+            waveform = out
         return waveform
