@@ -59,6 +59,9 @@ class SyntheticCommands(SpokenCorpus):
         unknown_words: the words an ``_unknown_`` clip may say alone; none of ``words``.
         unknown_sentence_share: the share of ``_unknown_`` clips cut from a spoken
             sentence of the grammar (:mod:`seqrec.synth.sentences`) rather than a word.
+        unknown_partial_share: the share of ``_unknown_`` clips holding only the first
+            or last 20-50 % of a keyword, at the clip's end or start: what a window
+            sliding over a stream holds as it enters or leaves a keyword.
         clip_seconds: length of every clip (the longest, with ``short_clip_share``).
         short_clip_share: share of word clips cut to the word with 0-0.25 s of
             silence either side, rather than ``clip_seconds`` long.
@@ -79,6 +82,7 @@ class SyntheticCommands(SpokenCorpus):
     )
     unknown_words: Sequence[str] = ()
     unknown_sentence_share: float = 0.5
+    unknown_partial_share: float = 0.0
     clip_seconds: float = 1.0
     short_clip_share: float = 0.0
     clean_share: float = 0.0
@@ -96,14 +100,16 @@ class SyntheticCommands(SpokenCorpus):
         both = sorted(set(self.words) & set(self.unknown_words))
         if both:
             raise ValueError(f"unknown_words must not hold the keywords {both}")
-        if not 0 <= self.unknown_sentence_share <= 1:
+        shares = self.unknown_sentence_share + self.unknown_partial_share
+        if min(self.unknown_sentence_share, self.unknown_partial_share) < 0 or shares > 1:
             raise ValueError(
-                f"unknown_sentence_share must be in [0, 1], got {self.unknown_sentence_share}"
+                "unknown_sentence_share and unknown_partial_share must be shares summing to "
+                f"at most 1, got {self.unknown_sentence_share} and {self.unknown_partial_share}"
             )
-        if any(self.unknown_clips_per_voice.values()) and (
-            not self.unknown_words and self.unknown_sentence_share < 1
-        ):
-            raise ValueError("_unknown_ clips need unknown_words, or unknown_sentence_share=1")
+        if any(self.unknown_clips_per_voice.values()) and not self.unknown_words and shares < 1:
+            raise ValueError(
+                "_unknown_ clips need unknown_words, unless the sentence and partial shares sum to 1"
+            )
 
     def settings(self) -> dict:
         settings = super().settings()
@@ -207,9 +213,15 @@ def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
     folder = root / split / UNKNOWN
     for k in range(corpus.unknown_clips_per_voice[split]):
         folder.mkdir(parents=True, exist_ok=True)
-        if rng.random() < corpus.unknown_sentence_share:
+        draw = rng.random()
+        if draw < corpus.unknown_sentence_share:
             text = _sentence_without(corpus.words, rng)
             clip = _render_sentence_stretch(text, voice, rng)
+        elif draw < corpus.unknown_sentence_share + corpus.unknown_partial_share:
+            word = corpus.words[rng.integers(len(corpus.words))]
+            accent, *style = corpus.speaking_style(rng)
+            clip = _render_clip(word, f"{accent}+{voice}", *style, rng, partial=True)
+            text = f"part of {word}"
         else:
             text = corpus.unknown_words[rng.integers(len(corpus.unknown_words))]
             accent, *style = corpus.speaking_style(rng)
@@ -253,8 +265,17 @@ def _render_sentence_stretch(text: str, voice: str, rng: np.random.Generator) ->
 
 
 def _render_clip(
-    word: str, voice: str, rate: int, pitch: int, pitch_range: int, rng: np.random.Generator
+    word: str,
+    voice: str,
+    rate: int,
+    pitch: int,
+    pitch_range: int,
+    rng: np.random.Generator,
+    partial: bool = False,
 ) -> np.ndarray:
+    """A clip of ``word``; with ``partial``, only its first or last 20-50 %, at the
+    clip's end or start, as a window sliding over a stream sees a word it enters or
+    leaves."""
     corpus: SyntheticCommands = worker["corpus"]
     tts: ESpeak = worker["tts"]
     length = round(corpus.clip_seconds * corpus.sample_rate)
@@ -267,6 +288,15 @@ def _render_clip(
             break
         rate += 40
     speech = speech[:length]
+    if partial:
+        kept = max(1, round(rng.uniform(0.2, 0.5) * speech.size))
+        at_end = bool(rng.random() < 0.5)  # the word's beginning, at the clip's end
+        clip = np.zeros(length, dtype=np.float32)
+        if at_end:
+            clip[length - kept :] = speech[:kept]
+        else:
+            clip[:kept] = speech[speech.size - kept :]
+        return _room_noise_level(clip, rng)
     # draws made only when asked for, so that a corpus without them keeps its clips
     short = corpus.short_clip_share > 0 and rng.random() < corpus.short_clip_share
     clean = corpus.clean_share > 0 and rng.random() < corpus.clean_share
@@ -280,6 +310,13 @@ def _render_clip(
     clip[start : start + speech.size] = speech
     if clean:  # no room and no noise: a close-talking microphone, or another synthesizer
         return (clip / (np.abs(clip).max() + 1e-9) * rng.uniform(0.1, 0.9)).astype(np.float32)
+    return _room_noise_level(clip, rng)
+
+
+def _room_noise_level(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A share of clips reverberated, background noise at a random SNR, a random peak."""
+    corpus: SyntheticCommands = worker["corpus"]
+    length = clip.size
     if rng.random() < corpus.reverb_prob:
         rir = acoustics.room_impulse_response(corpus.sample_rate, rng.uniform(0.15, 0.6), rng)
         clip = acoustics.reverberate(clip, rir)

@@ -159,3 +159,36 @@ def test_short_and_clean_clips_vary_length_and_noise_floor(tmp_path):
         silent.append(np.mean(audio == 0))  # a clean clip keeps exact zeros around the word
     assert min(lengths) < 12000 and max(lengths) == 16000  # both kinds of length
     assert min(silent) == 0.0 and max(silent) > 0.1  # noisy clips and clean ones
+
+
+def test_partial_keywords_sit_at_an_edge_of_their_unknown_clips(tmp_path):
+    corpus = SyntheticCommands(
+        root=str(tmp_path),
+        words=["yes", "seven"],
+        max_voices=3,
+        val_voices=1,
+        test_voices=1,
+        clips_per_voice={"train": 1, "val": 0, "test": 0},
+        unknown_clips_per_voice={"train": 6, "val": 0, "test": 0},
+        unknown_sentence_share=0.0,
+        unknown_partial_share=1.0,
+        reverb_prob=0.0,
+        snr_db=(40.0, 40.0),
+        num_workers=1,
+    )
+    corpus()
+    rows = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
+    partial = [row for row in rows if row["label"] == "_unknown_"]
+    assert len(partial) == 6 and {row["text"] for row in partial} <= {
+        "part of yes",
+        "part of seven",
+    }
+    for row in partial:
+        audio, _ = sf.read(tmp_path / row["audio_filepath"])
+        frames = np.sqrt(np.mean(audio.reshape(100, 160) ** 2, axis=1))
+        loud = np.flatnonzero(frames > 0.1 * frames.max())
+        # the part of the word touches the clip's start or its end, and is short
+        assert loud[0] <= 1 or loud[-1] >= 98, row
+        assert loud[-1] - loud[0] < 50, row
+    with pytest.raises(ValueError, match="summing to at most 1"):
+        SyntheticCommands(root="unused", unknown_sentence_share=0.7, unknown_partial_share=0.5)
