@@ -253,13 +253,20 @@ def _sentence_without(keywords: Sequence[str], rng: np.random.Generator) -> str:
 
 
 def _render_sentence_stretch(text: str, voice: str, rng: np.random.Generator) -> np.ndarray:
-    """A clip-long stretch, at a random place, of ``text`` spoken as the speech-to-text
-    corpus speaks it (accent, style, room and noise drawn the same way)."""
+    """A clip-long stretch of ``text`` spoken as the speech-to-text corpus speaks it
+    (accent, style, room and noise drawn the same way), cut as a window sliding over a
+    stream would: anywhere from the sentence's first 0.2 s at the clip's end to its
+    last 0.2 s at the clip's start, the rest its background noise."""
     corpus: SyntheticCommands = worker["corpus"]
     audio, _, _ = speak(corpus, worker["tts"], worker["resample"], text, voice, rng)
-    length = round(corpus.clip_seconds * corpus.sample_rate)
-    if audio.size < length:  # a short sentence: noise-free zeros would be a cue, so loop it
-        audio = np.tile(audio, length // audio.size + 1)
+    rate = corpus.sample_rate
+    length = round(corpus.clip_seconds * rate)
+    pad = max(0, length - round(0.2 * rate))
+    # speak() leads with at least 50 ms of the utterance's own noise: its level
+    floor = float(np.sqrt(np.mean(audio[: round(0.05 * rate)] ** 2)))
+    noise = acoustics.background_noise(2 * pad, rate, rng)
+    noise *= floor / (float(np.sqrt(np.mean(noise**2))) + 1e-12)
+    audio = np.concatenate([noise[:pad], audio, noise[pad:]])
     start = int(rng.integers(0, audio.size - length + 1))
     return audio[start : start + length].astype(np.float32)
 
