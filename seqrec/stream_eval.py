@@ -61,11 +61,48 @@ class Keyword:
 
 
 @dataclass(frozen=True)
+class Speech:
+    """Non-keyword speech in a stream (the manifest's ``speech`` rows): a sentence, or
+    a single word when its text has no space."""
+
+    start: float
+    end: float
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class Stream:
     id: str
     path: Path
     duration: float  # seconds, as the audio file has it
     keywords: tuple[Keyword, ...]
+    speech: tuple[Speech, ...] = ()
+
+
+# what a false alarm's window overlaps (false_alarm_context), most telling first
+CONTEXTS = ("keyword", "sentence", "word", "noise")
+
+
+def false_alarm_context(event: Event, stream: Stream) -> str:
+    """What the window of a false alarm overlaps: a ``keyword`` (the wrong word, or a
+    second trigger), a ``sentence`` or a single ``word`` of non-keyword speech, or
+    only ``noise``.
+
+    >>> stream = Stream("s", Path("s.wav"), 9.0, (Keyword("yes", 1.0, 1.4),),
+    ...                 (Speech(4.0, 6.0, "the cat ran"), Speech(7.5, 8.0, "dog")))
+    >>> [false_alarm_context(Event("no", a, a + 1.0, 0.9), stream) for a in (0.6, 5.5, 7.2, 2.5)]
+    ['keyword', 'sentence', 'word', 'noise']
+    """
+
+    def overlaps(start: float, end: float) -> bool:
+        return start < event.end and end > event.start
+
+    if any(overlaps(k.start, k.end) for k in stream.keywords):
+        return "keyword"
+    for segment in stream.speech:
+        if overlaps(segment.start, segment.end):
+            return "sentence" if " " in segment.text.strip() else "word"
+    return "noise"
 
 
 @dataclass
@@ -147,6 +184,19 @@ def _read_stream(
             raise fail(f"{what} ({word} at {start}) starts before keywords[{i - 1}] ends "
                        f"({keywords[-1].end}): keywords must be sorted and must not overlap")  # fmt: skip
         keywords.append(Keyword(word, float(start), float(end)))
+    speech = entry.get("speech", [])
+    if not isinstance(speech, list):
+        raise fail(f"'speech' must be a list, got {speech!r}")
+    segments = []
+    for i, item in enumerate(speech):
+        if not (
+            isinstance(item, dict)
+            and finite_number(item.get("start"))
+            and finite_number(item.get("end"))
+            and item["start"] < item["end"]
+        ):
+            raise fail(f"speech[{i}] must be an object with start < end (seconds), got {item!r}")  # fmt: skip
+        segments.append(Speech(float(item["start"]), float(item["end"]), str(item.get("text", ""))))
     path = Path(entry["audio_filepath"])
     path = path if path.is_absolute() else root / path
     if not path.is_file():
@@ -160,7 +210,7 @@ def _read_stream(
     seconds = info.frames / info.samplerate
     if abs(seconds - duration) > max(DURATION_TOLERANCE, 1 / info.samplerate):
         raise fail(f"'duration' is {duration} s, but {path} lasts {seconds:.3f} s")
-    return Stream(str(entry.get("id", path.stem)), path, seconds, tuple(keywords))
+    return Stream(str(entry.get("id", path.stem)), path, seconds, tuple(keywords), tuple(segments))
 
 
 def match_events(
@@ -416,6 +466,7 @@ def evaluate_streams(
         "thresholds_swept": len(det.thresholds),
         "recall_at_fa_per_hour": recall_at,
         "at_threshold": at_threshold,
+        "false_alarms_by_context": _false_alarm_contexts(entries, matchings),
     }
     # what detect() reads (seqrec.streaming.read_sidecar), and where it came from
     chosen_settings = {
@@ -440,6 +491,17 @@ def evaluate_streams(
     _write_events(entries, matchings, out / "events.jsonl")
     (out / "stream_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", "utf-8")
     return metrics
+
+
+def _false_alarm_contexts(
+    streams: Sequence[Stream], matchings: Sequence[Matching]
+) -> dict[str, int]:
+    """The false alarms at the chosen threshold, counted by what they fell on."""
+    counts = dict.fromkeys(CONTEXTS, 0)
+    for stream, matching in zip(streams, matchings, strict=True):
+        for event in matching.false_alarms:
+            counts[false_alarm_context(event, stream)] += 1
+    return counts
 
 
 def _operating_point(det: Det, row: int, matchings: Sequence[Matching]) -> dict[str, dict]:
@@ -519,7 +581,9 @@ def _write_events(streams: Sequence[Stream], matchings: Sequence[Matching], path
             for event in sorted(events, key=lambda e: e.end):
                 keyword = found.get(id(event))
                 line = {"stream": stream.id, **event.as_dict(), "hit": keyword is not None}
-                if keyword is not None:
+                if keyword is None:
+                    line["context"] = false_alarm_context(event, stream)
+                else:
                     line["keyword"] = {"word": keyword.word, "start": keyword.start,
                                        "end": keyword.end}  # fmt: skip
                     line["latency"] = round(event.end - keyword.end, 3)

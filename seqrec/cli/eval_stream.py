@@ -85,6 +85,10 @@ def format_table(metrics: dict[str, Any]) -> str:
         f"counts and latencies (seconds after the word's end) below",
         "",
         *rows,
+        "",
+        "false alarms by what their window overlaps: " + ", ".join(
+            f"{context} {count}" for context, count in metrics["false_alarms_by_context"].items()
+        ),
     ])  # fmt: skip
 
 

@@ -13,8 +13,10 @@ from hydra import compose, initialize_config_dir
 from seqrec.config import conf_dir
 from seqrec.stream_eval import (
     ALL,
+    CONTEXTS,
     Det,
     Keyword,
+    Speech,
     Stream,
     StreamManifestError,
     candidate_thresholds,
@@ -312,3 +314,25 @@ def test_a_good_manifest_and_an_empty_one(tmp_path):
     manifest.write_text("\n")
     with pytest.raises(StreamManifestError, match=r"streams\.jsonl: no streams"):
         read_streams(manifest)
+
+
+def test_false_alarms_are_counted_by_what_their_window_overlaps(tmp_path):
+    manifest = tone_streams(tmp_path)
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    rows[1]["speech"] = [{"start": 3.5, "end": 4.0, "text": "a quiet tone"}]
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    streams = read_streams(manifest, ToneSpotter.labels, RATE)
+    assert streams[1].speech == (Speech(3.5, 4.0, "a quiet tone"),)
+    metrics = evaluate_streams(ToneSpotter(), manifest, tmp_path / "out", fa_per_hour=5000.0,
+                               write_default=False)  # fmt: skip
+    by_context = metrics["false_alarms_by_context"]
+    assert sum(by_context.values()) == metrics["at_threshold"][ALL]["false_alarms"] > 0
+    events = [json.loads(line) for line in (tmp_path / "out" / "events.jsonl").open()]
+    contexts = [e["context"] for e in events if not e["hit"]]
+    assert {c: contexts.count(c) for c in CONTEXTS} == by_context
+    bad = {**rows[0], "speech": [{"start": 2.0, "end": 1.0}]}
+    manifest.write_text(json.dumps(bad) + "\n")
+    with pytest.raises(
+        StreamManifestError, match=r"speech\[0\] must be an object with start < end"
+    ):
+        read_streams(manifest, ToneSpotter.labels, RATE)
