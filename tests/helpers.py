@@ -14,7 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
+import soundfile as sf
 import torch
 import torch.nn.functional as F
 from torchaudio.functional import edit_distance
@@ -23,6 +25,7 @@ import seqrec
 from seqrec.data.audio import load_audio
 from seqrec.data.batch import pad_sequences
 from seqrec.data.manifest import scan_manifest
+from seqrec.data.speech_commands import NOISE_SHARES, WORDS_10
 from seqrec.modules import (
     AudioFrontend,
     ClassifierHead,
@@ -425,3 +428,48 @@ class FakeAudioBatch:
 
     def __len__(self) -> int:
         return len(self.lengths)
+
+
+# a miniature Speech Commands layout for the stream builders (tests of seqrec.data.streams
+# and seqrec-streams)
+STREAM_RATE = 16000
+STREAM_OTHER_WORDS = ("bed", "bird", "cat", "dog", "house", "tree")
+STREAM_BURST = {"test": (0.3, 2), "train": (0.1, 1)}  # (burst seconds, clips) per kind of clip
+
+
+def write_streams_layout(root: Path) -> dict[int, tuple[str, int, int, bool]]:
+    """A miniature speech_commands_v0.02: in each of the 10 keyword folders and 2 other
+    word folders, 2 clips in testing_list.txt and 1 that is not, each 1 s of faint noise
+    with a tone burst of its own frequency starting on a 10 ms frame; noise recordings
+    whose test share (the last 10 %) is white noise and the rest a 5 kHz tone. Returns
+    frequency -> (clip, burst start, burst end, listed for test)."""
+    rng = np.random.default_rng(0)
+    clips, listed = {}, []
+    frequency = 300
+    for word in (*WORDS_10, *STREAM_OTHER_WORDS):
+        for kind, (seconds, count) in STREAM_BURST.items():
+            for k in range(count):
+                start = 160 * int(rng.integers(5, 30))
+                end = start + round(seconds * STREAM_RATE)
+                t = np.arange(end - start) / STREAM_RATE
+                clip = 0.001 * rng.standard_normal(STREAM_RATE)
+                clip[start:end] += 0.5 * np.sin(2 * np.pi * frequency * t)
+                relative = f"{word}/{kind}{k:02d}_nohash_0.wav"
+                (root / word).mkdir(parents=True, exist_ok=True)
+                sf.write(root / relative, clip.astype(np.float32), STREAM_RATE, subtype="PCM_16")
+                clips[frequency] = (relative, start, end, kind == "test")
+                if kind == "test":
+                    listed.append(relative)
+                frequency += 40
+    (root / "testing_list.txt").write_text("\n".join(listed) + "\n")
+    (root / "validation_list.txt").write_text("")
+    for i in range(2):
+        n = 20 * STREAM_RATE
+        noise = 0.5 * np.sin(2 * np.pi * 5000 * np.arange(n) / STREAM_RATE)
+        share = slice(round(NOISE_SHARES["test"][0] * n), n)
+        noise[share] = 0.05 * rng.standard_normal(n - share.start)
+        (root / "_background_noise_").mkdir(exist_ok=True)
+        sf.write(
+            root / "_background_noise_" / f"noise_{i}.wav", noise, STREAM_RATE, subtype="PCM_16"
+        )
+    return clips

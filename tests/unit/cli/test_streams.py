@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_dir
 
 from seqrec.cli.streams import build
 from seqrec.config import conf_dir
-from tests.unit.data.test_streams import write_layout
+from tests.helpers import write_streams_layout
 
 
 def streams_config(overrides: list[str]):
@@ -16,7 +16,7 @@ def streams_config(overrides: list[str]):
 
 
 def test_speech_commands_streams_from_the_command(tmp_path, capsys):
-    write_layout(tmp_path / "sc")
+    write_streams_layout(tmp_path / "sc")
     out = tmp_path / "streams"
     cfg = streams_config(
         ["source=speech_commands", f"root={tmp_path / 'sc'}", f"out={out}", "streams=1",

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from seqrec.data.prepared import DatasetLayoutError
-from seqrec.data.speech_commands import NOISE_SHARES, WORDS_10
+from seqrec.data.speech_commands import WORDS_10
 from seqrec.data.streams import (
     Segment,
     SegmentQueue,
@@ -18,6 +18,7 @@ from seqrec.data.streams import (
     StreamLayout,
     word_bounds,
 )
+from tests.helpers import write_streams_layout
 
 RATE = 16000
 
@@ -163,45 +164,6 @@ def test_bad_settings_and_segments_are_refused():
 
 # --- Speech Commands --------------------------------------------------------------------
 
-OTHER_WORDS = ("bed", "bird", "cat", "dog", "house", "tree")
-BURST = {"test": (0.3, 2), "train": (0.1, 1)}  # (burst seconds, clips) per kind of clip
-
-
-def write_layout(root: Path) -> dict[int, tuple[str, int, int, bool]]:
-    """A miniature speech_commands_v0.02: in each of the 10 keyword folders and 2 other
-    word folders, 2 clips in testing_list.txt and 1 that is not, each 1 s of faint noise
-    with a tone burst of its own frequency starting on a 10 ms frame; noise recordings
-    whose test share (the last 10 %) is white noise and the rest a 5 kHz tone. Returns
-    frequency -> (clip, burst start, burst end, listed for test)."""
-    rng = np.random.default_rng(0)
-    clips, listed = {}, []
-    frequency = 300
-    for word in (*WORDS_10, *OTHER_WORDS):
-        for kind, (seconds, count) in BURST.items():
-            for k in range(count):
-                start = 160 * int(rng.integers(5, 30))
-                end = start + round(seconds * RATE)
-                t = np.arange(end - start) / RATE
-                clip = 0.001 * rng.standard_normal(RATE)
-                clip[start:end] += 0.5 * np.sin(2 * np.pi * frequency * t)
-                relative = f"{word}/{kind}{k:02d}_nohash_0.wav"
-                (root / word).mkdir(parents=True, exist_ok=True)
-                sf.write(root / relative, clip.astype(np.float32), RATE, subtype="PCM_16")
-                clips[frequency] = (relative, start, end, kind == "test")
-                if kind == "test":
-                    listed.append(relative)
-                frequency += 40
-    (root / "testing_list.txt").write_text("\n".join(listed) + "\n")
-    (root / "validation_list.txt").write_text("")
-    for i in range(2):
-        n = 20 * RATE
-        noise = 0.5 * np.sin(2 * np.pi * 5000 * np.arange(n) / RATE)
-        share = slice(round(NOISE_SHARES["test"][0] * n), n)
-        noise[share] = 0.05 * rng.standard_normal(n - share.start)
-        (root / "_background_noise_").mkdir(exist_ok=True)
-        sf.write(root / "_background_noise_" / f"noise_{i}.wav", noise, RATE, subtype="PCM_16")
-    return clips
-
 
 def dominant_frequency(audio: np.ndarray) -> float:
     spectrum = np.abs(np.fft.rfft(audio * np.hanning(audio.size)))
@@ -211,7 +173,7 @@ def dominant_frequency(audio: np.ndarray) -> float:
 @pytest.fixture
 def streams_layout(tmp_path) -> tuple[Path, dict]:
     root = tmp_path / "speech_commands_v0.02"
-    return root, write_layout(root)
+    return root, write_streams_layout(root)
 
 
 def test_speech_commands_streams_use_test_clips_and_test_noise(streams_layout, tmp_path):
