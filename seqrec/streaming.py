@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 # classes that are never events: Speech Commands' 12-class task has both
 NON_KEYWORDS = ("_silence_", "_unknown_")
 BLOCK_SECONDS = 1.0  # how much of a file (or of stdin) is read at a time
+# raw PCM that a binary stream (stdin) may carry: mono, little-endian, at the model's rate
+PCM_FORMATS = {"s16le": ("<i2", 1 / 32768.0), "f32le": ("<f4", 1.0)}
 SIDECAR_SUFFIX = ".detect.json"  # beside the model: the threshold seqrec-eval-stream chose
 DEFAULT_THRESHOLD = 0.5  # when neither the caller nor a sidecar gives one
 # the other settings when neither the caller nor a sidecar gives them (window: the clip's)
@@ -472,10 +474,16 @@ def clip_window_seconds(model: Any) -> float:
     return _reader_clip_seconds(model) or 1.0
 
 
-def chunks_of_source(source: Source, rate: int) -> Iterator[np.ndarray]:
+def chunks_of_source(source: Source, rate: int, pcm: str = "s16le") -> Iterator[np.ndarray]:
     """The audio of ``source`` in chunks at ``rate``: a file (read a block at a time;
-    it must be at ``rate``), ``"-"`` for raw 16-bit little-endian mono PCM at ``rate``
-    on stdin, a binary stream of the same, or an iterable of 1-D arrays."""
+    it must be at ``rate``), ``"-"`` for raw mono PCM at ``rate`` on stdin, a binary
+    stream of the same, or an iterable of 1-D arrays. ``pcm`` is the raw format:
+    ``s16le`` (16-bit integers) or ``f32le`` (32-bit floats), little-endian."""
+    if pcm not in PCM_FORMATS:
+        raise ValueError(
+            f"raw PCM format {pcm!r} is not one the detector reads; use one of "
+            f"{sorted(PCM_FORMATS)} (mono, little-endian, at {rate} Hz)"
+        )
     if isinstance(source, str | Path) and str(source) == "-":
         source = sys.stdin.buffer
     if isinstance(source, str | Path):
@@ -493,21 +501,29 @@ def chunks_of_source(source: Source, rate: int) -> Iterator[np.ndarray]:
             yield block if block.ndim == 1 else block.mean(axis=1)
         return
     if hasattr(source, "read"):
-        block_bytes = 2 * round(BLOCK_SECONDS * rate)
+        dtype, scale = PCM_FORMATS[pcm]
+        width = np.dtype(dtype).itemsize
         rest = b""
-        while data := source.read(block_bytes):
+        while data := source.read(width * round(BLOCK_SECONDS * rate)):
             data = rest + data
-            whole = len(data) // 2 * 2
+            whole = len(data) // width * width
             rest = data[whole:]
-            yield np.frombuffer(data[:whole], dtype="<i2").astype(np.float32) / 32768.0
+            yield np.frombuffer(data[:whole], dtype=dtype).astype(np.float32) * scale
+        if rest:
+            log.warning(
+                "the raw stream ended %d byte(s) into a %s sample; they were left out",
+                len(rest),
+                pcm,
+            )
         return
     yield from source
 
 
-def detect(model: Any, source: Source, **options: Any) -> Iterator[Event]:
-    """The events of ``source`` (:func:`chunks_of_source`) as they are found, by a
-    :class:`StreamingDetector` on ``model`` with ``options``."""
+def detect(model: Any, source: Source, pcm: str = "s16le", **options: Any) -> Iterator[Event]:
+    """The events of ``source`` (:func:`chunks_of_source`, raw streams in format
+    ``pcm``) as they are found, by a :class:`StreamingDetector` on ``model`` with
+    ``options``."""
     detector = StreamingDetector(model, **options)
-    for chunk in chunks_of_source(source, detector.rate):
+    for chunk in chunks_of_source(source, detector.rate, pcm):
         yield from detector.feed(chunk)
     yield from detector.finish()

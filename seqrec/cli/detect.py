@@ -37,7 +37,7 @@ def main(cfg: DictConfig) -> None:
             f"detection needs a voice-commands classifier"
         )
     settings = ("threshold", "hop_seconds", "window_seconds", "smooth_windows")
-    options = {key: cfg[key] for key in (*settings, "refractory_seconds")}
+    options = {key: cfg[key] for key in (*settings, "refractory_seconds", "pcm")}
     if OmegaConf.is_config(options["threshold"]):  # threshold={yes:0.8,no:0.9}
         options["threshold"] = OmegaConf.to_container(options["threshold"])
     found = 0

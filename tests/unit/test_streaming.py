@@ -173,6 +173,37 @@ def test_sources_a_file_raw_pcm_and_chunks(tmp_path):
     assert np.abs(samples - wave[:-1]).max() < 1e-4
 
 
+def test_raw_pcm_formats_a_torn_sample_and_a_format_it_does_not_take(caplog):
+    wave = stream(BURSTS)
+    as_float = list(detect(ToneSpotter(), io.BytesIO(wave.astype("<f4").tobytes()),
+                           pcm="f32le", threshold=0.9))  # fmt: skip
+    assert [(e.word, e.end) for e in as_float] == [
+        (e.word, e.end) for e in detect(ToneSpotter(), [wave], threshold=0.9)
+    ]
+    with caplog.at_level("WARNING", logger="seqrec.streaming"):
+        chunks = list(
+            chunks_of_source(io.BytesIO(wave.astype("<f4").tobytes()[:-3]), RATE, "f32le")
+        )
+    assert sum(c.size for c in chunks) == wave.size - 1
+    assert "ended 1 byte(s) into a f32le sample" in caplog.text
+    with pytest.raises(ValueError, match=r"raw PCM format 's24le' is not one the detector reads"):
+        list(detect(ToneSpotter(), io.BytesIO(b"\0" * 30), pcm="s24le"))
+
+
+def test_a_model_that_is_not_an_audio_classifier_is_refused():
+    class Transcriber:  # audio in, text out: no labels to spot
+        modality = "audio"
+        sample_rate = RATE
+        source = "asr.ckpt"
+
+    class Video(ToneSpotter):
+        modality = "video"
+
+    for model in (Video(), Transcriber()):
+        with pytest.raises(TypeError, match=r": detect\(\) needs an audio classifier"):
+            list(detect(model, [np.zeros(RATE, np.float32)]))
+
+
 def test_a_file_at_another_rate_or_missing_is_a_clear_error(tmp_path):
     sf.write(tmp_path / "16k.wav", np.zeros(16000, np.float32), 16000)
     with pytest.raises(AudioError, match=r"16k\.wav: 16000 Hz, and this model listens at 8000"):
