@@ -198,18 +198,7 @@ def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
         for k in range(corpus.clips_per_voice[split]):
             accent, *style = corpus.speaking_style(rng)
             clip = _render_clip(word, f"{accent}+{voice}", *style, rng)
-            name = f"{voice}_{k}.wav"
-            sf.write(folder / name, clip, corpus.sample_rate, subtype="PCM_16")
-            rows.append(
-                {
-                    "audio_filepath": f"{split}/{word}/{name}",
-                    "duration": round(clip.size / corpus.sample_rate, 4),
-                    "label": word,
-                    "speaker": voice,
-                    "accent": accent,
-                    "id": f"{split}_{word}_{voice}_{k}",
-                }
-            )
+            rows.append(_write_clip(clip, split, word, voice, k, accent=accent))
     folder = root / split / UNKNOWN
     for k in range(corpus.unknown_clips_per_voice[split]):
         folder.mkdir(parents=True, exist_ok=True)
@@ -226,19 +215,23 @@ def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
             text = corpus.unknown_words[rng.integers(len(corpus.unknown_words))]
             accent, *style = corpus.speaking_style(rng)
             clip = _render_clip(text, f"{accent}+{voice}", *style, rng)
-        name = f"{voice}_{k}.wav"
-        sf.write(folder / name, clip, corpus.sample_rate, subtype="PCM_16")
-        rows.append(
-            {
-                "audio_filepath": f"{split}/{UNKNOWN}/{name}",
-                "duration": round(clip.size / corpus.sample_rate, 4),
-                "label": UNKNOWN,
-                "text": text,
-                "speaker": voice,
-                "id": f"{split}_{UNKNOWN}_{voice}_{k}",
-            }
-        )
+        rows.append(_write_clip(clip, split, UNKNOWN, voice, k, text=text))
     return split, rows
+
+
+def _write_clip(clip: np.ndarray, split: str, label: str, voice: str, k: int, **extra) -> dict:
+    """Write clip ``k`` of ``voice`` under ``<root>/<split>/<label>/``; its manifest row."""
+    corpus: SyntheticCommands = worker["corpus"]
+    relative = f"{split}/{label}/{voice}_{k}.wav"
+    sf.write(Path(corpus.root) / relative, clip, corpus.sample_rate, subtype="PCM_16")
+    return {
+        "audio_filepath": relative,
+        "duration": round(clip.size / corpus.sample_rate, 4),
+        "label": label,
+        "speaker": voice,
+        **extra,
+        "id": f"{split}_{label}_{voice}_{k}",
+    }
 
 
 def _sentence_without(keywords: Sequence[str], rng: np.random.Generator) -> str:
