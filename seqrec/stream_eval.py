@@ -117,7 +117,7 @@ class Matching:
     @property
     def latencies(self) -> list[float]:
         """Per hit: seconds from the end of the keyword to the event's firing."""
-        return [event.end - keyword.end for keyword, event in self.hits]
+        return [event.time - keyword.end for keyword, event in self.hits]
 
 
 def read_streams(
@@ -218,7 +218,7 @@ def match_events(
 ) -> Matching:
     """Hits, false alarms and misses of ``events`` against the sorted, non-overlapping
     ``keywords`` of one stream: a keyword is hit by the earliest event not yet used that
-    names its word and fires (``Event.end``) in ``[start, end + tolerance_seconds]``.
+    names its word and is given (``Event.time``) in ``[start, end + tolerance_seconds]``.
 
     >>> kws = [Keyword("yes", 1.0, 1.5), Keyword("no", 4.0, 4.4)]
     >>> events = [Event("yes", 0.8, 1.8, 0.9), Event("yes", 1.0, 2.0, 0.9), Event("up", 3.0, 4.0, 1.0)]
@@ -226,7 +226,7 @@ def match_events(
     >>> len(m.hits), [e.end for e in m.false_alarms], m.misses, np.round(m.latencies, 3)
     (1, [2.0, 4.0], [Keyword(word='no', start=4.0, end=4.4)], array([0.3]))
     """
-    pairs = _pair([e.end for e in events], [e.word for e in events], keywords, tolerance_seconds)
+    pairs = _pair([e.time for e in events], [e.word for e in events], keywords, tolerance_seconds)
     hits = [(k, events[i]) for k, i in zip(keywords, pairs, strict=True) if i >= 0]
     misses = [k for k, i in zip(keywords, pairs, strict=True) if i < 0]
     used = set(pairs)
@@ -326,6 +326,7 @@ def sweep(
     columns: Sequence[str],
     refractory_seconds: float,
     tolerance_seconds: float,
+    decision_seconds: float = 0.0,
 ) -> Det:
     """The hits and false alarms at each threshold (one for all keywords), from the
     windows that fire on each stream's track (:func:`~seqrec.streaming.fired_windows`,
@@ -334,13 +335,13 @@ def sweep(
     hits = np.zeros((len(thresholds), len(columns)), np.int64)
     events = np.zeros_like(hits)  # per column, all the events naming its word
     for track, stream in zip(tracks, streams, strict=True):
-        ends = (track.end_samples / track.rate).tolist()
         to_column = np.array([column.get(w, 0) for w in track.labels])  # never fire: 0
         for row, threshold in enumerate(thresholds):
-            fired, classes = fired_windows(track, float(threshold), refractory_seconds)
+            times, classes = fired_windows(
+                track, float(threshold), refractory_seconds, decision_seconds
+            )
             names = [track.labels[c] for c in classes.tolist()]
-            pairs = _pair([ends[r] for r in fired.tolist()], names, stream.keywords,
-                          tolerance_seconds)  # fmt: skip
+            pairs = _pair(times.tolist(), names, stream.keywords, tolerance_seconds)
             for keyword, pair in zip(stream.keywords, pairs, strict=True):
                 hits[row, column[keyword.word]] += pair >= 0
             events[row] += np.bincount(to_column[classes], minlength=len(columns))
@@ -377,11 +378,12 @@ def sweep_thresholds(
     tolerance_seconds: float,
     fa_targets: Sequence[float] = FA_TARGETS,
     max_thresholds: int = MAX_THRESHOLDS,
+    decision_seconds: float = 0.0,
 ) -> Det:
     """:func:`sweep` at every :func:`candidate_thresholds`, or when there are more than
     ``max_thresholds``, at that many spread out, then at every one between the lowest
     threshold that meets each of ``fa_targets`` and the threshold swept below it."""
-    settings = (columns, refractory_seconds, tolerance_seconds)
+    settings = (columns, refractory_seconds, tolerance_seconds, decision_seconds)
     candidates = candidate_thresholds(tracks)
     det = sweep(tracks, streams, _spread(candidates, max_thresholds), *settings)
     if len(det.thresholds) == len(candidates):
@@ -413,6 +415,7 @@ def evaluate_streams(
     hop_seconds: float = 0.1,
     smooth_windows: int = 3,
     refractory_seconds: float = 1.0,
+    decision_seconds: float = 0.0,
     window_seconds: float | None = None,
     batch_windows: int = 16,
     write_default: bool = True,
@@ -437,13 +440,16 @@ def evaluate_streams(
     ]
     columns = (ALL, *(w for w in model.labels if w not in NON_KEYWORDS))
     targets = sorted({*FA_TARGETS, fa_per_hour})
-    det = sweep_thresholds(
-        tracks, entries, columns, refractory_seconds, tolerance_seconds, targets, max_thresholds
-    )
+    det = sweep_thresholds(tracks, entries, columns, refractory_seconds, tolerance_seconds,
+                           targets, max_thresholds, decision_seconds)  # fmt: skip
     chosen = det.lowest_meeting(fa_per_hour)
     threshold = float(det.thresholds[chosen])
     matchings = [
-        match_events(trigger(track, threshold, refractory_seconds), s.keywords, tolerance_seconds)
+        match_events(
+            trigger(track, threshold, refractory_seconds, decision_seconds),
+            s.keywords,
+            tolerance_seconds,
+        )
         for track, s in zip(tracks, entries, strict=True)
     ]
     detector = {
@@ -451,6 +457,7 @@ def evaluate_streams(
         "window_seconds": window_seconds,
         "smooth_windows": smooth_windows,
         "refractory_seconds": refractory_seconds,
+        "decision_seconds": decision_seconds,
     }
     recall_at = {f"{t:g}": det.recall_at(t) for t in targets}
     at_threshold = _operating_point(det, chosen, matchings)
@@ -509,8 +516,8 @@ def _operating_point(det: Det, row: int, matchings: Sequence[Matching]) -> dict[
     latencies: dict[str, list[float]] = {column: [] for column in det.columns}
     for matching in matchings:
         for keyword, event in matching.hits:
-            latencies[keyword.word].append(event.end - keyword.end)
-            latencies[ALL].append(event.end - keyword.end)
+            latencies[keyword.word].append(event.time - keyword.end)
+            latencies[ALL].append(event.time - keyword.end)
     recall = det.recall[row]
     return {
         column: {
@@ -578,7 +585,7 @@ def _write_events(streams: Sequence[Stream], matchings: Sequence[Matching], path
         for stream, matching in zip(streams, matchings, strict=True):
             found = {id(event): keyword for keyword, event in matching.hits}
             events = [e for _, e in matching.hits] + matching.false_alarms
-            for event in sorted(events, key=lambda e: e.end):
+            for event in sorted(events, key=lambda e: e.time):
                 keyword = found.get(id(event))
                 line = {"stream": stream.id, **event.as_dict(), "hit": keyword is not None}
                 if keyword is None:
@@ -586,5 +593,5 @@ def _write_events(streams: Sequence[Stream], matchings: Sequence[Matching], path
                 else:
                     line["keyword"] = {"word": keyword.word, "start": keyword.start,
                                        "end": keyword.end}  # fmt: skip
-                    line["latency"] = round(event.end - keyword.end, 3)
+                    line["latency"] = round(event.time - keyword.end, 3)
                 f.write(json.dumps(line) + "\n")

@@ -1,7 +1,11 @@
 """Keyword detection in a stream, torch-free: a window of the model's clip length
 slides over the audio by a hop; each window is classified; the class posteriors are
 averaged over the last few windows; a keyword whose averaged score crosses its
-threshold gives an event, and a refractory period follows.
+threshold gives an event, and a refractory period follows. With a decision span
+(``decision_seconds``), the detector waits that long after a crossing and names the
+keyword with the best score above its threshold in the span: a word whose start
+sounds like another keyword ("do" of "down" like "go") then no longer takes the
+event, at the cost of that much latency.
 
 Any classifier that :func:`seqrec.load` gives (a checkpoint's, or an exported
 model's through :mod:`seqrec.runtime`) can detect: the windows go through its own
@@ -10,7 +14,7 @@ of windows, whatever the stream's length. Latency: a window is scored when its l
 sample arrives, so an event comes at the earliest when the end of the keyword has
 entered a window; with a bidirectional decoder the whole window is needed, so a
 keyword is detected between one hop and one window length after it ends, plus the
-smoothing span.
+smoothing span and the decision span. ``Event.decided`` says when the event was given.
 
 The two halves are separate so that thresholds can be swept without running the model
 again: :func:`score_track` gives a stream's smoothed posteriors (a :class:`Track`), and
@@ -56,6 +60,7 @@ DEFAULT_SETTINGS = {
     "window_seconds": None,
     "smooth_windows": 3,
     "refractory_seconds": 1.0,
+    "decision_seconds": 0.0,
 }
 _told_no_sidecar: set[str] = set()  # models whose missing sidecar was logged already
 
@@ -66,12 +71,19 @@ Thresholds = float | Mapping[str, float]
 @dataclass(frozen=True)
 class Event:
     """A keyword heard in the stream: where the window that found it begins and ends
-    (seconds from the start of the stream), and its smoothed score."""
+    (seconds from the start of the stream), its smoothed score, and when the detector
+    gave it (``decided``; None: when that window ended, as without a decision span)."""
 
     word: str
     start: float
     end: float
     score: float
+    decided: float | None = None
+
+    @property
+    def time(self) -> float:
+        """When the detector gave the event (seconds from the start of the stream)."""
+        return self.end if self.decided is None else self.decided
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +91,7 @@ class Event:
             "start": round(self.start, 3),
             "end": round(self.end, 3),
             "score": round(self.score, 6),
+            "decided": round(self.time, 3),
         }
 
 
@@ -199,6 +212,9 @@ class StreamingDetector:
             sidecar's, else 3).
         refractory_seconds: after an event, no event for this long (default: the
             sidecar's, else 1 s).
+        decision_seconds: after a crossing, wait this long and name the best keyword
+            above its threshold in that span (default: the sidecar's, else 0: the
+            crossing window's best keyword, at once).
         batch_windows: windows classified in one call, when a chunk brings several.
     """
 
@@ -210,11 +226,18 @@ class StreamingDetector:
         window_seconds: float | None = None,
         smooth_windows: int | None = None,
         refractory_seconds: float | None = None,
+        decision_seconds: float | None = None,
         batch_windows: int = 16,
     ) -> None:
         _check_audio_classifier(model)
         settings = detector_settings(
-            model, threshold, hop_seconds, window_seconds, smooth_windows, refractory_seconds
+            model,
+            threshold,
+            hop_seconds,
+            window_seconds,
+            smooth_windows,
+            refractory_seconds,
+            decision_seconds,
         )
         self.settings = settings  # what it uses, and the sidecar the threshold came from
         windowing = (
@@ -227,7 +250,8 @@ class StreamingDetector:
         self.window = self.scorer.window  # samples
         self.limits = keyword_limits(self.labels, settings["threshold"], settings["sidecar"])
         self.refractory = round(settings["refractory_seconds"] * self.rate)
-        self.quiet_until = 0  # no event for windows ending before this (samples)
+        self.decision = round(settings["decision_seconds"] * self.rate)
+        self.state = TriggerState()
 
     def feed(self, samples: np.ndarray) -> list[Event]:
         """Add ``samples`` (1-D, at the model's sample rate); the events of the windows
@@ -236,15 +260,19 @@ class StreamingDetector:
 
     def finish(self) -> list[Event]:
         """The events of the stream's last window(s) (:meth:`WindowScorer.finish`)."""
-        return self._trigger(self.scorer.finish())
+        batches = self.scorer.finish() or [(np.zeros(0, np.int64), np.zeros((0, len(self.labels))))]
+        return self._trigger(batches, final=True)
 
-    def _trigger(self, batches: list[tuple[np.ndarray, np.ndarray]]) -> list[Event]:
+    def _trigger(
+        self, batches: list[tuple[np.ndarray, np.ndarray]], final: bool = False
+    ) -> list[Event]:
         events = []
-        for ends, smoothed in batches:
-            *fired, self.quiet_until = _fire(
-                ends, smoothed, self.limits, self.refractory, self.quiet_until
+        for i, (ends, smoothed) in enumerate(batches):
+            last = final and i == len(batches) - 1
+            fired = _fire(
+                ends, smoothed, self.limits, self.refractory, self.decision, self.state, last
             )
-            events += _events(self.labels, self.rate, self.window, ends, smoothed, fired)
+            events += _events(self.labels, self.rate, self.window, fired)
         return events
 
 
@@ -270,59 +298,115 @@ def keyword_limits(labels: tuple[str, ...], threshold: Thresholds, where: str = 
     )
 
 
+@dataclass
+class TriggerState:
+    """What the trigger rule carries from one batch of windows to the next: no event
+    for windows ending before ``quiet_until`` (samples), and a crossing whose decision
+    span is still open (``pending``: the span's end, and the best window so far as
+    ``(end, class, score)``)."""
+
+    quiet_until: int = 0
+    pending: tuple[int, tuple[int, int, float]] | None = None
+    last_end: int = 0  # the end of the last window seen
+
+
 def _fire(
-    ends: np.ndarray, smoothed: np.ndarray, limits: np.ndarray, refractory: int, quiet_until: int
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """The trigger rule, for the detector and for :func:`trigger` alike: a window
-    whose smoothed score reaches its class's limit fires its best such class, unless
-    it ends before ``quiet_until``; a firing keeps the next ``refractory`` samples
-    quiet. The rows and classes that fire, and the new ``quiet_until``."""
-    above = smoothed >= limits  # (N, C)
-    rows = np.flatnonzero(above.any(axis=1))
-    candidate_ends = ends[rows]
-    # from each candidate, the next one past its refractory period: the walk below
-    # then costs one step per event, however many windows are above threshold
-    after = np.searchsorted(candidate_ends, candidate_ends + refractory)
-    after = np.maximum(after, np.arange(1, rows.size + 1)).tolist()
-    picked = []
-    i = int(np.searchsorted(candidate_ends, quiet_until))
+    ends: np.ndarray,
+    smoothed: np.ndarray,
+    limits: np.ndarray,
+    refractory: int,
+    decision: int,
+    state: TriggerState,
+    final: bool = False,
+) -> list[tuple[int, int, float, int]]:
+    """The trigger rule, for the detector and for :func:`trigger` alike, on one batch
+    of windows (``ends`` in samples, ascending; ``smoothed`` (N, C)). A window ending
+    at or after ``state.quiet_until`` whose smoothed score reaches a class's limit opens
+    a decision span of ``decision`` samples; when the span has ended (or the stream,
+    with ``final``), the window and class with the best score at or above its limit in
+    the span fire. The span and the ``refractory`` samples after it stay quiet.
+    Returns ``(window end, class, score, decided)`` per event, with ``decided`` the
+    end of the window that closed the span; updates ``state``."""
+    masked = np.where(smoothed >= limits, smoothed, -np.inf)  # (N, C)
+    classes, scores = masked.argmax(axis=1), masked.max(axis=1, initial=-np.inf)
+    rows = np.flatnonzero(np.isfinite(scores))
+    candidate_ends, candidate_scores = ends[rows], scores[rows]
+    last = int(ends[-1]) if ends.size else state.last_end
+    state.last_end = last
+    fired = []
+
+    def best_in(i: int, span_end: int, best: tuple[int, int, float] | None):
+        j = int(np.searchsorted(candidate_ends, span_end, side="right"))
+        if j > i:
+            k = i + int(np.argmax(candidate_scores[i:j]))
+            if best is None or candidate_scores[k] > best[2]:
+                best = (int(candidate_ends[k]), int(classes[rows[k]]), float(candidate_scores[k]))
+        return best
+
+    def settle(span_end: int, best: tuple[int, int, float]) -> bool:
+        if last < span_end and not final:
+            state.pending = (span_end, best)
+            return False
+        closing = int(np.searchsorted(ends, span_end))
+        decided = int(ends[closing]) if closing < ends.size else last
+        fired.append((*best, decided))
+        state.pending = None
+        return True
+
+    if state.pending is not None:
+        span_end, best = state.pending
+        if not settle(span_end, best_in(0, span_end, best)):
+            return fired
+    i = int(np.searchsorted(candidate_ends, state.quiet_until))
     while i < rows.size:
-        picked.append(i)
-        i = after[i]
-    if picked:
-        quiet_until = int(candidate_ends[picked[-1]]) + refractory
-    fired = rows[picked]
-    best = np.argmax(np.where(above[fired], smoothed[fired], -np.inf), axis=1)
-    return fired, best, quiet_until
+        crossing = int(candidate_ends[i])
+        span_end = crossing + decision
+        state.quiet_until = span_end + max(refractory, 1)
+        if not settle(span_end, best_in(i, span_end, None)):
+            break
+        i = int(np.searchsorted(candidate_ends, state.quiet_until))
+    return fired
 
 
 def _events(
-    labels: tuple[str, ...],
-    rate: int,
-    window: int,
-    ends: np.ndarray,
-    smoothed: np.ndarray,
-    fired: tuple[np.ndarray, np.ndarray],
+    labels: tuple[str, ...], rate: int, window: int, fired: list[tuple[int, int, float, int]]
 ) -> list[Event]:
     return [
-        Event(labels[c], (int(ends[r]) - window) / rate, int(ends[r]) / rate, float(smoothed[r, c]))
-        for r, c in zip(*fired, strict=True)
+        Event(labels[c], (end - window) / rate, end / rate, score, decided / rate)
+        for end, c, score, decided in fired
     ]
 
 
 def fired_windows(
-    track: Track, threshold: Thresholds, refractory_seconds: float = 1.0
+    track: Track,
+    threshold: Thresholds,
+    refractory_seconds: float = 1.0,
+    decision_seconds: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The rows of ``track`` whose windows fire at ``threshold`` (one for all keywords,
-    or a mapping word -> threshold), and the class each fires: :func:`trigger`'s events
-    as arrays, for sweeps."""
+    """When the events of :func:`trigger` at ``threshold`` (one for all keywords, or a
+    mapping word -> threshold) are given (``Event.time``, seconds) and the class each
+    names, as arrays, for sweeps."""
+    fired = _fire_track(track, threshold, refractory_seconds, decision_seconds)
+    times = np.array([decided for *_, decided in fired], float) / track.rate
+    return times, np.array([c for _, c, _, _ in fired], np.int64)
+
+
+def _fire_track(
+    track: Track, threshold: Thresholds, refractory_seconds: float, decision_seconds: float
+) -> list[tuple[int, int, float, int]]:
     limits = keyword_limits(track.labels, threshold)
     refractory = round(refractory_seconds * track.rate)
-    rows, classes, _ = _fire(track.end_samples, track.smoothed, limits, refractory, 0)
-    return rows, classes
+    decision = round(decision_seconds * track.rate)
+    state = TriggerState()
+    return _fire(track.end_samples, track.smoothed, limits, refractory, decision, state, True)
 
 
-def trigger(track: Track, threshold: Thresholds, refractory_seconds: float = 1.0) -> list[Event]:
+def trigger(
+    track: Track,
+    threshold: Thresholds,
+    refractory_seconds: float = 1.0,
+    decision_seconds: float = 0.0,
+) -> list[Event]:
     """The events that :class:`StreamingDetector` gives at ``threshold`` (one for all
     keywords, or a mapping word -> threshold), from the stream's :class:`Track`.
 
@@ -330,9 +414,11 @@ def trigger(track: Track, threshold: Thresholds, refractory_seconds: float = 1.0
     >>> track = Track(("_silence_", "yes"), 10, 10, np.array([10, 15, 20, 25]), smoothed)
     >>> [(e.word, e.start, e.end, e.score) for e in trigger(track, 0.7, refractory_seconds=1.0)]
     [('yes', 0.5, 1.5, 0.8), ('yes', 1.5, 2.5, 0.8)]
+    >>> [(e.end, e.score, e.time) for e in trigger(track, 0.7, 1.0, decision_seconds=0.5)]
+    [(2.0, 0.9, 2.0)]
     """
-    fired = fired_windows(track, threshold, refractory_seconds)
-    return _events(track.labels, track.rate, track.window, track.end_samples, track.smoothed, fired)
+    fired = _fire_track(track, threshold, refractory_seconds, decision_seconds)
+    return _events(track.labels, track.rate, track.window, fired)
 
 
 def score_track(
@@ -385,14 +471,15 @@ SIDECAR_CHECKS = {
     ),
     "smooth_windows": ("a positive integer", lambda v: finite_number(v) and v >= 1 and v == int(v)),
     "refractory_seconds": ("a number >= 0", lambda v: finite_number(v) and v >= 0),
+    "decision_seconds": ("a number >= 0", lambda v: finite_number(v) and v >= 0),
 }
 
 
 def read_sidecar(path: str | Path) -> dict[str, Any]:
     """The detection settings in the JSON sidecar ``path``: ``threshold`` (a number >= 0,
     or an object word -> number), and those of ``hop_seconds``, ``window_seconds``,
-    ``smooth_windows`` and ``refractory_seconds`` that it gives. A clear error naming
-    the file when it is not valid."""
+    ``smooth_windows``, ``refractory_seconds`` and ``decision_seconds`` that it gives.
+    A clear error naming the file when it is not valid."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -425,6 +512,7 @@ def detector_settings(
     window_seconds: float | None = None,
     smooth_windows: int | None = None,
     refractory_seconds: float | None = None,
+    decision_seconds: float | None = None,
 ) -> dict[str, Any]:
     """The detector's settings: those given; for the others (None), those of the
     model's sidecar (:func:`sidecar_path` of ``model.source``) when it has one, else
@@ -436,6 +524,7 @@ def detector_settings(
         "window_seconds": window_seconds,
         "smooth_windows": smooth_windows,
         "refractory_seconds": refractory_seconds,
+        "decision_seconds": decision_seconds,
     }
     source = str(getattr(model, "source", ""))
     sidecar = sidecar_path(source)

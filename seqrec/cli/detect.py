@@ -1,11 +1,12 @@
 """seqrec-detect: keywords in a long recording or a live stream, as JSON lines of
-events (``word``, ``start``, ``end``, ``score``, in seconds), written as they are found.
+events (``word``, ``start``, ``end``, ``score``, ``decided``, in seconds), written as they are found.
 
 seqrec-detect ckpt_path=<kws run>/checkpoints/best.ckpt input=long.wav
     seqrec-detect ckpt_path=kws.onnx input=long.wav threshold=0.8 output=events.jsonl
     arecord -f S16_LE -r 16000 -c 1 | seqrec-detect ckpt_path=kws.onnx input=-
 
-Settings left at null (the threshold, hop, smoothing, refractory period) come from the
+Settings left at null (the threshold, hop, smoothing, refractory period, decision
+span) come from the
 model's sidecar (``best.ckpt`` -> ``best.detect.json``) that seqrec-eval-stream writes,
 else from the defaults (threshold 0.5).
 """
@@ -37,7 +38,9 @@ def main(cfg: DictConfig) -> None:
             f"detection needs a voice-commands classifier"
         )
     settings = ("threshold", "hop_seconds", "window_seconds", "smooth_windows")
-    options = {key: cfg[key] for key in (*settings, "refractory_seconds", "pcm")}
+    options = {
+        key: cfg[key] for key in (*settings, "refractory_seconds", "decision_seconds", "pcm")
+    }
     if OmegaConf.is_config(options["threshold"]):  # threshold={yes:0.8,no:0.9}
         options["threshold"] = OmegaConf.to_container(options["threshold"])
     found = 0

@@ -25,6 +25,7 @@ OPTIONS = (
     "hop_seconds",
     "smooth_windows",
     "refractory_seconds",
+    "decision_seconds",
     "window_seconds",
     "batch_windows",
     "write_default",

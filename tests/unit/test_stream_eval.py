@@ -123,33 +123,40 @@ def tone_streams(tmp_path):
     )
 
 
-def test_the_sweep_at_a_threshold_is_what_detect_gives(tmp_path):
+@pytest.mark.parametrize("decision_seconds", [0.0, 0.3])
+def test_the_sweep_at_a_threshold_is_what_detect_gives(tmp_path, decision_seconds):
     manifest = tone_streams(tmp_path)
     model = ToneSpotter()
-    options = {"hop_seconds": 0.1, "smooth_windows": 3, "refractory_seconds": 0.5}
+    options = {"hop_seconds": 0.1, "smooth_windows": 3, "refractory_seconds": 0.5,
+               "decision_seconds": decision_seconds}  # fmt: skip
     streams = read_streams(manifest, model.labels, RATE)
     tracks = [score_track(model, s.path, 0.1, None, 3) for s in streams]
     candidates = candidate_thresholds(tracks)
     assert candidates[0] == 0.0  # the grid's
     assert candidates[-1] > max(t.smoothed[:, 1:].max() for t in tracks)  # no events
     thresholds = [0.0, 0.3, float(np.median(candidates)), 0.6, 0.9, 0.95]
-    det = sweep(tracks, streams, thresholds, (ALL, "low", "high"), 0.5, 1.0)
+    det = sweep(tracks, streams, thresholds, (ALL, "low", "high"), 0.5, 1.0, decision_seconds)
     for row, threshold in enumerate(thresholds):
         hits = false_alarms = 0
         for stream, track in zip(streams, tracks, strict=True):
             found = list(detect(model, stream.path, threshold=threshold, **options))
-            assert trigger(track, threshold, 0.5) == found
+            assert trigger(track, threshold, 0.5, decision_seconds) == found
             matching = match_events(found, stream.keywords)
             hits, false_alarms = (
                 hits + len(matching.hits),
                 false_alarms + len(matching.false_alarms),
             )
         assert (det.hits[row, 0], det.false_alarms[row, 0]) == (hits, false_alarms), threshold
+    assert det.hits[-1, 0] == det.false_alarms[-1, 0] == 0  # above their peaks (0.94)
+    if decision_seconds:
+        # at 0.9 the three loud bursts, once each: after the span and the 0.5 s
+        # refractory period their windows are below 0.9
+        assert (det.hits[-2, 0], det.false_alarms[-2, 0]) == (3, 0)
+        return
     assert det.false_alarms[0, 0] > 0 and det.hits[0, 0] == 4  # at 0: everything fires
     # at 0.9: the three loud bursts, each again 0.5 s later (the refractory period is
     # shorter than the time a burst's window stays above 0.9)
     assert (det.hits[-2, 0], det.false_alarms[-2, 0]) == (3, 3)
-    assert det.hits[-1, 0] == det.false_alarms[-1, 0] == 0  # above their peaks (0.94)
 
 
 def test_a_capped_sweep_refines_to_the_same_operating_points(tmp_path):
@@ -216,7 +223,9 @@ def test_evaluate_streams_end_to_end(tmp_path):
     latencies = sorted(e["latency"] for e in events)
     assert point[ALL]["latency_median"] == pytest.approx(latencies[1], abs=1e-3)
     by_default = [e.as_dict() for e in detect(model, tmp_path / "streams" / "a.wav")]
-    assert by_default == [{k: e[k] for k in ("word", "start", "end", "score")} for e in events[:2]]
+    assert by_default == [
+        {k: e[k] for k in ("word", "start", "end", "score", "decided")} for e in events[:2]
+    ]
     # an explicit threshold wins over the sidecar's: at 0 every refractory period ends in an event
     b = tmp_path / "streams" / "b.wav"
     assert len(list(model.detect(b, threshold=0.0))) > len(list(model.detect(b))) == 1

@@ -42,10 +42,30 @@ def test_each_burst_is_one_event_of_its_word_soon_after_it_ends():
         assert event.score >= 0.9
 
 
+@pytest.mark.parametrize("decision_seconds", [0.0, 0.3])
 @pytest.mark.parametrize("chunk", [1, 37, 800, 48000])
-def test_the_same_events_whatever_the_chunk_size(chunk):
+def test_the_same_events_whatever_the_chunk_size(chunk, decision_seconds):
+    """One sample at a time (a decision span then always runs across calls) to the
+    whole stream at once."""
     wave = stream(BURSTS)
-    assert events_of(wave, chunk, threshold=0.9) == events_of(wave, wave.size, threshold=0.9)
+    options = {"threshold": 0.9, "decision_seconds": decision_seconds}
+    events = events_of(wave, chunk, **options)
+    assert events == events_of(wave, wave.size, **options)
+    assert [e.word for e in events] == ["low", "high"]
+
+
+def test_a_decision_span_names_the_word_that_follows_a_crossing():
+    """A short "low" tone runs into a loud "high" one, as the start of "down" sounds
+    like "go": at once, the crossing names "low" and the refractory period then hides
+    "high"; waiting 0.5 s names "high", given 0.5 s after the crossing."""
+    wave = stream([("low", 1.0, 1.2, 1.0), ("high", 1.2, 1.7, 1.0)])
+    options = {"threshold": 0.5, "refractory_seconds": 2.0}
+    (at_once,) = events_of(wave, 800, **options)
+    (waited,) = events_of(wave, 800, **options, decision_seconds=0.5)
+    assert at_once.word == "low" and at_once.time == at_once.end
+    assert waited.word == "high" and waited.score > at_once.score
+    assert waited.time == pytest.approx(at_once.end + 0.5)
+    assert waited.end <= waited.time  # its best window ended within the span
 
 
 def test_refractory_period_and_thresholds():
@@ -78,6 +98,8 @@ def test_silence_is_never_an_event_and_memory_stays_bounded():
         {"threshold": 0.3, "refractory_seconds": 0.0},
         {"threshold": {"high": 0.5}, "refractory_seconds": 0.3},
         {"threshold": 0.0, "hop_seconds": 0.05, "smooth_windows": 1},
+        {"threshold": 0.5, "decision_seconds": 0.4},
+        {"threshold": 0.3, "refractory_seconds": 0.0, "decision_seconds": 0.2},
     ],
 )
 def test_the_track_and_trigger_give_the_detectors_events(options):
@@ -90,7 +112,8 @@ def test_the_track_and_trigger_give_the_detectors_events(options):
     assert track.smoothed.shape == (len(track.ends), 3)
     assert track.ends[0] == 1.0 and np.allclose(np.diff(track.ends), hop)
     assert track.ends[-1] >= wave.size / RATE  # a window ends at or after the last sample
-    events = trigger(track, options["threshold"], options.get("refractory_seconds", 1.0))
+    rule = (options.get("refractory_seconds", 1.0), options.get("decision_seconds", 0.0))
+    events = trigger(track, options["threshold"], *rule)
     assert events == events_of(wave, 800, **options)
     assert len(events) >= 2
 
@@ -214,7 +237,10 @@ def test_a_file_at_another_rate_or_missing_is_a_clear_error(tmp_path):
 
 def test_event_as_dict_rounds_times():
     event = Event("yes", 1.23456, 2.34567, 0.9876543)
-    assert event.as_dict() == {"word": "yes", "start": 1.235, "end": 2.346, "score": 0.987654}
+    rounded = {"word": "yes", "start": 1.235, "end": 2.346, "score": 0.987654}
+    assert event.as_dict() == {**rounded, "decided": 2.346}  # given when its window ended
+    later = Event("yes", 1.23456, 2.34567, 0.9876543, decided=2.64567)
+    assert later.as_dict() == {**rounded, "decided": 2.646}
 
 
 def test_a_checkpoint_and_its_export_detect_the_same_events(tmp_path):
