@@ -4,8 +4,8 @@
 The model runs once over each stream (:func:`seqrec.streaming.score_track`); every
 threshold's events then come from :func:`seqrec.streaming.trigger`, the detector's own
 rule, so each point of the sweep is exactly what ``detect()`` gives at that threshold.
-An event is a hit when it names the word and fires (its window ends) between the
-keyword's start and ``tolerance_seconds`` after its end; a keyword is hit at most once,
+An event is a hit when it names the word and is given (``Event.time``: its window's
+end, or the end of its decision span) between the keyword's start and ``tolerance_seconds`` after its end; a keyword is hit at most once,
 by its earliest such event; every other event is a false alarm. Quality is recall at
 0.5, 1 and 5 false alarms per hour of audio, on one threshold for all keywords; the
 lowest threshold that keeps to ``fa_per_hour`` is written beside the model, where
