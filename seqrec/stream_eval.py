@@ -27,15 +27,14 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from seqrec.detect_sidecar import finite_number, sidecar_path
 from seqrec.streaming import (
     NON_KEYWORDS,
     Event,
     Track,
     clip_window_seconds,
-    finite_number,
     fired_windows,
     score_track,
-    sidecar_path,
     trigger,
 )
 from seqrec.waveform import DURATION_TOLERANCE
@@ -475,7 +474,7 @@ def evaluate_streams(
         "at_threshold": at_threshold,
         "false_alarms_by_context": _false_alarm_contexts(entries, matchings),
     }
-    # what detect() reads (seqrec.streaming.read_sidecar), and where it came from
+    # what detect() reads (seqrec.detect_sidecar.read_sidecar), and where it came from
     chosen_settings = {
         "threshold": threshold,
         **detector,

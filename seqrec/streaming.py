@@ -22,50 +22,27 @@ again: :func:`score_track` gives a stream's smoothed posteriors (a :class:`Track
 two steps a batch of windows at a time, so both give the same events.
 
 With ``threshold=None`` (the default) the threshold comes from the JSON sidecar that
-``seqrec-eval-stream`` writes beside the model (``best.ckpt`` -> ``best.detect.json``),
-with its hop, window, smoothing and refractory settings; else it is 0.5.
+``seqrec-eval-stream`` writes beside the model (``best.ckpt`` -> ``best.detect.json``,
+:mod:`seqrec.detect_sidecar`), with its hop, window, smoothing, refractory and decision
+settings; else it is 0.5. Sources are read by :mod:`seqrec.audio_chunks`.
 
     model = seqrec.load("kws.ckpt")               # or "kws.onnx"
     for event in model.detect("long.wav", threshold=0.8):
         print(event.word, event.start, event.end, event.score)
 """
 
-import json
-import logging
-import math
-import sys
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
-import soundfile as sf
 
-from seqrec.waveform import MISSING_FILE, AudioError
-
-log = logging.getLogger(__name__)
+from seqrec.audio_chunks import Source, chunks_of_source
+from seqrec.detect_sidecar import Thresholds, detector_settings
 
 # classes that are never events: Speech Commands' 12-class task has both
 NON_KEYWORDS = ("_silence_", "_unknown_")
-BLOCK_SECONDS = 1.0  # how much of a file (or of stdin) is read at a time
-# raw PCM that a binary stream (stdin) may carry: mono, little-endian, at the model's rate
-PCM_FORMATS = {"s16le": ("<i2", 1 / 32768.0), "f32le": ("<f4", 1.0)}
-SIDECAR_SUFFIX = ".detect.json"  # beside the model: the threshold seqrec-eval-stream chose
-DEFAULT_THRESHOLD = 0.5  # when neither the caller nor a sidecar gives one
-# the other settings when neither the caller nor a sidecar gives them (window: the clip's)
-DEFAULT_SETTINGS = {
-    "hop_seconds": 0.1,
-    "window_seconds": None,
-    "smooth_windows": 3,
-    "refractory_seconds": 1.0,
-    "decision_seconds": 0.0,
-}
-_told_no_sidecar: set[str] = set()  # models whose missing sidecar was logged already
-
-Source = str | Path | BinaryIO | Iterable[np.ndarray]
-Thresholds = float | Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -444,107 +421,6 @@ def score_track(
     return Track(scorer.labels, scorer.rate, scorer.window, ends, smoothed)
 
 
-def sidecar_path(model_source: str | Path) -> Path | None:
-    """Where the detection settings of the model file ``model_source`` live: its path
-    with the suffix replaced by ``.detect.json``; None for a model without a file name.
-
-    >>> str(sidecar_path("runs/kws/best.ckpt")), str(sidecar_path("kws.int8.onnx"))
-    ('runs/kws/best.detect.json', 'kws.int8.detect.json')
-    """
-    path = Path(str(model_source))
-    if not str(model_source) or not path.name:
-        return None
-    return path.with_suffix(SIDECAR_SUFFIX)
-
-
-def finite_number(value: Any) -> bool:
-    """Whether ``value`` (read from JSON) is a finite int or float, not a bool."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-# the sidecar's settings, and what each must be
-SIDECAR_CHECKS = {
-    "hop_seconds": ("a positive number", lambda v: finite_number(v) and v > 0),
-    "window_seconds": (
-        "a positive number or null",
-        lambda v: v is None or (finite_number(v) and v > 0),
-    ),
-    "smooth_windows": ("a positive integer", lambda v: finite_number(v) and v >= 1 and v == int(v)),
-    "refractory_seconds": ("a number >= 0", lambda v: finite_number(v) and v >= 0),
-    "decision_seconds": ("a number >= 0", lambda v: finite_number(v) and v >= 0),
-}
-
-
-def read_sidecar(path: str | Path) -> dict[str, Any]:
-    """The detection settings in the JSON sidecar ``path``: ``threshold`` (a number >= 0,
-    or an object word -> number), and those of ``hop_seconds``, ``window_seconds``,
-    ``smooth_windows``, ``refractory_seconds`` and ``decision_seconds`` that it gives.
-    A clear error naming the file when it is not valid."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a readable JSON detection sidecar ({e})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    if "threshold" not in data:
-        raise ValueError(f"{path}: no 'threshold' (a number, or an object word -> number)")
-    threshold = data["threshold"]
-    scores = threshold.values() if isinstance(threshold, dict) else [threshold]
-    if not all(finite_number(t) and t >= 0 for t in scores):
-        raise ValueError(
-            f"{path}: 'threshold' must be a number >= 0 or an object word -> number >= 0, "
-            f"got {threshold!r}"
-        )
-    settings = {"threshold": threshold}
-    for key, (wants, valid) in SIDECAR_CHECKS.items():
-        if key in data:
-            if not valid(data[key]):
-                raise ValueError(f"{path}: {key!r} must be {wants}, got {data[key]!r}")
-            settings[key] = int(data[key]) if key == "smooth_windows" else data[key]
-    return settings
-
-
-def detector_settings(
-    model: Any,
-    threshold: Thresholds | None = None,
-    hop_seconds: float | None = None,
-    window_seconds: float | None = None,
-    smooth_windows: int | None = None,
-    refractory_seconds: float | None = None,
-    decision_seconds: float | None = None,
-) -> dict[str, Any]:
-    """The detector's settings: those given; for the others (None), those of the
-    model's sidecar (:func:`sidecar_path` of ``model.source``) when it has one, else
-    the defaults (threshold 0.5, said once in the log); ``"sidecar"``: the file the
-    threshold came from, or ""."""
-    given = {
-        "threshold": threshold,
-        "hop_seconds": hop_seconds,
-        "window_seconds": window_seconds,
-        "smooth_windows": smooth_windows,
-        "refractory_seconds": refractory_seconds,
-        "decision_seconds": decision_seconds,
-    }
-    source = str(getattr(model, "source", ""))
-    sidecar = sidecar_path(source)
-    found = {}
-    if None in given.values() and sidecar is not None and sidecar.is_file():
-        found = read_sidecar(sidecar)
-    defaults = {"threshold": DEFAULT_THRESHOLD, **DEFAULT_SETTINGS, **found}
-    settings = {key: defaults[key] if value is None else value for key, value in given.items()}
-    settings["sidecar"] = str(sidecar) if found and threshold is None else ""
-    if threshold is None and not found and source not in _told_no_sidecar:
-        _told_no_sidecar.add(source)
-        log.warning(
-            "%s: no detection sidecar %s (seqrec-eval-stream writes it); threshold %s",
-            source,
-            sidecar,
-            DEFAULT_THRESHOLD,
-        )
-    return settings
-
-
 def _check_audio_classifier(model: Any) -> None:
     if getattr(model, "modality", None) != "audio" or not hasattr(model, "labels"):
         raise TypeError(f"{getattr(model, 'source', model)}: detect() needs an audio classifier")
@@ -561,51 +437,6 @@ def clip_window_seconds(model: Any) -> float:
     """The window a detector on ``model`` uses by default: the reader's clip length,
     else 1 s."""
     return _reader_clip_seconds(model) or 1.0
-
-
-def chunks_of_source(source: Source, rate: int, pcm: str = "s16le") -> Iterator[np.ndarray]:
-    """The audio of ``source`` in chunks at ``rate``: a file (read a block at a time;
-    it must be at ``rate``), ``"-"`` for raw mono PCM at ``rate`` on stdin, a binary
-    stream of the same, or an iterable of 1-D arrays. ``pcm`` is the raw format:
-    ``s16le`` (16-bit integers) or ``f32le`` (32-bit floats), little-endian."""
-    if pcm not in PCM_FORMATS:
-        raise ValueError(
-            f"raw PCM format {pcm!r} is not one the detector reads; use one of "
-            f"{sorted(PCM_FORMATS)} (mono, little-endian, at {rate} Hz)"
-        )
-    if isinstance(source, str | Path) and str(source) == "-":
-        source = sys.stdin.buffer
-    if isinstance(source, str | Path):
-        path = Path(source)
-        if not path.is_file():
-            raise AudioError(f"{path}: file not found", MISSING_FILE)
-        info = sf.info(str(path))
-        if info.samplerate != rate:
-            raise AudioError(
-                f"{path}: {info.samplerate} Hz, and this model listens at {rate} Hz; "
-                f"resample the stream to {rate} Hz first"
-            )
-        blocks = sf.blocks(str(path), blocksize=round(BLOCK_SECONDS * rate), dtype="float32")
-        for block in blocks:
-            yield block if block.ndim == 1 else block.mean(axis=1)
-        return
-    if hasattr(source, "read"):
-        dtype, scale = PCM_FORMATS[pcm]
-        width = np.dtype(dtype).itemsize
-        rest = b""
-        while data := source.read(width * round(BLOCK_SECONDS * rate)):
-            data = rest + data
-            whole = len(data) // width * width
-            rest = data[whole:]
-            yield np.frombuffer(data[:whole], dtype=dtype).astype(np.float32) * scale
-        if rest:
-            log.warning(
-                "the raw stream ended %d byte(s) into a %s sample; they were left out",
-                len(rest),
-                pcm,
-            )
-        return
-    yield from source
 
 
 def detect(model: Any, source: Source, pcm: str = "s16le", **options: Any) -> Iterator[Event]:

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from seqrec.audio_chunks import chunks_of_source
+from seqrec.detect_sidecar import detector_settings, sidecar_path
 from seqrec.streaming import (
     Event,
     StreamingDetector,
-    chunks_of_source,
     detect,
-    detector_settings,
     score_track,
-    sidecar_path,
     trigger,
 )
 from seqrec.waveform import AudioError
@@ -143,7 +142,7 @@ def test_without_a_sidecar_the_threshold_is_half_and_the_log_says_so_once(tmp_pa
     wave = stream(BURSTS)
     model = ToneSpotter()
     model.source = str(tmp_path / "kws.onnx")
-    with caplog.at_level(logging.WARNING, logger="seqrec.streaming"):
+    with caplog.at_level(logging.WARNING, logger="seqrec.detect_sidecar"):
         first = list(detect(model, [wave]))
         second = list(detect(model, [wave]))
     assert first == second == events_of(wave, RATE, threshold=0.5)
@@ -203,7 +202,7 @@ def test_raw_pcm_formats_a_torn_sample_and_a_format_it_does_not_take(caplog):
     assert [(e.word, e.end) for e in as_float] == [
         (e.word, e.end) for e in detect(ToneSpotter(), [wave], threshold=0.9)
     ]
-    with caplog.at_level("WARNING", logger="seqrec.streaming"):
+    with caplog.at_level("WARNING", logger="seqrec.audio_chunks"):
         chunks = list(
             chunks_of_source(io.BytesIO(wave.astype("<f4").tobytes()[:-3]), RATE, "f32le")
         )
