@@ -34,7 +34,8 @@ OPTIONS = (
 
 def eval_stream(cfg: DictConfig) -> dict[str, Any]:
     """Load ``cfg.ckpt_path``, score it on ``cfg.streams``, print the table; the metrics."""
-    from seqrec.stream_eval import StreamManifestError, evaluate_streams
+    from seqrec.stream_eval import evaluate_streams
+    from seqrec.stream_manifest import StreamManifestError
     from seqrec.waveform import AudioError
 
     model = load_model(cfg)

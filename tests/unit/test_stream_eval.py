@@ -13,19 +13,21 @@ from hydra import compose, initialize_config_dir
 from seqrec.config import conf_dir
 from seqrec.stream_eval import (
     ALL,
-    CONTEXTS,
     Det,
-    Keyword,
-    Speech,
-    Stream,
-    StreamManifestError,
     candidate_thresholds,
     evaluate_streams,
     latency_stats,
     match_events,
-    read_streams,
     sweep,
     sweep_thresholds,
+)
+from seqrec.stream_manifest import (
+    CONTEXTS,
+    Keyword,
+    Speech,
+    Stream,
+    StreamManifestError,
+    read_streams,
 )
 from seqrec.streaming import Event, Track, detect, score_track, trigger
 from tests.unit.stream_stubs import RATE, ToneSpotter, write_streams
