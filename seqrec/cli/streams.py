@@ -8,8 +8,8 @@ seqrec-streams
 ``source`` picks the builder: ``synthetic`` (the default) is
 :class:`~seqrec.synth.streams.SyntheticStreams`, eSpeak NG's test voices of the
 keyword corpus, into ``${paths.data_dir}/kws_streams``; ``speech_commands`` is
-:class:`~seqrec.data.streams.SpeechCommandsStreams`, the dataset's test clips, into
-``${paths.data_dir}/speech_commands_streams``. Each is a ``_target_`` under
+:class:`~seqrec.data.speech_commands_streams.SpeechCommandsStreams`, the dataset's
+test clips, into ``${paths.data_dir}/speech_commands_streams``. Each is a ``_target_`` under
 ``sources`` in ``conf/streams.yaml``; the settings they share are top-level keys.
 A corpus whose settings match is reused.
 """

@@ -11,13 +11,8 @@ import soundfile as sf
 
 from seqrec.data.prepared import DatasetLayoutError
 from seqrec.data.speech_commands import WORDS_10
-from seqrec.data.streams import (
-    Segment,
-    SegmentQueue,
-    SpeechCommandsStreams,
-    StreamLayout,
-    word_bounds,
-)
+from seqrec.data.speech_commands_streams import SpeechCommandsStreams
+from seqrec.data.streams import Segment, SegmentQueue, StreamLayout, word_bounds
 from tests.helpers import write_streams_layout
 
 RATE = 16000

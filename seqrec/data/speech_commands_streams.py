@@ -1,0 +1,180 @@
+"""Keyword-spotting evaluation streams from Speech Commands v2's own test clips and
+background recordings (``seqrec-streams source=speech_commands root=...``), laid out
+and mixed by :class:`seqrec.data.streams.StreamLayout`; the corpus format is
+:mod:`seqrec.data.streams`'s.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from tqdm import tqdm
+
+from seqrec.data.prepared import DatasetLayoutError
+from seqrec.data.speech_commands import NOISE_SHARES, WORDS_10
+from seqrec.data.streams import (
+    Segment,
+    SegmentQueue,
+    StreamLayout,
+    crossfade,
+    prepare_streams,
+    word_bounds,
+    word_list,
+    write_stream,
+)
+from seqrec.waveform import read_soundfile
+
+
+@dataclass(kw_only=True)
+class SpeechCommandsStreams:
+    """Streams from Speech Commands v2's test clips, under ``out``.
+
+    Keywords are the ``testing_list.txt`` clips of the keyword folders; non-keyword
+    speech the test clips of the other word folders; the background the
+    ``_background_noise_`` recordings, only their test share
+    (:data:`~seqrec.data.speech_commands.NOISE_SHARES`: the last 10 %), each scaled to
+    one level, pieces of them from random offsets end to end. Each clip is trimmed to
+    its word (:func:`word_bounds`) with ``pad_seconds`` of its own background either
+    side; a clip with no word in it is left out and named in the statistics
+    (``skipped_clips``).
+
+    Args:
+        root: the extracted ``speech_commands_v0.02`` folder.
+        out: where the corpus goes.
+        keywords: the keyword folders (the 12-class task's 10 words).
+        streams, stream_seconds: how many streams, and the length of each.
+        layout: where keywords and speech go (:class:`StreamLayout`).
+        snr_db: (low, high) SNR of each clip against the noise.
+        pad_seconds: of each clip's own audio kept either side of its word.
+        seed: the clips' order, and everything each stream draws.
+    """
+
+    sample_rate: ClassVar[int] = 16000  # Speech Commands' own
+
+    root: str
+    out: str
+    keywords: Sequence[str] = WORDS_10
+    streams: int = 12
+    stream_seconds: float = 300.0
+    layout: StreamLayout = field(default_factory=StreamLayout)
+    snr_db: Sequence[float] = (5.0, 30.0)
+    pad_seconds: float = 0.05
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.keywords, self.snr_db = word_list("keywords", self.keywords), tuple(self.snr_db)
+        if isinstance(self.layout, Mapping):
+            self.layout = StreamLayout(**self.layout)
+
+    def __call__(self) -> Path:
+        settings = {**asdict(self), "root": str(Path(self.root).resolve()), "out": None}
+        return prepare_streams(Path(self.out), settings, self.keywords, self._build)
+
+    def _build(self, out: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        root = Path(self.root)
+        keyword_clips, other_clips = self.test_clips(root)
+        noise = self.noise_shares(root)
+        order = np.random.default_rng(self.seed)
+        skipped: list[str] = []
+        keywords, speech = (
+            SegmentQueue(
+                self._segments(root, [clips[i] for i in order.permutation(len(clips))], skipped)
+            )
+            for clips in (keyword_clips, other_clips)
+        )
+        samples = round(self.stream_seconds * self.sample_rate)
+        rows, too_long = [], 0
+        for i in tqdm(range(self.streams), desc="mixing streams", unit="stream"):
+            rng = np.random.default_rng([self.seed, i])
+            background = self._background(noise, samples, rng)
+            stream = self.layout.mix(
+                background, self.sample_rate, keywords, speech, self.snr_db, rng
+            )
+            rows.append(write_stream(out, i, stream, self.sample_rate))
+            too_long += stream.too_long
+        return rows, {"skipped_clips": sorted(skipped), "speech_too_long": too_long}
+
+    def test_clips(self, root: Path) -> tuple[list[str], list[str]]:
+        """The ``testing_list.txt`` clips (paths relative to ``root``) of the keyword
+        folders, and of the other folders."""
+        listing = root / "testing_list.txt"
+        if not listing.is_file():
+            raise DatasetLayoutError(
+                f"{root}: no testing_list.txt; is this the Speech Commands v2 folder?"
+            )
+        missing = [word for word in self.keywords if not (root / word).is_dir()]
+        if missing:
+            raise DatasetLayoutError(f"{root}: keyword folder(s) missing: {', '.join(missing)}")
+        keyword_clips, other_clips = [], []
+        for number, line in enumerate(listing.read_text().splitlines(), start=1):
+            relative = line.strip()
+            if not relative:
+                continue
+            if not (root / relative).is_file():
+                raise DatasetLayoutError(f"{listing}:{number}: {root / relative} does not exist")
+            (keyword_clips if relative.split("/")[0] in self.keywords else other_clips).append(
+                relative
+            )
+        listed = {clip.split("/")[0] for clip in keyword_clips}
+        unlisted = [word for word in self.keywords if word not in listed]
+        if unlisted:
+            raise DatasetLayoutError(
+                f"{listing}: no test clips of keyword(s) {', '.join(unlisted)}"
+            )
+        if not other_clips:
+            raise DatasetLayoutError(
+                f"{listing}: no test clips outside the keyword folders (the non-keyword speech)"
+            )
+        return keyword_clips, other_clips
+
+    def noise_shares(self, root: Path) -> list[np.ndarray]:
+        """The test share of every background-noise recording, each at unit RMS."""
+        folder = root / "_background_noise_"
+        files = sorted(folder.glob("*.wav"))
+        if not files:
+            raise DatasetLayoutError(f"{folder}: no .wav noise recordings for the background")
+        low, high = NOISE_SHARES["test"]
+        shares = []
+        for path in files:
+            audio, rate = read_soundfile(path)
+            if rate != self.sample_rate:
+                raise DatasetLayoutError(
+                    f"{path}: {rate} Hz, not Speech Commands' {self.sample_rate}"
+                )
+            share = audio[round(low * audio.shape[0]) : round(high * audio.shape[0])]
+            rms = float(np.sqrt(np.mean(np.square(share, dtype=np.float64)))) if share.size else 0.0
+            if share.size < rate or rms == 0:
+                raise DatasetLayoutError(
+                    f"{path}: its test share (the last 10 %) is shorter than 1 s or silent"
+                )
+            shares.append(share / rms)
+        return shares
+
+    def _background(
+        self, shares: list[np.ndarray], samples: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Pieces of the noise shares end to end: a random recording from a random
+        offset (at least 0.5 s before its end) to its end, then another."""
+        fade, shortest = round(0.05 * self.sample_rate), self.sample_rate // 2
+        pieces, total = [], 0
+        while total < samples + fade:
+            share = shares[rng.integers(len(shares))]
+            piece = share[rng.integers(0, share.shape[0] - shortest + 1) :]
+            pieces.append(piece)
+            total += piece.shape[0] - fade
+        return crossfade(pieces, fade)[:samples]
+
+    def _segments(self, root: Path, clips: list[str], skipped: list[str]) -> Iterable[Segment]:
+        pad = round(self.pad_seconds * self.sample_rate)
+        for relative in clips:
+            audio, rate = read_soundfile(root / relative)
+            if rate != self.sample_rate:
+                raise DatasetLayoutError(f"{root / relative}: {rate} Hz, not {self.sample_rate}")
+            start, end = word_bounds(audio, rate)
+            if end == start:
+                skipped.append(relative)
+                continue
+            first, last = max(start - pad, 0), min(end + pad, audio.shape[0])
+            yield Segment(audio[first:last], start - first, end - first, relative.split("/")[0])
