@@ -326,6 +326,7 @@ def evaluate_streams(
         "recall_at_fa_per_hour": recall_at,
         "at_threshold": at_threshold,
         "false_alarms_by_context": _false_alarm_contexts(entries, matchings),
+        "keyword_peaks": peak_summary(keyword_peaks(tracks, entries, tolerance_seconds), threshold),
     }
     # what detect() reads (seqrec.detect_sidecar.read_sidecar), and where it came from
     chosen_settings = {
@@ -350,6 +351,56 @@ def evaluate_streams(
     _write_events(entries, matchings, out / "events.jsonl")
     (out / "stream_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", "utf-8")
     return metrics
+
+
+def keyword_peaks(
+    tracks: Sequence[Track], streams: Sequence[Stream], tolerance_seconds: float
+) -> np.ndarray:
+    """Per keyword of every stream, in order: the best smoothed score of its own word
+    over the windows that end between its start and ``tolerance_seconds`` after its
+    end (where an event of the immediate rule would hit it); -inf when no window does.
+    A keyword whose peak is below a threshold cannot be hit at that threshold, so the
+    share of peaks at or above it bounds the recall there, whatever the false alarms.
+
+    >>> track = Track(("_silence_", "yes"), 10, 10, np.array([10, 15, 20, 30]),
+    ...               np.array([[0.9, 0.1], [0.3, 0.7], [0.1, 0.9], [0.0, 1.0]]))
+    >>> stream = Stream("s", Path("s.wav"), 3.0, (Keyword("yes", 0.9, 1.2),))
+    >>> keyword_peaks([track], [stream], tolerance_seconds=0.5)
+    array([0.7])
+    """
+    peaks = []
+    for track, stream in zip(tracks, streams, strict=True):
+        ends, index = track.ends, {label: i for i, label in enumerate(track.labels)}
+        for keyword in stream.keywords:
+            inside = (ends >= keyword.start - EDGE) & (
+                ends <= keyword.end + tolerance_seconds + EDGE
+            )
+            scores = track.smoothed[inside, index[keyword.word]]
+            peaks.append(scores.max(initial=-np.inf))
+    return np.array(peaks, float)
+
+
+def peak_summary(peaks: np.ndarray, threshold: float) -> dict[str, float | int | None]:
+    """The keywords' peaks (:func:`keyword_peaks`): how many lie below ``threshold``,
+    the recall ceiling that leaves, and their 10th, 20th and 50th percentiles.
+
+    >>> peak_summary(np.array([0.2, 0.95, 0.99, 0.999]), 0.97)["below_threshold"]
+    2
+    """
+    if peaks.size == 0:
+        return {"keywords": 0, "below_threshold": 0, "recall_ceiling": None,
+                "p10": None, "p20": None, "median": None}  # fmt: skip
+    finite = np.where(np.isfinite(peaks), peaks, 0.0)
+    p10, p20, median = np.percentile(finite, [10, 20, 50])
+    below = int((peaks < threshold).sum())
+    return {
+        "keywords": int(peaks.size),
+        "below_threshold": below,
+        "recall_ceiling": round(1 - below / peaks.size, 6),
+        "p10": round(float(p10), 6),
+        "p20": round(float(p20), 6),
+        "median": round(float(median), 6),
+    }
 
 
 def _false_alarm_contexts(

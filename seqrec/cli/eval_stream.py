@@ -91,7 +91,19 @@ def format_table(metrics: dict[str, Any]) -> str:
         "false alarms by what their window overlaps: " + ", ".join(
             f"{context} {count}" for context, count in metrics["false_alarms_by_context"].items()
         ),
+        _peaks_line(metrics["keyword_peaks"], metrics["threshold"]),
     ])  # fmt: skip
+
+
+def _peaks_line(peaks: dict[str, Any], threshold: float) -> str:
+    if not peaks["keywords"]:
+        return "no keywords: no peak scores"
+    return (
+        f"the right word's best score near each keyword: below the threshold for "
+        f"{peaks['below_threshold']} of {peaks['keywords']} keywords (recall ceiling "
+        f"{peaks['recall_ceiling']:.3f} at {threshold:.6g}); 10th / 20th / 50th "
+        f"percentile {peaks['p10']:.3f} / {peaks['p20']:.3f} / {peaks['median']:.3f}"
+    )
 
 
 @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="eval_stream")

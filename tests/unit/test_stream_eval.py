@@ -16,8 +16,10 @@ from seqrec.stream_eval import (
     Det,
     candidate_thresholds,
     evaluate_streams,
+    keyword_peaks,
     latency_stats,
     match_events,
+    peak_summary,
     sweep,
     sweep_thresholds,
 )
@@ -159,6 +161,24 @@ def test_the_sweep_at_a_threshold_is_what_detect_gives(tmp_path, decision_second
     # at 0.9: the three loud bursts, each again 0.5 s later (the refractory period is
     # shorter than the time a burst's window stays above 0.9)
     assert (det.hits[-2, 0], det.false_alarms[-2, 0]) == (3, 3)
+
+
+def test_keyword_peaks_bound_the_recall_at_every_threshold(tmp_path):
+    """A keyword whose own word never scores the threshold near it cannot be hit: the
+    share of peaks at or above a threshold is at least the recall there."""
+    model = ToneSpotter()
+    streams = read_streams(tone_streams(tmp_path), model.labels, RATE)
+    tracks = [score_track(model, s.path, 0.1, None, 3) for s in streams]
+    peaks = keyword_peaks(tracks, streams, 1.0)
+    assert peaks.shape == (4,)
+    assert min(peaks[:3]) > 0.9 and peaks[3] < 0.5  # the "low" marked where nothing sounds
+    thresholds = candidate_thresholds(tracks)
+    det = sweep(tracks, streams, thresholds, (ALL, "low", "high"), 0.5, 1.0)
+    ceiling = (peaks[None, :] >= thresholds[:, None]).sum(axis=1)
+    assert np.all(det.hits[:, 0] <= ceiling)
+    assert np.any(det.hits[:, 0] == ceiling) and np.any(det.hits[:, 0] < ceiling)
+    summary = peak_summary(peaks, 0.9)
+    assert summary["below_threshold"] == 1 and summary["recall_ceiling"] == 0.75
 
 
 def test_a_capped_sweep_refines_to_the_same_operating_points(tmp_path):
