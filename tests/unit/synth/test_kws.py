@@ -156,9 +156,11 @@ def test_short_and_clean_clips_vary_length_and_noise_floor(tmp_path):
         audio, _ = sf.read(entry.path)
         assert abs(audio.size - entry.duration * 16000) < 2 and audio.size <= 16000, entry.path
         lengths.append(audio.size)
-        silent.append(np.mean(audio == 0))  # a clean clip keeps exact zeros around the word
+        silent.append(np.mean(audio == 0))  # a clean clip keeps runs of exact zeros around the word
     assert min(lengths) < 12000 and max(lengths) == 16000  # both kinds of length
-    assert min(silent) == 0.0 and max(silent) > 0.1  # noisy clips and clean ones
+    # Noise at a high SNR can still round to zero in a few 16-bit samples, so a noisy clip
+    # has a tiny share of zeros rather than none.
+    assert min(silent) < 0.01 and max(silent) > 0.1  # noisy clips and clean ones
 
 
 def test_partial_keywords_sit_at_an_edge_of_their_unknown_clips(tmp_path):
