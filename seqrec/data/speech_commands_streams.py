@@ -26,15 +26,19 @@ from seqrec.data.streams import (
 )
 from seqrec.waveform import read_soundfile
 
+LISTS = {"test": "testing_list.txt", "val": "validation_list.txt"}  # the split's clips
+
 
 @dataclass(kw_only=True)
 class SpeechCommandsStreams:
-    """Streams from Speech Commands v2's test clips, under ``out``.
+    """Streams from Speech Commands v2's test clips (or, with ``split="val"``, its
+    validation clips), under ``out``.
 
-    Keywords are the ``testing_list.txt`` clips of the keyword folders; non-keyword
-    speech the test clips of the other word folders; the background the
-    ``_background_noise_`` recordings, only their test share
-    (:data:`~seqrec.data.speech_commands.NOISE_SHARES`: the last 10 %), each scaled to
+    Keywords are the ``testing_list.txt`` (``validation_list.txt``) clips of the
+    keyword folders; non-keyword speech the listed clips of the other word folders; the
+    background the ``_background_noise_`` recordings, only that split's share
+    (:data:`~seqrec.data.speech_commands.NOISE_SHARES`: the last 10 % for test, the
+    10 % before it for validation), each scaled to
     one level, pieces of them from random offsets end to end. Each clip is trimmed to
     its word (:func:`word_bounds`) with ``pad_seconds`` of its own background either
     side; a clip with no word in it is left out and named in the statistics
@@ -49,6 +53,7 @@ class SpeechCommandsStreams:
         snr_db: (low, high) SNR of each clip against the noise.
         pad_seconds: of each clip's own audio kept either side of its word.
         seed: the clips' order, and everything each stream draws.
+        split: ``"test"`` or ``"val"``: which listed clips and noise share.
     """
 
     sample_rate: ClassVar[int] = 16000  # Speech Commands' own
@@ -62,8 +67,11 @@ class SpeechCommandsStreams:
     snr_db: Sequence[float] = (5.0, 30.0)
     pad_seconds: float = 0.05
     seed: int = 0
+    split: str = "test"
 
     def __post_init__(self) -> None:
+        if self.split not in LISTS:
+            raise ValueError(f"split must be one of {', '.join(LISTS)}, got {self.split!r}")
         self.keywords, self.snr_db = word_list("keywords", self.keywords), tuple(self.snr_db)
         if isinstance(self.layout, Mapping):
             self.layout = StreamLayout(**self.layout)
@@ -74,7 +82,7 @@ class SpeechCommandsStreams:
 
     def _build(self, out: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         root = Path(self.root)
-        keyword_clips, other_clips = self.test_clips(root)
+        keyword_clips, other_clips = self.listed_clips(root)
         noise = self.noise_shares(root)
         order = np.random.default_rng(self.seed)
         skipped: list[str] = []
@@ -96,13 +104,13 @@ class SpeechCommandsStreams:
             too_long += stream.too_long
         return rows, {"skipped_clips": sorted(skipped), "speech_too_long": too_long}
 
-    def test_clips(self, root: Path) -> tuple[list[str], list[str]]:
-        """The ``testing_list.txt`` clips (paths relative to ``root``) of the keyword
-        folders, and of the other folders."""
-        listing = root / "testing_list.txt"
+    def listed_clips(self, root: Path) -> tuple[list[str], list[str]]:
+        """The clips of the split's list (paths relative to ``root``) in the keyword
+        folders, and in the other folders."""
+        listing = root / LISTS[self.split]
         if not listing.is_file():
             raise DatasetLayoutError(
-                f"{root}: no testing_list.txt; is this the Speech Commands v2 folder?"
+                f"{root}: no {listing.name}; is this the Speech Commands v2 folder?"
             )
         missing = [word for word in self.keywords if not (root / word).is_dir()]
         if missing:
@@ -120,22 +128,20 @@ class SpeechCommandsStreams:
         listed = {clip.split("/")[0] for clip in keyword_clips}
         unlisted = [word for word in self.keywords if word not in listed]
         if unlisted:
-            raise DatasetLayoutError(
-                f"{listing}: no test clips of keyword(s) {', '.join(unlisted)}"
-            )
+            raise DatasetLayoutError(f"{listing}: no clips of keyword(s) {', '.join(unlisted)}")
         if not other_clips:
             raise DatasetLayoutError(
-                f"{listing}: no test clips outside the keyword folders (the non-keyword speech)"
+                f"{listing}: no clips outside the keyword folders (the non-keyword speech)"
             )
         return keyword_clips, other_clips
 
     def noise_shares(self, root: Path) -> list[np.ndarray]:
-        """The test share of every background-noise recording, each at unit RMS."""
+        """The split's share of every background-noise recording, each at unit RMS."""
         folder = root / "_background_noise_"
         files = sorted(folder.glob("*.wav"))
         if not files:
             raise DatasetLayoutError(f"{folder}: no .wav noise recordings for the background")
-        low, high = NOISE_SHARES["test"]
+        low, high = NOISE_SHARES[self.split]
         shares = []
         for path in files:
             audio, rate = read_soundfile(path)
@@ -147,7 +153,8 @@ class SpeechCommandsStreams:
             rms = float(np.sqrt(np.mean(np.square(share, dtype=np.float64)))) if share.size else 0.0
             if share.size < rate or rms == 0:
                 raise DatasetLayoutError(
-                    f"{path}: its test share (the last 10 %) is shorter than 1 s or silent"
+                    f"{path}: its {self.split} share ({low:.0%}-{high:.0%}) is shorter than 1 s "
+                    "or silent"
                 )
             shares.append(share / rms)
         return shares

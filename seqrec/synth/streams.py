@@ -1,10 +1,12 @@
 """Synthetic keyword-spotting streams: long recordings with keywords at known times,
-spoken by the keyword corpus's test voices.
+spoken by the keyword corpus's test voices (or, with ``split="val"``, its validation
+voices: streams to tune on, such as the per-keyword calibration of
+``seqrec-eval-stream``).
 
 Only the eSpeak variants that :class:`~seqrec.synth.kws.SyntheticCommands` holds out
-for its test split speak here (:func:`~seqrec.synth.espeak.split_variants` with the
+for that split speak here (:func:`~seqrec.synth.espeak.split_variants` with the
 same seed, ``val_voices``, ``test_voices`` and ``max_voices``), so no stream voice is
-heard in training. Each test voice speaks every keyword a few times, and non-keyword
+heard in training. Each voice speaks every keyword a few times, and non-keyword
 speech: grammar sentences (:mod:`seqrec.synth.sentences`) with none of the keywords
 as a word, and isolated distractor words (by default the other 25 Speech Commands
 words). Every segment draws an accent, rate, pitch and pitch range, and a share of
@@ -66,6 +68,8 @@ class SyntheticStreams(SpokenCorpus):
             distractor words; the rest are sentences.
         streams, stream_seconds: how many streams, and the length of each.
         layout: where keywords and speech go, and the noise level.
+        split: whose voices speak: the keyword corpus's ``"test"`` voices, or its
+            ``"val"`` ones.
         voice_seed, max_voices: with ``val_voices`` and ``test_voices``, the keyword
             corpus's voice split (its ``seed`` and ``max_voices``).
         pad_seconds: silence either side of each spoken segment (and its room's
@@ -86,12 +90,15 @@ class SyntheticStreams(SpokenCorpus):
     layout: StreamLayout = field(default_factory=StreamLayout)
     rate: Sequence[int] = (120, 230)
     snr_db: Sequence[float] = (5.0, 30.0)
+    split: str = "test"
     voice_seed: int = 0
     max_voices: int | None = None
     pad_seconds: float = 0.05
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.split not in ("val", "test"):
+            raise ValueError(f"split must be 'val' or 'test', got {self.split!r}")
         self.keywords = word_list("keywords", self.keywords)
         if self.distractors is None:
             self.distractors = tuple(w for w in WORDS_35 if w not in self.keywords)
@@ -108,13 +115,13 @@ class SyntheticStreams(SpokenCorpus):
         return {**super().settings(), "grammar": grammar_fingerprint()}
 
     def voices(self) -> list[str]:
-        """The keyword corpus's test voices: the only ones that speak here."""
+        """The keyword corpus's voices of ``split``: the only ones that speak here."""
         return split_variants(self.voice_seed, self.val_voices, self.test_voices, self.max_voices)[
-            "test"
+            self.split
         ]
 
     def jobs(self) -> list[tuple[str, list[str], list[str], int]]:
-        """(voice, keyword texts, non-keyword texts, seed) of each test voice: enough
+        """(voice, keyword texts, non-keyword texts, seed) of each voice: enough
         keywords for the most the streams can hold, and speech for about their capacity
         (:meth:`~seqrec.data.streams.StreamLayout.speech_capacity`)."""
         voices = self.voices()
@@ -156,7 +163,7 @@ class SyntheticStreams(SpokenCorpus):
             unit="voice",
         )
         if not results:
-            raise RuntimeError("eSpeak NG crashed on every test voice: no streams to mix")
+            raise RuntimeError("eSpeak NG crashed on every voice: no streams to mix")
         results.sort(key=lambda result: result[0])
         order = np.random.default_rng(job_seed(self.seed, "order"))
         keyword_pool = [segment for _, segments, _ in results for segment in segments]

@@ -229,6 +229,37 @@ def test_speech_commands_streams_use_test_clips_and_test_noise(streams_layout, t
     assert builder() == out and (out / "streams.jsonl").stat().st_mtime_ns == stamp  # reused
 
 
+def test_speech_commands_val_streams_use_validation_clips_and_noise(streams_layout, tmp_path):
+    root, clips = streams_layout
+    validation = sorted(relative for relative, *_, listed in clips.values() if not listed)
+    (root / "validation_list.txt").write_text("\n".join(validation) + "\n")
+    out = SpeechCommandsStreams(
+        root=str(root),
+        out=str(tmp_path / "val"),
+        streams=1,
+        stream_seconds=40.0,
+        layout=StreamLayout(keyword_spacing=(5.0, 6.0)),
+        snr_db=(40.0, 40.0),
+        split="val",
+    )()
+    row = json.loads((out / "streams.jsonl").read_text())
+    audio, _ = sf.read(out / row["audio_filepath"])
+    frequencies = np.array(sorted(clips))
+    assert len(row["keywords"]) >= 5
+    for label in row["keywords"]:
+        start, end = round(label["start"] * RATE), round(label["end"] * RATE)
+        found = frequencies[np.abs(frequencies - dominant_frequency(audio[start:end])).argmin()]
+        relative = clips[found][0]
+        assert relative in validation and relative.split("/")[0] == label["word"]
+    # the background is the noise's validation share: the 5 kHz tone, not the white test share
+    quiet = np.ones(audio.size, dtype=bool)
+    for label in row["keywords"] + row["speech"]:
+        quiet[round(label["start"] * RATE) - 1600 : round(label["end"] * RATE) + 1600] = False
+    assert abs(dominant_frequency(audio[quiet]) - 5000) < 20
+    with pytest.raises(ValueError, match="split must be one of test, val"):
+        SpeechCommandsStreams(root=str(root), out="o", split="train")
+
+
 def test_a_clip_with_no_word_is_skipped_and_named(streams_layout, tmp_path):
     root, _ = streams_layout
     silent = "cat/test00_nohash_0.wav"
@@ -261,7 +292,9 @@ def test_broken_layouts_get_clear_errors(streams_layout, tmp_path):
     (root / "testing_list.txt").write_text(
         "".join(line + "\n" for line in listing.split() if not line.startswith("stop/"))
     )
-    with pytest.raises(DatasetLayoutError, match=r"no test clips of keyword\(s\) stop"):
+    with pytest.raises(
+        DatasetLayoutError, match=r"testing_list.txt: no clips of keyword\(s\) stop"
+    ):
         build()
     for clip in (root / "stop").iterdir():
         clip.unlink()

@@ -62,6 +62,13 @@ def test_the_voices_are_the_keyword_corpus_test_voices():
     assert isinstance(builder, SyntheticStreams) and builder.root.endswith("/kws_streams")
     assert builder.keywords == streams.WORDS_10 and len(builder.distractors) == 25
     assert builder.voices() == kws.voice_split()["test"]
+    # split=val: the keyword corpus's validation voices, into a folder of their own
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        val = instantiate(compose("streams", ["split=val"]).sources.synthetic)
+    assert val.root.endswith("/kws_streams_val") and val.voices() == kws.voice_split()["val"]
+    assert not set(val.voices()) & set(builder.voices())
+    with pytest.raises(ValueError, match="split must be 'val' or 'test'"):
+        SyntheticStreams(root="unused", split="train")
 
 
 def test_the_default_plan_holds_enough_keywords_and_keyword_free_speech():
