@@ -5,6 +5,8 @@ and ``seqrec-detect`` to take by default (:mod:`seqrec.stream_eval`).
 
 seqrec-eval-stream ckpt_path=<kws run>/checkpoints/best.ckpt streams=data/kws_streams/streams.jsonl
     seqrec-eval-stream ckpt_path=best.onnx streams=streams.jsonl fa_per_hour=0.5 out=eval_onnx
+    seqrec-eval-stream ckpt_path=... streams=data/kws_streams/streams.jsonl \
+        calibration=data/kws_streams_val/streams.jsonl     # per-keyword thresholds
 """
 
 from typing import Any
@@ -29,6 +31,8 @@ OPTIONS = (
     "window_seconds",
     "batch_windows",
     "write_default",
+    "calibration",
+    "calibration_rank",
 )
 
 
@@ -61,7 +65,7 @@ def format_table(metrics: dict[str, Any]) -> str:
     the counts and latencies (seconds from the keyword's end to the event)."""
     targets = list(metrics["recall_at_fa_per_hour"])
     at = metrics["at_threshold"]
-    overall = at["all"]
+    overall, calibration = at["all"], metrics.get("calibration")
 
     def cell(value: float | None, spec: str = ".3f") -> str:
         return "-" if value is None else format(value, spec)
@@ -81,10 +85,12 @@ def format_table(metrics: dict[str, Any]) -> str:
         f"{metrics['stream_count']} streams, {metrics['hours']:.3f} h of audio, "
         f"{overall['keywords']} keywords; a hit fires from the word's start to "
         f"{metrics['tolerance_seconds']:g} s after its end",
-        f"threshold {metrics['threshold']:.6g}: the lowest with at most "
+        f"{'reference threshold' if calibration else 'threshold'} "
+        f"{metrics['threshold']:.6g}: the lowest with at most "
         f"{metrics['fa_per_hour_target']:g} false alarms per hour (FA/h); at it "
         f"{overall['fa_per_hour']:.3g} FA/h, recall {cell(overall['recall'])}, and the "
         f"counts and latencies (seconds after the word's end) below",
+        *_calibration_lines(metrics),
         "",
         *rows,
         "",
@@ -93,6 +99,18 @@ def format_table(metrics: dict[str, Any]) -> str:
         ),
         _peaks_line(metrics["keyword_peaks"], metrics["threshold"]),
     ])  # fmt: skip
+
+
+def _calibration_lines(metrics: dict[str, Any]) -> list[str]:
+    calibration = metrics.get("calibration")
+    if not calibration:
+        return []
+    thresholds = metrics["keyword_thresholds"]
+    return [
+        f"per-keyword thresholds calibrated on {calibration['streams']} (each keyword's "
+        f"{calibration['rank']}th highest impostor score lined up): "
+        + ", ".join(f"{word} {t:.4f}" for word, t in thresholds.items())
+    ]
 
 
 def _peaks_line(peaks: dict[str, Any], threshold: float) -> str:

@@ -11,18 +11,16 @@ import soundfile as sf
 from hydra import compose, initialize_config_dir
 
 from seqrec.config import conf_dir
-from seqrec.stream_eval import (
+from seqrec.stream_det import (
     ALL,
     Det,
     candidate_thresholds,
-    evaluate_streams,
-    keyword_peaks,
     latency_stats,
     match_events,
-    peak_summary,
     sweep,
     sweep_thresholds,
 )
+from seqrec.stream_eval import evaluate_streams, keyword_peaks, peak_summary
 from seqrec.stream_manifest import (
     CONTEXTS,
     Keyword,
