@@ -15,7 +15,12 @@ so that the keywords' false-alarm tails line up:
 - ``b_k`` is the logit of the ``rank``-th highest smoothed ``k`` score among them,
   less the mean of those logits over the keywords;
 - a reference threshold ``T`` stands for the thresholds ``sigmoid(logit(T) + b_k)``,
-  one per keyword: the same depth into every keyword's impostor tail.
+  one per keyword: about the same depth into every keyword's impostor tail.
+
+``rank`` counts windows, not false alarms: at a 0.1 s hop with posteriors averaged
+over 3 windows, one burst of impostor scores spans a few windows, so the default 10th
+window lies about two to four false alarms deep into a keyword's tail. A higher rank
+rests each offset on more of the tail and less on its single worst burst.
 
 ``seqrec.stream_eval`` then sweeps ``T`` on the test streams exactly as it sweeps the
 shared threshold, firing with the per-keyword thresholds (the detector's own rule), and
@@ -32,17 +37,21 @@ import numpy as np
 from seqrec.stream_manifest import Stream
 from seqrec.streaming import NON_KEYWORDS, Track
 
-EPS = 1e-7  # scores are clipped into [EPS, 1 - EPS] before their logit
-RANK = 10  # the impostor score, counted from the highest, that places each keyword's tail
+EPS = 1e-7  # a keyword's tail score is clipped into [EPS, 1 - EPS]: its offset is finite
+RANK = 10  # the impostor window, counted from the highest score, that places a keyword's tail
 
 
-def logit(p: np.ndarray | float) -> np.ndarray:
-    p = np.clip(np.asarray(p, np.float64), EPS, 1 - EPS)
-    return np.log(p) - np.log1p(-p)
+def logit(p: np.ndarray | float, eps: float = 0.0) -> np.ndarray:
+    """``log(p / (1 - p))``, -inf at 0 and inf at 1 (after clipping into
+    ``[eps, 1 - eps]``)."""
+    p = np.clip(np.asarray(p, np.float64), eps, 1 - eps)
+    with np.errstate(divide="ignore"):
+        return np.log(p) - np.log1p(-p)
 
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray:
-    return 1 / (1 + np.exp(-np.asarray(x, np.float64)))
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-np.asarray(x, np.float64)))
 
 
 @dataclass(frozen=True)
@@ -56,21 +65,22 @@ class Calibration:
 
     def thresholds(self, reference: float) -> dict[str, float]:
         """The per-keyword thresholds that reference threshold ``reference`` stands for:
-        ``sigmoid(logit(reference) + offset)``; 0 and anything above 1 are kept as
-        they are (fire on everything, or never).
+        ``sigmoid(logit(reference) + offset)``; 0 and 1 stay 0 and 1, and anything
+        above 1 is kept as it is (never fire).
 
         >>> Calibration({"yes": 0.0, "no": np.log(3)}).thresholds(0.5)
         {'yes': 0.5, 'no': 0.75}
         """
-        if reference <= 0 or reference > 1:
-            return dict.fromkeys(self.offsets, float(reference))
+        if reference <= 0 or reference >= 1:
+            return dict.fromkeys(self.offsets, max(float(reference), 0.0))
         shifted = sigmoid(logit(reference) + np.array(list(self.offsets.values())))
         return {word: float(t) for word, t in zip(self.offsets, shifted, strict=True)}
 
     def calibrated(self, track: Track) -> Track:
         """``track`` with each keyword's scores moved onto the reference scale,
-        ``sigmoid(logit(score) - offset)``: a window reaches reference threshold ``T``
-        there when its raw score reaches the keyword's own threshold (up to rounding)."""
+        ``sigmoid(logit(score) - offset)`` (0 and 1 stay 0 and 1): a window reaches
+        reference threshold ``T`` there when its raw score reaches the keyword's own
+        threshold (up to rounding in the last bits)."""
         smoothed = np.array(track.smoothed, np.float64)
         for c, label in enumerate(track.labels):
             if label in self.offsets:
@@ -130,11 +140,12 @@ def calibrate(
     impostors = impostor_scores(tracks, streams)
     fewest = min((s.size for s in impostors.values()), default=0)
     if fewest < rank:
+        word = min(impostors, key=lambda w: impostors[w].size)
         raise ValueError(
-            f"{source or 'calibration streams'}: a keyword has {fewest} impostor windows, "
-            f"fewer than calibration_rank={rank}; use longer calibration streams"
+            f"{source or 'calibration streams'}: keyword {word!r} has {fewest} impostor "
+            f"windows, fewer than calibration_rank={rank}; use longer calibration streams"
         )
-    tails = {word: float(logit(s[-rank])) for word, s in impostors.items()}
+    tails = {word: float(logit(s[-rank], EPS)) for word, s in impostors.items()}
     mean = float(np.mean(list(tails.values())))
     offsets = {word: tail - mean for word, tail in tails.items()}
     return Calibration(offsets, rank, source, int(fewest))

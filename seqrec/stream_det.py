@@ -144,9 +144,21 @@ def keyword_scores(track: Track) -> np.ndarray:
     return track.smoothed[:, columns].max(axis=1, initial=-np.inf)
 
 
-def candidate_thresholds(tracks: Sequence[Track]) -> np.ndarray:
-    """Every threshold at which some stream's events change (a window's best keyword
-    score), the 0..1 grid, and one above every score (no events), ascending."""
+def candidate_thresholds(tracks: Sequence[Track], every_keyword: bool = False) -> np.ndarray:
+    """Every threshold at which some stream's events change, the 0..1 grid, and one
+    above every score (no events), ascending. With one threshold for all keywords the
+    events change only at a window's best keyword score; with per-keyword thresholds
+    (``every_keyword``, on calibrated tracks) at every keyword's score, since the word a
+    window fires is the one with the best raw score among those past their own limits."""
+    if every_keyword:
+        scores = np.concatenate([
+            t.smoothed[:, [i for i, w in enumerate(t.labels) if w not in NON_KEYWORDS]].ravel()
+            for t in tracks
+        ])  # fmt: skip
+        # just under each score: the per-keyword limits come back from the calibrated
+        # scale with rounding in the last bits, which must not decide whether it fires
+        top = max(float(scores.max(initial=0.0)), 1.0) + 1e-6  # above 1: never fires
+        return np.unique(np.concatenate([scores * (1 - 1e-12), GRID, [top]]))
     scores = np.concatenate([keyword_scores(t) for t in tracks] + [GRID])
     return np.unique(np.append(scores, np.nextafter(scores.max(), np.inf)))
 
@@ -219,9 +231,10 @@ def sweep_thresholds(
     spread out, then at every one between the lowest threshold that meets each of
     ``fa_targets`` and the threshold swept below it."""
     settings = (columns, refractory_seconds, tolerance_seconds, decision_seconds, calibration)
-    candidates = candidate_thresholds(
-        [calibration.calibrated(t) for t in tracks] if calibration else tracks
-    )
+    if calibration:
+        candidates = candidate_thresholds([calibration.calibrated(t) for t in tracks], True)
+    else:
+        candidates = candidate_thresholds(tracks)
     det = sweep(tracks, streams, _spread(candidates, max_thresholds), *settings)
     if len(det.thresholds) == len(candidates):
         return det
@@ -244,8 +257,9 @@ def _spread(candidates: np.ndarray, cap: int) -> np.ndarray:
 
 
 def write_det_csv(det: Det, path: Path) -> None:
-    """One row per threshold and column: threshold, keyword (or "all"), miss_rate,
-    fa_per_hour, recall, hits, false_alarms (rates empty for a word that never occurs)."""
+    """One row per threshold and column: threshold (the reference threshold, with
+    per-keyword thresholds), keyword (or "all"), miss_rate, fa_per_hour, recall, hits,
+    false_alarms (rates empty for a word that never occurs)."""
     lines = ["threshold,keyword,miss_rate,fa_per_hour,recall,hits,false_alarms"]
     recall, fa = det.recall, det.fa_per_hour
     for t, threshold in enumerate(det.thresholds):

@@ -75,12 +75,18 @@ def evaluate_streams(
                          "calibrate on streams of other voices (seqrec-streams split=val)")  # fmt: skip
     source = str(model.source)
     entries = read_streams(streams, model.labels, int(model.sample_rate))
+    tuning = []
+    if calibration is not None:
+        tuning = read_streams(calibration, model.labels, int(model.sample_rate))
+        shared = sorted({s.path.resolve() for s in tuning} & {s.path.resolve() for s in entries})
+        if shared:
+            raise ValueError(f"{calibration}: {len(shared)} of its streams are test streams "
+                             f"(first {shared[0]}); calibrate on streams of other voices")  # fmt: skip
     # the window is fixed here, so that the sidecar of an earlier run cannot set it
     window_seconds = window_seconds or clip_window_seconds(model)
     scoring = (hop_seconds, window_seconds, smooth_windows, batch_windows)
     keyword_calibration = None
     if calibration is not None:
-        tuning = read_streams(calibration, model.labels, int(model.sample_rate))
         tuning_tracks = [
             score_track(model, s.path, *scoring)
             for s in tqdm(tuning, desc="scoring calibration streams", unit="stream")

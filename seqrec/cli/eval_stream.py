@@ -107,9 +107,9 @@ def _calibration_lines(metrics: dict[str, Any]) -> list[str]:
         return []
     thresholds = metrics["keyword_thresholds"]
     return [
-        f"per-keyword thresholds calibrated on {calibration['streams']} (each keyword's "
-        f"{calibration['rank']}th highest impostor score lined up): "
-        + ", ".join(f"{word} {t:.4f}" for word, t in thresholds.items())
+        f"per-keyword thresholds calibrated on {calibration['streams']} (the keywords' "
+        f"impostor scores of rank {calibration['rank']} lined up): "
+        + ", ".join(f"{word} {t:.6g}" for word, t in thresholds.items())
     ]
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from seqrec.detect_sidecar import read_sidecar
 from seqrec.keyword_calibration import Calibration, calibrate, impostor_scores, logit, sigmoid
-from seqrec.stream_det import ALL, match_events, sweep
+from seqrec.stream_det import ALL, candidate_thresholds, match_events, sweep
 from seqrec.stream_eval import evaluate_streams
 from seqrec.stream_manifest import Keyword, Stream
 from seqrec.streaming import Track, detect, trigger
@@ -61,6 +62,34 @@ def test_calibrated_scores_cross_the_reference_where_raw_ones_cross_their_own():
             clear = np.abs(raw - limits[word]) > 1e-9  # away from rounding at the limit
             assert np.array_equal((raw >= limits[word])[clear], (moved >= reference)[clear])
     assert np.array_equal(calibrated.smoothed[:, 0], track.smoothed[:, 0])  # not a keyword
+    # at the ends of the scale: 0 and 1 stay put, so a score of 1 fires at 1 on both scales
+    edge = track_of(np.array([1.0, 1 - 1e-8, 0.0]), np.array([0.0, 0.5, 1.0]))
+    moved = calibration.calibrated(edge).smoothed
+    assert moved[0, 1] == 1.0 and moved[2, 2] == 1.0 and moved[0, 2] == 0.0
+    assert calibration.thresholds(1.0) == {"yes": 1.0, "no": 1.0}
+    assert [e.end for e in trigger(edge, calibration.thresholds(1.0))] == [1.0]
+
+
+def test_the_candidate_thresholds_of_calibrated_tracks_hold_every_operating_point():
+    # a window past both limits fires the word with the higher raw score, so the events
+    # also change where a keyword's calibrated score lies below the window's best. Here
+    # "no" at 1.1 s with "yes" at 6.0 s fires only between two such scores, 1e-4 apart.
+    calibration = Calibration({"yes": -1.0, "no": 1.0})
+    yes, no = np.full(52, 0.05), np.full(52, 0.05)
+    yes[1], no[1] = 0.6, 0.8  # 1.1 s: calibrated 0.803 and 0.595
+    yes[50] = float(sigmoid(logit(0.7) - 1.0))  # 6.0 s: calibrated 0.7 ...
+    no[50] = float(sigmoid(logit(0.5949) + 1.0))  # ... and 0.5949, its raw score the higher
+    track = track_of(yes, no)
+
+    def events(reference: float) -> tuple:
+        return tuple((e.word, e.end) for e in trigger(track, calibration.thresholds(reference)))
+
+    seen = {events(t) for t in np.linspace(0.0, 1.0, 20001)}
+    assert (("no", 1.1), ("yes", 6.0)) in seen  # the narrow operating point is there
+    swept = {
+        events(t) for t in candidate_thresholds([calibration.calibrated(track)], every_keyword=True)
+    }
+    assert seen <= swept and () in swept  # every operating point, "none" included
 
 
 def test_a_calibrated_sweep_counts_the_detectors_events_at_the_per_keyword_thresholds():
@@ -102,9 +131,20 @@ def test_eval_stream_calibrates_on_other_streams_and_writes_per_keyword_threshol
     assert set(limits) == {"low", "high"} and limits["high"] > limits["low"]
     sidecar = json.loads((tmp_path / "run" / "kws.detect.json").read_text())
     assert sidecar["threshold"] == limits and sidecar["calibration"]["streams"] == str(val)
+    assert read_sidecar(tmp_path / "run" / "kws.detect.json")["threshold"] == limits
+    # the peak scores are on the calibrated scale, where the reference threshold applies
+    peaks = metrics["keyword_peaks"]
+    assert (
+        peaks["keywords"] == 2 and peaks["recall_ceiling"] >= metrics["at_threshold"][ALL]["recall"]
+    )
     found = [(e.word, e.end) for e in detect(model, tmp_path / "test" / "streams" / "a.wav")]
     events = [json.loads(line) for line in (tmp_path / "run" / "stream_eval" / "events.jsonl")
               .read_text().splitlines()]  # fmt: skip
     assert found == [(e["word"], e["end"]) for e in events]  # detect() took the mapping
     with pytest.raises(ValueError, match="the calibration streams are the test streams"):
         evaluate_streams(model, test, calibration=test)
+    copy = tmp_path / "copy.jsonl"  # another manifest of the same recordings
+    copy.write_text((tmp_path / "test" / "streams.jsonl").read_text().replace(
+        '"streams/', f'"{tmp_path}/test/streams/'))  # fmt: skip
+    with pytest.raises(ValueError, match=r"copy\.jsonl: 1 of its streams are test streams"):
+        evaluate_streams(model, test, calibration=copy)

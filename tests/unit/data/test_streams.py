@@ -246,11 +246,14 @@ def test_speech_commands_val_streams_use_validation_clips_and_noise(streams_layo
     audio, _ = sf.read(out / row["audio_filepath"])
     frequencies = np.array(sorted(clips))
     assert len(row["keywords"]) >= 5
-    for label in row["keywords"]:
+    assert row["speech"]
+    for label, kind in [(k, "word") for k in row["keywords"]] + [
+        (s, "text") for s in row["speech"]
+    ]:
         start, end = round(label["start"] * RATE), round(label["end"] * RATE)
         found = frequencies[np.abs(frequencies - dominant_frequency(audio[start:end])).argmin()]
         relative = clips[found][0]
-        assert relative in validation and relative.split("/")[0] == label["word"]
+        assert relative in validation and relative.split("/")[0] == label[kind]
     # the background is the noise's validation share: the 5 kHz tone, not the white test share
     quiet = np.ones(audio.size, dtype=bool)
     for label in row["keywords"] + row["speech"]:
