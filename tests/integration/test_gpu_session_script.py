@@ -6,9 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# a minute of CPU: out of the default suite; `pytest -m slow` runs it before a GPU session
+@pytest.mark.slow
 def test_gpu_session_script_smoke_mode_runs_every_step(tmp_path):
     out = tmp_path / "out"
     env = {
