@@ -22,13 +22,12 @@ from seqrec.data.video import ClipReader
 from seqrec.results import (
     Classifies,
     ModelMethods,
-    Prediction,
     Transcribes,
     Transcript,
     chunk_transcript,
     join_transcripts,
-    top_predictions,
 )
+from seqrec.results import Prediction as Prediction
 from seqrec.results import WordTime as WordTime
 from seqrec.waveform import chunks_of, cut_at, quiet_cuts
 
@@ -156,16 +155,12 @@ class Classifier(Classifies, LoadedModel):
         self.labels = list(labels)
 
     @torch.inference_mode()
-    def classify_clips(
-        self,
-        items: Sequence[Sequence[torch.Tensor]],
-        names: Sequence[str],
-        top_k: int = 5,
-        batch_size: int = 32,
-    ) -> list[Prediction]:
-        """Label inputs already prepared: for each, its clips (video) or its one waveform
-        (audio). The scores of an input's clips are averaged; ``batch_size`` counts
-        sequences (clips) per forward pass."""
+    def posteriors(
+        self, items: Sequence[Sequence[torch.Tensor]], batch_size: int = 32
+    ) -> np.ndarray:
+        """(N, C) class probabilities of inputs already prepared: for each, its clips
+        (video) or its one waveform (audio). The logits of an input's clips are
+        averaged; ``batch_size`` counts sequences (clips) per forward pass."""
         sequences = [clip for clips in items for clip in clips]
         owners = torch.tensor([i for i, clips in enumerate(items) for _ in clips], dtype=torch.long)
         logits = torch.zeros(len(sequences), len(self.labels))
@@ -173,8 +168,7 @@ class Classifier(Classifies, LoadedModel):
             logits[batch] = outputs
         summed = torch.zeros(len(items), len(self.labels)).index_add_(0, owners, logits)
         counts = torch.bincount(owners, minlength=len(items)).unsqueeze(1)
-        probs = torch.softmax(summed / counts, dim=-1)  # clip scores averaged per input
-        return top_predictions(probs.numpy(), self.labels, names, top_k)
+        return torch.softmax(summed / counts, dim=-1).numpy()  # clip scores averaged per input
 
 
 class Transcriber(Transcribes, LoadedModel):

@@ -112,9 +112,21 @@ class Transcribes:
 
 
 class Classifies:
-    """``classify`` for a classifier that can ``prepare`` an input and
-    ``classify_clips`` prepared ones: the PyTorch :class:`seqrec.inference.Classifier`
-    and the exported :class:`seqrec.runtime.OnnxClassifier` share it."""
+    """``classify`` and ``classify_clips`` for a classifier that can ``prepare`` an
+    input and give the ``posteriors`` of prepared ones: the PyTorch
+    :class:`seqrec.inference.Classifier` and the exported
+    :class:`seqrec.runtime.OnnxClassifier` share it."""
+
+    def classify_clips(
+        self,
+        items: Sequence[Sequence[Any]],
+        names: Sequence[str],
+        top_k: int = 5,
+        batch_size: int = 32,
+    ) -> list[Prediction]:
+        """Label inputs already prepared (:meth:`posteriors`): a :class:`Prediction`
+        per input, named by ``names``."""
+        return top_predictions(self.posteriors(items, batch_size), self.labels, names, top_k)
 
     def classify(self, inputs: Sequence[Any], top_k: int = 5, batch_size: int = 32) -> list:
         """Label each input.

@@ -9,7 +9,7 @@ event, at the cost of that much latency.
 
 Any classifier that :func:`seqrec.load` gives (a checkpoint's, or an exported
 model's through :mod:`seqrec.runtime`) can detect: the windows go through its own
-``classify_clips``. Memory is bounded by one window, the smoothing span and one batch
+``posteriors``. Memory is bounded by one window, the smoothing span and one batch
 of windows, whatever the stream's length. Latency: a window is scored when its last
 sample arrives, so an event comes at the earliest when the end of the keyword has
 entered a window; with a bidirectional decoder the whole window is needed, so a
@@ -112,7 +112,6 @@ class WindowScorer:
         self.model = model
         self.rate = int(model.sample_rate)
         self.labels = tuple(model.labels)
-        self.index = {label: i for i, label in enumerate(self.labels)}
         if window_seconds is None:
             window_seconds = clip_window_seconds(model)
         self.window = round(window_seconds * self.rate)
@@ -145,7 +144,7 @@ class WindowScorer:
                 break
             windows = [self.buffer[e - self.window - self.buffer_start : e - self.buffer_start]
                        for e in ends]  # fmt: skip
-            batches.append((np.array(ends, np.int64), self._smoothed(windows, ends)))
+            batches.append((np.array(ends, np.int64), self._smoothed(windows)))
             self.next_end = end
             keep_from = self.next_end - self.window  # the next window's first sample
             drop = max(0, keep_from - self.buffer_start)
@@ -158,15 +157,11 @@ class WindowScorer:
         after the stream's last sample."""
         return self.feed(np.zeros(self.hop, np.float32))
 
-    def _smoothed(self, windows: list[np.ndarray], ends: list[int]) -> np.ndarray:
-        names = [f"window@{e / self.rate:.2f}s" for e in ends]
+    def _smoothed(self, windows: list[np.ndarray]) -> np.ndarray:
         inputs = [[self.model.prepare(w)[0]] for w in windows]  # its checks and tensor type
-        predictions = self.model.classify_clips(inputs, names, top_k=len(self.labels))
-        rows = np.zeros((len(windows), len(self.labels)))  # (n, C)
-        for row, prediction in zip(rows, predictions, strict=True):
-            posterior = np.zeros(len(self.labels))
-            for label, score in prediction.top_k:
-                posterior[self.index[label]] = score
+        posteriors = np.asarray(self.model.posteriors(inputs, len(inputs)), np.float64)  # (n, C)
+        rows = np.zeros_like(posteriors)
+        for row, posterior in zip(rows, posteriors, strict=True):
             self.recent.append(posterior)
             row[:] = np.mean(self.recent, axis=0)
         return rows

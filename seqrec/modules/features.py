@@ -85,9 +85,30 @@ class LogMelSpectrogram(nn.Module):
         with torch.autocast(audio.device.type, enabled=False):
             if self.training and self.vtlp is not None:
                 power = self._warped_mel(audio.float())
-            else:
-                power = self.mel(audio.float())  # (B, F, T)
+            elif isinstance(self.mel, torchaudio.transforms.MelSpectrogram):
+                power = self.mel.mel_scale(self._power_spectrum(audio.float()))  # (B, F, T)
+            else:  # a stand-in with the same numbers (seqrec.export's MelByMatmul)
+                power = self.mel(audio.float())
         return power.transpose(1, 2), self.num_frames(lengths)  # (B, T, F)
+
+    def _power_spectrum(self, audio: torch.Tensor) -> torch.Tensor:
+        """(B, S) -> (B, n_fft // 2 + 1, T): what the mel transform's own
+        ``Spectrogram(power=2)`` gives, as re^2 + im^2 rather than through the complex
+        ``abs()`` and its square root (on one CPU thread, a 1 s window's spectrum takes
+        about a third less time)."""
+        spectrogram = self.mel.spectrogram
+        spectrum = torch.stft(
+            audio,
+            spectrogram.n_fft,
+            spectrogram.hop_length,
+            spectrogram.win_length,
+            spectrogram.window,
+            center=False,
+            normalized=False,
+            onesided=True,
+            return_complex=True,
+        )
+        return torch.view_as_real(spectrum).square().sum(-1)
 
     def forward(
         self, audio: torch.Tensor, lengths: torch.Tensor
@@ -97,7 +118,7 @@ class LogMelSpectrogram(nn.Module):
 
     def _warped_mel(self, audio: torch.Tensor) -> torch.Tensor:
         """The mel spectrogram (B, F, T) with each utterance's own VTLP factor."""
-        spectrum = self.mel.spectrogram(audio)  # (B, n_fft // 2 + 1, T)
+        spectrum = self._power_spectrum(audio)  # (B, n_fft // 2 + 1, T)
         low, high = self.vtlp
         alpha = low + (high - low) * torch.rand(audio.shape[0], device=audio.device)
         bins = vtlp_warp(self.bin_hz, alpha, self.vtlp_boundary_hz, self.nyquist_hz)

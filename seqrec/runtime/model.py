@@ -160,14 +160,9 @@ class OnnxClassifier(results.Classifies, OnnxModel):
         super().__init__(session, meta, source)
         self.labels = list(meta["labels"])
 
-    def classify_clips(
-        self,
-        items: Sequence[Sequence[np.ndarray]],
-        names: Sequence[str],
-        top_k: int = 5,
-        batch_size: int = 32,
-    ) -> list[results.Prediction]:
-        """Label inputs already prepared; the scores of an input's clips are averaged."""
+    def posteriors(self, items: Sequence[Sequence[np.ndarray]], batch_size: int = 32) -> np.ndarray:
+        """(N, C) class probabilities of inputs already prepared; the logits of an
+        input's clips are averaged."""
         sequences = [clip for clips in items for clip in clips]
         owners = np.array([i for i, clips in enumerate(items) for _ in clips], dtype=np.int64)
         logits = np.zeros((len(sequences), len(self.labels)), np.float32)
@@ -176,8 +171,7 @@ class OnnxClassifier(results.Classifies, OnnxModel):
         summed = np.zeros((len(items), len(self.labels)), np.float32)
         np.add.at(summed, owners, logits)
         counts = np.bincount(owners, minlength=len(items)).astype(np.float32)[:, None]
-        probs = _softmax(summed / counts)  # clip scores averaged per input
-        return results.top_predictions(probs, self.labels, names, top_k)
+        return _softmax(summed / counts)  # clip scores averaged per input
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:

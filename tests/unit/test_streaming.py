@@ -260,11 +260,20 @@ def test_a_checkpoint_and_its_export_detect_the_same_events(tmp_path):
     options = {"threshold": 0.0, "refractory_seconds": 0.5}  # an event every 0.5 s
     expected = [e.as_dict() for e in loaded.detect(path, **options)]
     assert len(expected) >= 8 and all(e["word"] in loaded.labels for e in expected)
-    assert [e.as_dict() for e in seqrec.load(onnx_file).detect(path, **options)] == expected
+    assert_same_events(
+        [e.as_dict() for e in seqrec.load(onnx_file).detect(path, **options)], expected
+    )
     wrong = run_cli("seqrec-detect", f"ckpt_path={onnx_file}", "input=gone.wav", check=False)
     assert wrong.returncode != 0 and "gone.wav: file not found" in wrong.stderr + wrong.stdout
     assert "no detection sidecar" in wrong.stderr and not wrong.stdout  # stdout: events only
     # threshold and refractory period from the sidecar that seqrec-eval-stream writes
     (tmp_path / "kws.detect.json").write_text('{"threshold": 0.0, "refractory_seconds": 0.5}')
     result = run_cli("seqrec-detect", f"ckpt_path={onnx_file}", f"input={path}")
-    assert [json.loads(line) for line in result.stdout.splitlines()] == expected
+    assert_same_events([json.loads(line) for line in result.stdout.splitlines()], expected)
+
+
+def assert_same_events(got: list[dict], expected: list[dict]) -> None:
+    """The same words at the same times; scores equal to float rounding (PyTorch and
+    ONNX Runtime compute them in different orders)."""
+    assert [{**e, "score": None} for e in got] == [{**e, "score": None} for e in expected]
+    np.testing.assert_allclose([e["score"] for e in got], [e["score"] for e in expected], atol=1e-5)

@@ -25,6 +25,17 @@ def test_frontend_batch_invariance(featurizer):
     assert lengths.dtype == torch.int64
 
 
+@pytest.mark.parametrize("n_mels, win_ms", [(40, 25.0), (80, 32.0)])
+def test_mel_energies_are_torchaudios(n_mels, win_ms):
+    """The power spectrum taken as re^2 + im^2 gives torchaudio's MelSpectrogram."""
+    featurizer = LogMelSpectrogram(n_mels=n_mels, win_ms=win_ms)
+    audio = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 12000))).float()
+    energies, _ = featurizer.energies(audio, torch.tensor([12000, 12000]))
+    expected = featurizer.mel(audio).transpose(1, 2)  # torchaudio's own abs().pow(2)
+    assert energies.shape == expected.shape
+    torch.testing.assert_close(energies, expected, rtol=1e-5, atol=1e-6 * float(expected.max()))
+
+
 def test_eval_dither_is_deterministic_and_keeps_silence_finite():
     frontend = AudioFrontend(LogMelSpectrogram(n_mels=40), normalize=False).eval()
     silence = torch.zeros(1, 16000)
