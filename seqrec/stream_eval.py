@@ -14,7 +14,8 @@ The streams manifest: :mod:`seqrec.stream_manifest`.
 """
 
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,10 @@ def evaluate_streams(
         "decision_seconds": decision_seconds,
     }
     recall_at = {f"{t:g}": det.recall_at(t) for t in targets}
+    # on the calibrated scale with a calibration, where the reference threshold applies
+    peak_tracks = (
+        [keyword_calibration.calibrated(t) for t in tracks] if keyword_calibration else tracks
+    )
     at_threshold = _operating_point(det, chosen, matchings)
     metrics = {
         "model": source,
@@ -135,16 +140,10 @@ def evaluate_streams(
         "recall_at_fa_per_hour": recall_at,
         "at_threshold": at_threshold,
         "false_alarms_by_context": _false_alarm_contexts(entries, matchings),
-        # on the calibrated scale with a calibration, where the reference threshold applies
         "keyword_peaks": peak_summary(
-            keyword_peaks(
-                [keyword_calibration.calibrated(t) for t in tracks]
-                if keyword_calibration
-                else tracks,
-                entries,
-                tolerance_seconds,
-            ),
+            keyword_peaks(peak_tracks, entries, tolerance_seconds),
             threshold,
+            keyword_rivals(peak_tracks, entries, tolerance_seconds),
         ),
     }
     # what detect() reads (seqrec.detect_sidecar.read_sidecar), and where it came from
@@ -190,21 +189,60 @@ def keyword_peaks(
     >>> keyword_peaks([track], [stream], tolerance_seconds=0.5)
     array([0.7])
     """
-    peaks = []
+    return np.array(
+        [scores[:, own].max(initial=-np.inf) for scores, own, _ in _near_keywords(
+            tracks, streams, tolerance_seconds)],
+        float,
+    )  # fmt: skip
+
+
+def keyword_rivals(
+    tracks: Sequence[Track], streams: Sequence[Stream], tolerance_seconds: float
+) -> list[str | None]:
+    """Per keyword, as :func:`keyword_peaks` orders them: the other label with the best
+    smoothed score in the window where the keyword's own word peaks (what the model
+    hears instead); None when no window is near it.
+
+    >>> from seqrec.stream_manifest import Keyword
+    >>> track = Track(("_silence_", "yes", "no"), 10, 10, np.array([10, 15, 20]),
+    ...               np.array([[0.8, 0.1, 0.1], [0.2, 0.3, 0.5], [0.5, 0.2, 0.3]]))
+    >>> stream = Stream("s", Path("s.wav"), 3.0, (Keyword("yes", 0.9, 1.2),))
+    >>> keyword_rivals([track], [stream], tolerance_seconds=0.5)
+    ['no']
+    """
+    rivals = []
+    for scores, own, labels in _near_keywords(tracks, streams, tolerance_seconds):
+        if scores.shape[0] == 0:
+            rivals.append(None)
+            continue
+        others = scores[int(np.argmax(scores[:, own]))].copy()
+        others[own] = -np.inf
+        rivals.append(labels[int(np.argmax(others))])
+    return rivals
+
+
+def _near_keywords(
+    tracks: Sequence[Track], streams: Sequence[Stream], tolerance_seconds: float
+) -> Iterator[tuple[np.ndarray, int, tuple[str, ...]]]:
+    """Per keyword of every stream, in order: the smoothed scores (n, C) of the windows
+    that end between its start and ``tolerance_seconds`` after its end, the column of
+    its word, and the labels."""
     for track, stream in zip(tracks, streams, strict=True):
         ends, index = track.ends, {label: i for i, label in enumerate(track.labels)}
         for keyword in stream.keywords:
             inside = (ends >= keyword.start - EDGE) & (
                 ends <= keyword.end + tolerance_seconds + EDGE
             )
-            scores = track.smoothed[inside, index[keyword.word]]
-            peaks.append(scores.max(initial=-np.inf))
-    return np.array(peaks, float)
+            yield track.smoothed[inside], index[keyword.word], track.labels
 
 
-def peak_summary(peaks: np.ndarray, threshold: float) -> dict[str, float | int | None]:
+def peak_summary(
+    peaks: np.ndarray, threshold: float, rivals: Sequence[str | None] | None = None
+) -> dict[str, Any]:
     """The keywords' peaks (:func:`keyword_peaks`): how many lie below ``threshold``,
-    the recall ceiling that leaves, and their 10th, 20th and 50th percentiles.
+    the recall ceiling that leaves, and their 10th, 20th and 50th percentiles; with
+    ``rivals`` (:func:`keyword_rivals`), how often each label is what the model hears
+    instead of a keyword below the threshold (``below_by_rival``, most often first).
 
     >>> peak_summary(np.array([0.2, 0.95, 0.99, 0.999]), 0.97)["below_threshold"]
     2
@@ -215,6 +253,10 @@ def peak_summary(peaks: np.ndarray, threshold: float) -> dict[str, float | int |
     finite = np.where(np.isfinite(peaks), peaks, 0.0)
     p10, p20, median = np.percentile(finite, [10, 20, 50])
     below = int((peaks < threshold).sum())
+    by_rival = {}
+    if rivals is not None:
+        missed = Counter(str(r) for r, p in zip(rivals, peaks, strict=True) if p < threshold)
+        by_rival = {"below_by_rival": dict(missed.most_common())}
     return {
         "keywords": int(peaks.size),
         "below_threshold": below,
@@ -222,6 +264,7 @@ def peak_summary(peaks: np.ndarray, threshold: float) -> dict[str, float | int |
         "p10": round(float(p10), 6),
         "p20": round(float(p20), 6),
         "median": round(float(median), 6),
+        **by_rival,
     }
 
 

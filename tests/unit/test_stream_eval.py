@@ -20,7 +20,7 @@ from seqrec.stream_det import (
     sweep,
     sweep_thresholds,
 )
-from seqrec.stream_eval import evaluate_streams, keyword_peaks, peak_summary
+from seqrec.stream_eval import evaluate_streams, keyword_peaks, keyword_rivals, peak_summary
 from seqrec.stream_manifest import (
     CONTEXTS,
     Keyword,
@@ -175,8 +175,9 @@ def test_keyword_peaks_bound_the_recall_at_every_threshold(tmp_path):
     ceiling = (peaks[None, :] >= thresholds[:, None]).sum(axis=1)
     assert np.all(det.hits[:, 0] <= ceiling)
     assert np.any(det.hits[:, 0] == ceiling) and np.any(det.hits[:, 0] < ceiling)
-    summary = peak_summary(peaks, 0.9)
+    summary = peak_summary(peaks, 0.9, keyword_rivals(tracks, streams, 1.0))
     assert summary["below_threshold"] == 1 and summary["recall_ceiling"] == 0.75
+    assert summary["below_by_rival"] == {"_silence_": 1}  # nothing sounds: silence wins
 
 
 def test_a_capped_sweep_refines_to_the_same_operating_points(tmp_path):
