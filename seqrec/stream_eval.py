@@ -17,7 +17,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from tqdm import tqdm
@@ -196,28 +196,45 @@ def keyword_peaks(
     )  # fmt: skip
 
 
+class Rival(NamedTuple):
+    """Where a keyword's own word peaks: the other label that scores best there, its
+    score, and the own word's."""
+
+    label: str
+    score: float
+    own: float
+
+    @property
+    def outscores(self) -> bool:
+        """Whether the window is classified as the rival, not as the keyword."""
+        return self.score > self.own
+
+
 def keyword_rivals(
     tracks: Sequence[Track], streams: Sequence[Stream], tolerance_seconds: float
-) -> list[str | None]:
+) -> list[Rival | None]:
     """Per keyword, as :func:`keyword_peaks` orders them: the other label with the best
     smoothed score in the window where the keyword's own word peaks (what the model
-    hears instead); None when no window is near it.
+    hears instead, and whether it scores above the keyword there); None when no window
+    is near it.
 
     >>> from seqrec.stream_manifest import Keyword
     >>> track = Track(("_silence_", "yes", "no"), 10, 10, np.array([10, 15, 20]),
     ...               np.array([[0.8, 0.1, 0.1], [0.2, 0.3, 0.5], [0.5, 0.2, 0.3]]))
     >>> stream = Stream("s", Path("s.wav"), 3.0, (Keyword("yes", 0.9, 1.2),))
-    >>> keyword_rivals([track], [stream], tolerance_seconds=0.5)
-    ['no']
+    >>> [(r.label, r.outscores) for r in keyword_rivals([track], [stream], 0.5)]
+    [('no', True)]
     """
-    rivals = []
+    rivals: list[Rival | None] = []
     for scores, own, labels in _near_keywords(tracks, streams, tolerance_seconds):
         if scores.shape[0] == 0:
             rivals.append(None)
             continue
-        others = scores[int(np.argmax(scores[:, own]))].copy()
+        at_peak = scores[int(np.argmax(scores[:, own]))]
+        others = at_peak.copy()
         others[own] = -np.inf
-        rivals.append(labels[int(np.argmax(others))])
+        best = int(np.argmax(others))
+        rivals.append(Rival(labels[best], float(at_peak[best]), float(at_peak[own])))
     return rivals
 
 
@@ -237,12 +254,14 @@ def _near_keywords(
 
 
 def peak_summary(
-    peaks: np.ndarray, threshold: float, rivals: Sequence[str | None] | None = None
+    peaks: np.ndarray, threshold: float, rivals: Sequence[Rival | None] | None = None
 ) -> dict[str, Any]:
     """The keywords' peaks (:func:`keyword_peaks`): how many lie below ``threshold``,
     the recall ceiling that leaves, and their 10th, 20th and 50th percentiles; with
     ``rivals`` (:func:`keyword_rivals`), how often each label is what the model hears
-    instead of a keyword below the threshold (``below_by_rival``, most often first).
+    instead of a keyword below the threshold (``below_by_rival``, most often first),
+    and how many of those keywords it scores above the keyword's own word where that
+    word peaks (``below_outscored``: heard as something else, not merely unsure).
 
     >>> peak_summary(np.array([0.2, 0.95, 0.99, 0.999]), 0.97)["below_threshold"]
     2
@@ -255,8 +274,12 @@ def peak_summary(
     below = int((peaks < threshold).sum())
     by_rival = {}
     if rivals is not None:
-        missed = Counter(str(r) for r, p in zip(rivals, peaks, strict=True) if p < threshold)
-        by_rival = {"below_by_rival": dict(missed.most_common())}
+        below_rivals = [r for r, p in zip(rivals, peaks, strict=True) if p < threshold]
+        missed = Counter(str(r.label if r else None) for r in below_rivals)
+        by_rival = {
+            "below_by_rival": dict(missed.most_common()),
+            "below_outscored": sum(bool(r and r.outscores) for r in below_rivals),
+        }
     return {
         "keywords": int(peaks.size),
         "below_threshold": below,

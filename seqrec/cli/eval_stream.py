@@ -121,15 +121,18 @@ def _peaks_line(peaks: dict[str, Any], threshold: float) -> str:
         f"{peaks['below_threshold']} of {peaks['keywords']} keywords (recall ceiling "
         f"{peaks['recall_ceiling']:.3f} at {threshold:.6g}); 10th / 20th / 50th "
         f"percentile {peaks['p10']:.3f} / {peaks['p20']:.3f} / {peaks['median']:.3f}"
-        + _rivals_text(peaks.get("below_by_rival"))
+        + _rivals_text(peaks.get("below_by_rival"), peaks.get("below_outscored"))
     )
 
 
-def _rivals_text(by_rival: dict[str, int] | None) -> str:
+def _rivals_text(by_rival: dict[str, int] | None, outscored: int | None) -> str:
     if not by_rival:
         return ""
     heard = ", ".join(f"{label} {count}" for label, count in by_rival.items())
-    return f"\nwhat scores best instead, where those keywords peak: {heard}"
+    return (
+        f"\nthe other label that scores best where those keywords peak: {heard}; "
+        f"it scores above the keyword's own word for {outscored} of them"
+    )
 
 
 @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="eval_stream")

@@ -178,6 +178,7 @@ def test_keyword_peaks_bound_the_recall_at_every_threshold(tmp_path):
     summary = peak_summary(peaks, 0.9, keyword_rivals(tracks, streams, 1.0))
     assert summary["below_threshold"] == 1 and summary["recall_ceiling"] == 0.75
     assert summary["below_by_rival"] == {"_silence_": 1}  # nothing sounds: silence wins
+    assert summary["below_outscored"] == 1  # and scores above "low" there
 
 
 def test_a_capped_sweep_refines_to_the_same_operating_points(tmp_path):
