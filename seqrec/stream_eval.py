@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import soundfile as sf
 from tqdm import tqdm
 
 from seqrec.detect_sidecar import sidecar_path
@@ -140,6 +141,7 @@ def evaluate_streams(
         "recall_at_fa_per_hour": recall_at,
         "at_threshold": at_threshold,
         "false_alarms_by_context": _false_alarm_contexts(entries, matchings),
+        "recall_by_keyword": recall_breakdown(entries, matchings),
         "keyword_peaks": peak_summary(
             keyword_peaks(peak_tracks, entries, tolerance_seconds),
             threshold,
@@ -289,6 +291,95 @@ def peak_summary(
         "median": round(float(median), 6),
         **by_rival,
     }
+
+
+# bins (lower edges) of the recall breakdown at the chosen threshold
+LENGTH_BINS = (0.0, 0.25, 0.35, 0.5)  # the keyword's length, seconds
+SNR_BINS = (-np.inf, 8.0, 12.0, 16.0, 20.0, 25.0)  # dB
+NOISE_SPAN = (
+    0.9,
+    0.2,
+)  # the noise a keyword's SNR is measured against: from 0.9 s to 0.2 s before it
+
+
+def keyword_snr_db(audio: sf.SoundFile, start: float, end: float) -> float | None:
+    """A keyword's SNR as the stream holds it: the RMS of its samples against that of
+    the 0.7 s of background from 0.9 s to 0.2 s before it (the stream layouts keep other
+    speech 2 s or more from a keyword); None when the keyword starts too early for
+    that, or the background is digital silence."""
+    rate = audio.samplerate
+    lead = round((start - NOISE_SPAN[0]) * rate)
+    if lead < 0:
+        return None
+    audio.seek(lead)
+    noise = audio.read(round((NOISE_SPAN[0] - NOISE_SPAN[1]) * rate), dtype="float64")
+    audio.seek(round(start * rate))
+    word = audio.read(max(1, round((end - start) * rate)), dtype="float64")
+    noise_rms = float(np.sqrt(np.mean(noise**2))) if noise.size else 0.0
+    if noise_rms == 0.0 or word.size == 0:
+        return None
+    return 20.0 * float(np.log10(np.sqrt(np.mean(word**2)) / noise_rms + 1e-12))
+
+
+def recall_breakdown(
+    streams: Sequence[Stream], matchings: Sequence[Matching]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """At the chosen threshold, the keywords and their recall by the keyword's length
+    (``LENGTH_BINS``) and by its SNR in the stream (:func:`keyword_snr_db`,
+    ``SNR_BINS``; keywords whose SNR cannot be measured are counted under
+    ``"unmeasured"``). Bins without keywords are left out."""
+    by: dict[str, Counter] = {"length_seconds": Counter(), "snr_db": Counter()}
+    found: dict[str, Counter] = {"length_seconds": Counter(), "snr_db": Counter()}
+    for stream, matching in zip(streams, matchings, strict=True):
+        hits = {(k.word, k.start, k.end) for k, _ in matching.hits}
+        with sf.SoundFile(stream.path) as audio:
+            for keyword in stream.keywords:
+                snr = keyword_snr_db(audio, keyword.start, keyword.end)
+                keys = {
+                    "length_seconds": _bin(keyword.end - keyword.start, LENGTH_BINS, "s"),
+                    "snr_db": "unmeasured" if snr is None else _bin(snr, SNR_BINS, " dB"),
+                }
+                for kind, key in keys.items():
+                    by[kind][key] += 1
+                    found[kind][key] += (keyword.word, keyword.start, keyword.end) in hits
+    order = {"length_seconds": _bin_names(LENGTH_BINS, "s"),
+             "snr_db": [*_bin_names(SNR_BINS, " dB"), "unmeasured"]}  # fmt: skip
+    return {
+        kind: {
+            key: {"keywords": by[kind][key], "recall": round(found[kind][key] / by[kind][key], 6)}
+            for key in order[kind]
+            if by[kind][key]
+        }
+        for kind in by
+    }
+
+
+def _bin_names(edges: Sequence[float], unit: str) -> list[str]:
+    """``[a, b)`` bins named "a-b<unit>", the first "<b" when it is open, the last ">=a".
+
+    >>> _bin_names((-np.inf, 8.0, 12.0), " dB")
+    ['<8 dB', '8-12 dB', '>=12 dB']
+    """
+    names = []
+    for i, low in enumerate(edges):
+        high = edges[i + 1] if i + 1 < len(edges) else None
+        if high is None:
+            names.append(f">={low:g}{unit}")
+        elif np.isinf(low):
+            names.append(f"<{high:g}{unit}")
+        else:
+            names.append(f"{low:g}-{high:g}{unit}")
+    return names
+
+
+def _bin(value: float, edges: Sequence[float], unit: str) -> str:
+    """The name of the bin of ``_bin_names`` that holds ``value``.
+
+    >>> _bin(0.3, (0.0, 0.25, 0.35), "s"), _bin(7.9, (-np.inf, 8.0), " dB")
+    ('0.25-0.35s', '<8 dB')
+    """
+    index = int(np.searchsorted(np.asarray(edges), value, side="right")) - 1
+    return _bin_names(edges, unit)[max(index, 0)]
 
 
 def _false_alarm_contexts(

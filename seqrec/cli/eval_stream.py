@@ -98,6 +98,7 @@ def format_table(metrics: dict[str, Any]) -> str:
             f"{context} {count}" for context, count in metrics["false_alarms_by_context"].items()
         ),
         _peaks_line(metrics["keyword_peaks"], metrics["threshold"]),
+        *_breakdown_lines(metrics.get("recall_by_keyword", {})),
     ])  # fmt: skip
 
 
@@ -111,6 +112,16 @@ def _calibration_lines(metrics: dict[str, Any]) -> list[str]:
         f"impostor scores of rank {calibration['rank']} lined up): "
         + ", ".join(f"{word} {t:.6g}" for word, t in thresholds.items())
     ]
+
+
+def _breakdown_lines(breakdown: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    names = {"length_seconds": "the keyword's length", "snr_db": "its SNR in the stream"}
+    return [
+        f"recall at the threshold by {names.get(kind, kind)}: " + ", ".join(
+            f"{key} {cell['recall']:.3f} ({cell['keywords']})" for key, cell in bins.items()
+        )
+        for kind, bins in breakdown.items()
+    ]  # fmt: skip
 
 
 def _peaks_line(peaks: dict[str, Any], threshold: float) -> str:

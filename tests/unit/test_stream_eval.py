@@ -20,7 +20,14 @@ from seqrec.stream_det import (
     sweep,
     sweep_thresholds,
 )
-from seqrec.stream_eval import evaluate_streams, keyword_peaks, keyword_rivals, peak_summary
+from seqrec.stream_eval import (
+    evaluate_streams,
+    keyword_peaks,
+    keyword_rivals,
+    keyword_snr_db,
+    peak_summary,
+    recall_breakdown,
+)
 from seqrec.stream_manifest import (
     CONTEXTS,
     Keyword,
@@ -369,3 +376,38 @@ def test_false_alarms_are_counted_by_what_their_window_overlaps(tmp_path):
         StreamManifestError, match=r"speech\[0\] must be an object with start < end"
     ):
         read_streams(manifest, ToneSpotter.labels, RATE)
+
+
+def test_the_recall_breakdown_measures_each_keywords_length_and_snr(tmp_path):
+    """Keywords of known lengths at known levels over white noise at -40 dB of full
+    scale: the SNR measured in the stream is the one mixed, and each keyword's hit or
+    miss lands in its length and SNR bins; one too early for its noise is unmeasured."""
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal(14 * RATE) * 0.01  # RMS -40 dBFS
+    keywords = (Keyword("yes", 0.5, 0.9), Keyword("no", 4.0, 4.2), Keyword("yes", 8.0, 8.6),
+                Keyword("up", 12.0, 12.3))  # fmt: skip
+    for keyword, snr in zip(keywords, (20.0, 5.0, 30.0, 14.0), strict=True):
+        a, b = round(keyword.start * RATE), round(keyword.end * RATE)
+        tone = np.sin(2 * np.pi * 500 * np.arange(b - a) / RATE) * np.sqrt(2)  # RMS 1
+        audio[a:b] += tone * np.sqrt(10 ** (snr / 10) - 1) * 0.01  # word + noise at `snr`
+    path = tmp_path / "s.wav"
+    sf.write(path, audio, RATE, subtype="FLOAT")
+    with sf.SoundFile(path) as f:
+        snrs = [keyword_snr_db(f, k.start, k.end) for k in keywords]
+    assert snrs[0] is None  # 0.5 s in: no 0.7 s of noise 0.2 s before it
+    assert snrs[1:] == pytest.approx([5.0, 30.0, 14.0], abs=0.5)
+    stream = Stream("s", path, 14.0, keywords)
+    hit = Event("no", 3.5, 4.5, 0.9)
+    breakdown = recall_breakdown([stream], [match_events([hit], keywords, 1.0)])
+    assert breakdown["snr_db"] == {
+        "<8 dB": {"keywords": 1, "recall": 1.0},
+        "12-16 dB": {"keywords": 1, "recall": 0.0},
+        ">=25 dB": {"keywords": 1, "recall": 0.0},
+        "unmeasured": {"keywords": 1, "recall": 0.0},
+    }
+    assert breakdown["length_seconds"] == {
+        "0-0.25s": {"keywords": 1, "recall": 1.0},
+        "0.25-0.35s": {"keywords": 1, "recall": 0.0},
+        "0.35-0.5s": {"keywords": 1, "recall": 0.0},
+        ">=0.5s": {"keywords": 1, "recall": 0.0},
+    }
