@@ -296,10 +296,8 @@ def peak_summary(
 # bins (lower edges) of the recall breakdown at the chosen threshold
 LENGTH_BINS = (0.0, 0.25, 0.35, 0.5)  # the keyword's length, seconds
 SNR_BINS = (-np.inf, 8.0, 12.0, 16.0, 20.0, 25.0)  # dB
-NOISE_SPAN = (
-    0.9,
-    0.2,
-)  # the noise a keyword's SNR is measured against: from 0.9 s to 0.2 s before it
+# the noise a keyword's SNR is measured against: from 0.9 s to 0.2 s before it
+NOISE_SPAN = (0.9, 0.2)
 
 
 def keyword_snr_db(audio: sf.SoundFile, start: float, end: float) -> float | None:
@@ -328,29 +326,28 @@ def recall_breakdown(
     (``LENGTH_BINS``) and by its SNR in the stream (:func:`keyword_snr_db`,
     ``SNR_BINS``; keywords whose SNR cannot be measured are counted under
     ``"unmeasured"``). Bins without keywords are left out."""
-    by: dict[str, Counter] = {"length_seconds": Counter(), "snr_db": Counter()}
-    found: dict[str, Counter] = {"length_seconds": Counter(), "snr_db": Counter()}
+    names = {"length_seconds": _bin_names(LENGTH_BINS, "s"),
+             "snr_db": [*_bin_names(SNR_BINS, " dB"), "unmeasured"]}  # fmt: skip
+    counts = {kind: {name: [0, 0] for name in bins} for kind, bins in names.items()}
     for stream, matching in zip(streams, matchings, strict=True):
-        hits = {(k.word, k.start, k.end) for k, _ in matching.hits}
+        hits = {keyword for keyword, _ in matching.hits}
         with sf.SoundFile(stream.path) as audio:
             for keyword in stream.keywords:
                 snr = keyword_snr_db(audio, keyword.start, keyword.end)
-                keys = {
-                    "length_seconds": _bin(keyword.end - keyword.start, LENGTH_BINS, "s"),
-                    "snr_db": "unmeasured" if snr is None else _bin(snr, SNR_BINS, " dB"),
-                }
-                for kind, key in keys.items():
-                    by[kind][key] += 1
-                    found[kind][key] += (keyword.word, keyword.start, keyword.end) in hits
-    order = {"length_seconds": _bin_names(LENGTH_BINS, "s"),
-             "snr_db": [*_bin_names(SNR_BINS, " dB"), "unmeasured"]}  # fmt: skip
+                length = _bin(keyword.end - keyword.start, LENGTH_BINS)
+                where = {"length_seconds": names["length_seconds"][length],
+                         "snr_db": "unmeasured" if snr is None
+                         else names["snr_db"][_bin(snr, SNR_BINS)]}  # fmt: skip
+                for kind, name in where.items():
+                    counts[kind][name][0] += 1
+                    counts[kind][name][1] += keyword in hits
     return {
         kind: {
-            key: {"keywords": by[kind][key], "recall": round(found[kind][key] / by[kind][key], 6)}
-            for key in order[kind]
-            if by[kind][key]
+            name: {"keywords": total, "recall": round(found / total, 6)}
+            for name, (total, found) in bins.items()
+            if total
         }
-        for kind in by
+        for kind, bins in counts.items()
     }
 
 
@@ -372,14 +369,14 @@ def _bin_names(edges: Sequence[float], unit: str) -> list[str]:
     return names
 
 
-def _bin(value: float, edges: Sequence[float], unit: str) -> str:
-    """The name of the bin of ``_bin_names`` that holds ``value``.
+def _bin(value: float, edges: Sequence[float]) -> int:
+    """The index of the bin ``[edges[i], edges[i + 1])`` that holds ``value`` (the first
+    for a value below every edge).
 
-    >>> _bin(0.3, (0.0, 0.25, 0.35), "s"), _bin(7.9, (-np.inf, 8.0), " dB")
-    ('0.25-0.35s', '<8 dB')
+    >>> _bin(0.3, (0.0, 0.25, 0.35)), _bin(7.9, (-np.inf, 8.0)), _bin(9.0, (-np.inf, 8.0))
+    (1, 0, 1)
     """
-    index = int(np.searchsorted(np.asarray(edges), value, side="right")) - 1
-    return _bin_names(edges, unit)[max(index, 0)]
+    return max(int(np.searchsorted(np.asarray(edges), value, side="right")) - 1, 0)
 
 
 def _false_alarm_contexts(
