@@ -19,13 +19,20 @@ from typing import Any
 import numpy as np
 
 from seqrec.results import Hypothesis
+from seqrec.safe_config import (
+    BEAM,
+    DECODING_PATHS,
+    GREEDY,
+    LEXICON_BEAM,
+    MAX_LM_ORDER,
+    check_search_settings,
+)
 from seqrec.text.tokenizers import WORD_BOUNDARY, Tokenizer
 
-GREEDY = "seqrec.decoding.GreedySearch"
-BEAM = "seqrec.decoding.BeamSearch"
-LEXICON_BEAM = "seqrec.decoding.LexiconBeamSearch"
 _BEAM = ("beam_size", "beam_threshold")
-_LM = ("lm_path", "lm_text", "lm_order", "lexicon", "lm_weight", "word_score")
+# lm_arpa and words: the LM and the lexicon as data (checkpoints, exports); the rest
+# name files, which only the user may give
+_LM = ("lm_path", "lm_text", "lm_order", "lexicon", "lm_weight", "word_score", "lm_arpa", "words")
 # the settings each search takes (besides the tokenizer), and what ``method`` calls it
 SEARCHES: dict[str, tuple[str, tuple[str, ...]]] = {
     GREEDY: ("greedy", ()),
@@ -233,22 +240,136 @@ def lexicon_search(
     lexicon: str | None = None,
     lm_weight: float = 1.0,
     word_score: float = 0.0,
+    lm_arpa: str | None = None,
+    words: Sequence[str] | None = None,
 ) -> FlashlightSearch:
     """The search of :class:`seqrec.decoding.LexiconBeamSearch` (its arguments, its
-    defaults): the LM ``lm_path``, or one estimated from ``lm_text``; the words of
-    ``lexicon``, or of ``lm_text``."""
+    defaults): the LM ``lm_arpa`` (an ARPA model's text), ``lm_path``, or one estimated
+    from ``lm_text``; the words of ``words``, ``lexicon``, or ``lm_text`` (with
+    ``lm_arpa`` alone: the LM's unigrams)."""
+    check_search_settings({"beam_size": beam_size, "lm_order": lm_order, "words": words})
+    if lm_arpa is not None:
+        counts = check_arpa(lm_arpa)
+        if words is None:
+            words = arpa_unigrams(lm_arpa)
+        if not counts:
+            raise ValueError("lm_arpa holds no n-grams")
+        with tempfile.TemporaryDirectory() as tmp:  # KenLM reads a file; it is ours
+            arpa = Path(tmp) / "lm.arpa"
+            arpa.write_text(lm_arpa, encoding="utf-8")
+            return FlashlightSearch(
+                tokenizer, beam_size, beam_threshold, list(words), arpa, lm_weight, word_score
+            )
     if lm_path is None:
         if lm_text is None:
-            raise ValueError("beam_lm needs decoding.lm_path (ARPA/binary) or decoding.lm_text")
+            raise ValueError(
+                "beam_lm needs decoding.lm_path (ARPA/binary), decoding.lm_text or decoding.lm_arpa"
+            )
         lm_path = str(ensure_lm(lm_text, lm_order))
     if not Path(lm_path).is_file():
         raise FileNotFoundError(f"language model {lm_path} not found")
-    words_file = lexicon or lm_text
-    if words_file is None:
-        raise ValueError("beam_lm with lm_path needs decoding.lexicon (or decoding.lm_text)")
-    if not Path(words_file).is_file():
-        raise FileNotFoundError(f"lexicon {words_file} not found")
-    words = read_words(words_file, lexicon is not None)
+    if words is None:
+        words_file = lexicon or lm_text
+        if words_file is None:
+            raise ValueError("beam_lm with lm_path needs decoding.lexicon (or decoding.lm_text)")
+        if not Path(words_file).is_file():
+            raise FileNotFoundError(f"lexicon {words_file} not found")
+        words = read_words(words_file, lexicon is not None)
     return FlashlightSearch(
-        tokenizer, beam_size, beam_threshold, words, lm_path, lm_weight, word_score
+        tokenizer, beam_size, beam_threshold, list(words), lm_path, lm_weight, word_score
     )
+
+
+def embed_decoding(decoding: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``decoding`` (either form) with the files it names read into it: a lexicon
+    search's LM as ARPA text (``lm_arpa``, estimated from ``lm_text`` if need be) and
+    its words (``words``), so that a checkpoint or an export carries them as data and
+    names no file (:mod:`seqrec.safe_config`). Other configs are returned as
+    :func:`decoding_config` gives them.
+
+    >>> embed_decoding({"method": "beam", "beam_size": 8})
+    {'_target_': 'seqrec.decoding.BeamSearch', '_partial_': True, 'beam_size': 8}
+    """
+    config = decoding_config(decoding)
+    if config["_target_"] != LEXICON_BEAM or all(config.get(k) is None for k in DECODING_PATHS):
+        return config
+    lm_path, lm_text, lexicon = (config.pop(key, None) for key in DECODING_PATHS)
+    order = config.pop("lm_order", 3)
+    check_search_settings({"lm_order": order})
+    if lm_path is None:
+        if lm_text is None:
+            raise ValueError("beam_lm needs decoding.lm_path (ARPA) or decoding.lm_text")
+        lm_path = ensure_lm(lm_text, order)
+    try:
+        config["lm_arpa"] = Path(lm_path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{lm_path}: a language model travels inside a checkpoint or an export as ARPA "
+            f"text; this one is binary (give the ARPA file it was built from)"
+        ) from None
+    check_arpa(config["lm_arpa"], str(lm_path))
+    if config.get("words") is None:
+        words_file = lexicon or lm_text
+        config["words"] = (
+            read_words(words_file, lexicon is not None)
+            if words_file is not None
+            else arpa_unigrams(config["lm_arpa"])
+        )
+    return config
+
+
+def check_arpa(text: str, source: str = "lm_arpa") -> dict[int, int]:
+    """The n-gram counts of an ARPA model's text, after checking that its header
+    declares exactly the entries its sections hold, for orders 1 to
+    :data:`~seqrec.safe_config.MAX_LM_ORDER` (KenLM sizes its tables by the header)."""
+    declared: dict[int, int] = {}
+    found: dict[int, int] = {}
+    section = None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line == "\\data\\":
+            section = "data"
+        elif line == "\\end\\":
+            section = None
+        elif line.startswith("\\") and line.endswith("-grams:"):
+            try:
+                section = int(line[1:].split("-")[0])
+            except ValueError:
+                raise ValueError(f"{source}: not an ARPA model (section {line!r})") from None
+            found.setdefault(section, 0)
+        elif section == "data" and line.startswith("ngram "):
+            order, _, count = line[len("ngram ") :].partition("=")
+            try:
+                declared[int(order)] = int(count)
+            except ValueError:
+                raise ValueError(f"{source}: not an ARPA model (header line {line!r})") from None
+        elif isinstance(section, int):
+            found[section] += 1
+    if not declared:
+        raise ValueError(f"{source}: not an ARPA model (no \\data\\ header with ngram counts)")
+    if max(declared) > MAX_LM_ORDER or min(declared) < 1:
+        raise ValueError(
+            f"{source}: ARPA model of order {max(declared)} (1-{MAX_LM_ORDER} allowed)"
+        )
+    if declared != found:
+        raise ValueError(
+            f"{source}: the ARPA header declares {declared} n-grams but the model holds {found}"
+        )
+    return declared
+
+
+def arpa_unigrams(text: str) -> list[str]:
+    """The words of an ARPA model's unigrams, without ``<s>``, ``</s>`` and ``<unk>``."""
+    words: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("\\"):
+            inside = line == "\\1-grams:"
+            continue
+        fields = line.split()
+        if inside and len(fields) >= 2 and fields[1] not in ("<s>", "</s>", "<unk>"):
+            words.append(fields[1])
+    return words

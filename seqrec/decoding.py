@@ -18,6 +18,7 @@ from seqrec.ctc_search import FlashlightSearch, beam_search, decoding_config, le
 from seqrec.results import Hypothesis, best_paths, greedy_hypotheses
 from seqrec.results import WordTime as WordTime
 from seqrec.results import word_times as word_times
+from seqrec.safe_config import DECODING_TARGETS
 from seqrec.text.tokenizers import Tokenizer
 
 
@@ -135,7 +136,10 @@ class LexiconBeamSearch(_FlashlightSearch):
             ``lexicon``, a words file (one word per line, or a lexicon whose first
             column is the word) limiting the words the search may output (None: the
             words of ``lm_text``); ``lm_weight`` and ``word_score``, the LM weight
-            and word insertion bonus. The same function builds the runtime's search.
+            and word insertion bonus; ``lm_arpa`` and ``words``, the LM's ARPA text
+            and the words as data, the form checkpoints and exports carry
+            (:func:`seqrec.ctc_search.embed_decoding`). The same function builds the
+            runtime's search.
     """
 
     method = "beam_lm"
@@ -165,7 +169,7 @@ def build_search(
     from hydra.utils import instantiate
 
     config = decoding_config(decoding)
-    check_config(config, source, "decoding")
+    check_config(config, source, "decoding", DECODING_TARGETS)
     search = instantiate(config, _partial_=True)(tokenizer)
     if not isinstance(search, CTCSearch):
         raise TypeError(f"{source}: decoding names {config['_target_']}, which is not a CTC search")

@@ -35,19 +35,26 @@ Input = str | Path | np.ndarray | torch.Tensor
 
 
 def load(
-    path: str | Path, device: str | torch.device = "cpu", threads: int | None = None
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    threads: int | None = None,
+    decoding: dict[str, Any] | None = None,
 ) -> "Classifier | Transcriber":
     """Rebuild a trained model from a seqrec checkpoint, in eval mode on ``device``: a
     :class:`Classifier` (voice commands, video actions) or a :class:`Transcriber`
     (speech-to-text). An ``.onnx`` file (``seqrec-export``) loads into
     :mod:`seqrec.runtime` instead, with the same ``classify``/``transcribe``, run by
     onnxruntime on ``threads`` threads (None: one per core; PyTorch's threads are
-    ``torch.set_num_threads``')."""
+    ``torch.set_num_threads``').
+
+    ``decoding`` (speech-to-text) replaces the file's CTC search config, which is then
+    neither checked nor built: the caller's config may name an LM and a lexicon by
+    path (``conf/decoding/``), a file's may not (:mod:`seqrec.safe_config`)."""
     if Path(path).suffix == ".onnx":
         from seqrec import runtime
 
-        return runtime.load(path, str(device), threads)
-    checkpoint = read_checkpoint(path)
+        return runtime.load(path, str(device), threads, decoding=decoding)
+    checkpoint = read_checkpoint(path, ignore=("decoding",) if decoding else ())
     try:
         hparams = checkpoint["hyper_parameters"]
         model_config = hparams["model_config"]
@@ -55,28 +62,50 @@ def load(
     except (KeyError, TypeError) as e:
         raise CheckpointError(f"{path}: not a seqrec checkpoint (missing {e})") from None
     reader = build_reader(hparams, path)
-    try:
-        model = build_model(model_config, path)
-    except CheckpointError:
-        raise
-    except Exception as e:  # a config that names allowed parts with wrong arguments
-        raise CheckpointError(f"{path}: cannot rebuild the model from its config: {e}") from None
     prefix = "model."
     state = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    model = build_model(model_config, path, state)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not fit the model: {e}") from None
     if "tokenizer" in hparams:
-        from seqrec.text import tokenizer_from_state
-
-        tokenizer = tokenizer_from_state(hparams["tokenizer"])
-        return Transcriber(model, tokenizer, reader, hparams.get("decoding"), device, source=path)
+        tokenizer = read_tokenizer(hparams["tokenizer"], model, path)
+        return Transcriber(
+            model, tokenizer, reader, decoding or hparams.get("decoding"), device, source=path
+        )
     if "labels" not in hparams:
         raise CheckpointError(
             f"{path}: not a seqrec checkpoint (neither labels nor a tokenizer in its hyper-parameters)"
         )
-    return Classifier(model, hparams["labels"], reader, device, source=path)
+    labels = hparams["labels"]
+    linear = getattr(getattr(model, "head", None), "linear", None)
+    if isinstance(linear, nn.Linear) and linear.out_features != len(labels):
+        raise CheckpointError(
+            f"{path}: refused to load: {len(labels)} labels but the classifier head has "
+            f"{linear.out_features} outputs"
+        )
+    return Classifier(model, labels, reader, device, source=path)
+
+
+def read_tokenizer(state: Any, model: nn.Module, source: str | Path) -> Any:
+    """The checkpoint's tokenizer, checked at load: readable, and with as many classes
+    as the CTC head has outputs."""
+    from seqrec.text import tokenizer_from_state
+
+    try:
+        tokenizer = tokenizer_from_state(state)
+    except Exception as e:  # sentencepiece raises its own types for a corrupt model
+        raise CheckpointError(
+            f"{source}: refused to load: tokenizer is not readable ({e})"
+        ) from None
+    head = getattr(getattr(model, "head", None), "num_classes", None)
+    if head is not None and head != tokenizer.num_classes:
+        raise CheckpointError(
+            f"{source}: refused to load: the tokenizer has {tokenizer.num_classes} classes "
+            f"(tokens + blank) but the CTC head has {head} outputs"
+        )
+    return tokenizer
 
 
 Reader = AudioReader | ClipReader
@@ -207,10 +236,13 @@ class Transcriber(Transcribes, LoadedModel):
         """Switch decoding to the search a config names (``conf/decoding/``), e.g.
         ``{"_target_": "seqrec.decoding.LexiconBeamSearch", "lm_path": "lm.arpa",
         "lexicon": "words.txt"}``; the ``{"method": "beam_lm", ...}`` form of older
-        checkpoints works too (:func:`~seqrec.decoding.build_search`)."""
-        from seqrec.decoding import build_search, decoding_config
+        checkpoints works too (:func:`~seqrec.decoding.build_search`). The files it
+        names are read once, into :attr:`decoding` (:func:`~seqrec.ctc_search.embed_decoding`),
+        so an export of this model carries them as data."""
+        from seqrec.ctc_search import embed_decoding
+        from seqrec.decoding import build_search
 
-        self.decoding = decoding_config(decoding)
+        self.decoding = embed_decoding(decoding)
         self.search = build_search(self.decoding, self.tokenizer)
 
     @property

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from seqrec.checkpoint import CheckpointError, read_checkpoint
+from seqrec.ctc_search import embed_decoding
 from seqrec.tasks.callbacks import NONFINITE_STEPS, NonFiniteGuard, SkippedSampleReport
 from seqrec.tasks.checkpointing import AtomicCheckpointIO, TopCheckpoints, average_checkpoints
 
@@ -69,7 +70,9 @@ def build_task(cfg: DictConfig, datamodule: pl.LightningDataModule) -> pl.Lightn
     tokenizer the datamodule provides."""
     factory: partial = instantiate(cfg.task, _partial_=True)
     if cfg.get("decoding") is not None:  # speech-to-text: plain data, not the search it names
-        factory = partial(factory, decoding=OmegaConf.to_container(cfg.decoding, resolve=True))
+        # the LM and lexicon files it names travel in the checkpoint as data
+        decoding = embed_decoding(OmegaConf.to_container(cfg.decoding, resolve=True))
+        factory = partial(factory, decoding=decoding)
     return factory(
         model_config=OmegaConf.to_container(cfg.model, resolve=True),
         reader=OmegaConf.to_container(cfg.data.reader, resolve=True),

@@ -30,11 +30,16 @@ def refuse_unused_options(prog: str, cfg: Any, model: Any) -> None:
 
 def load_model(cfg: Any) -> Any:
     """The model ``cfg.ckpt_path`` names, a checkpoint or an exported ``.onnx`` file, on
-    ``cfg.device``, with ``cfg.threads`` (when set) for PyTorch and onnxruntime alike."""
+    ``cfg.device``, with ``cfg.threads`` (when set) for PyTorch and onnxruntime alike.
+    A ``cfg.decoding`` (speech-to-text) replaces the file's, which is then not built."""
     import torch
+    from omegaconf import OmegaConf
 
     import seqrec
 
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
-    return seqrec.load(cfg.ckpt_path, device=cfg.device, threads=cfg.threads)
+    decoding = cfg.get("decoding")
+    if decoding:
+        decoding = OmegaConf.to_container(decoding, resolve=True)
+    return seqrec.load(cfg.ckpt_path, device=cfg.device, threads=cfg.threads, decoding=decoding)

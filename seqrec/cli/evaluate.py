@@ -22,8 +22,6 @@ register_resolvers()
 @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="eval")
 def main(cfg: DictConfig) -> None:
 
-    from omegaconf import OmegaConf
-
     from seqrec.evaluate import (
         evaluate_classifier,
         evaluate_transcriber,
@@ -35,8 +33,6 @@ def main(cfg: DictConfig) -> None:
     model = load_model(cfg)
     refuse_unused_options("seqrec-eval", cfg, model)
     if isinstance(model, Transcribes):
-        if cfg.get("decoding"):
-            model.set_decoding(OmegaConf.to_container(cfg.decoding, resolve=True))
         known = read_known_words(cfg.known_words) if cfg.get("known_words") else None
         results = evaluate_transcriber(model, cfg.manifest, cfg.batch_size, cfg.on_error, known)
     else:

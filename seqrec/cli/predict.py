@@ -23,8 +23,6 @@ def main(cfg: DictConfig) -> None:
     import json
     from pathlib import Path
 
-    from omegaconf import OmegaConf
-
     from seqrec.data.dataset import read_entry
     from seqrec.data.manifest import read_manifest
     from seqrec.evaluate import model_inputs, model_reader
@@ -34,8 +32,6 @@ def main(cfg: DictConfig) -> None:
     refuse_unused_options("seqrec-predict", cfg, model)
     if isinstance(model, Transcribes):
         model.chunk_seconds = float(cfg.chunk_seconds)
-        if cfg.get("decoding"):
-            model.set_decoding(OmegaConf.to_container(cfg.decoding, resolve=True))
     names = [str(p) for p in cfg.inputs or []]
     items = [model.prepare(path) for path in names]
     if cfg.manifest:

@@ -13,6 +13,7 @@ import torchaudio
 from seqrec.data.batch import AudioSample, SkippedSample, collate_audio
 from seqrec.data.dataset import LabelledManifestDataset
 from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem
+from seqrec.resampling import DENSE_KERNEL_TAPS, check_sample_rate, dense_kernel_taps, resample
 from seqrec.text import TextError, Tokenizer
 from seqrec.waveform import PLACEMENTS, AudioError, fit_clip, read_soundfile
 
@@ -27,13 +28,26 @@ def load_audio(
 
     Multi-channel audio is averaged to mono; other rates are resampled. ``offset`` and
     ``duration`` (seconds) select a segment without reading the rest of the file
-    (:func:`seqrec.waveform.read_soundfile`).
+    (:func:`seqrec.waveform.read_soundfile`). A file that cannot be read or resampled
+    (a rate outside what :func:`seqrec.resampling.check_sample_rate` takes) is an
+    :class:`~seqrec.waveform.AudioError`, which ``on_error=skip`` counts.
     """
     data, file_rate = read_soundfile(path, offset, duration)
-    waveform = torch.from_numpy(data)
-    if file_rate != sample_rate:
-        waveform = torchaudio.functional.resample(waveform, file_rate, sample_rate)
-    return waveform
+    if file_rate == sample_rate:
+        return torch.from_numpy(data)
+    try:
+        check_sample_rate(file_rate, path)
+    except ValueError as e:
+        raise AudioError(str(e)) from None
+    if dense_kernel_taps(file_rate, sample_rate) > DENSE_KERNEL_TAPS:
+        # torchaudio's dense kernel would be huge for rates with a small gcd
+        return torch.from_numpy(resample(data, file_rate, sample_rate))
+    try:
+        return torchaudio.functional.resample(torch.from_numpy(data), file_rate, sample_rate)
+    except RuntimeError as e:
+        raise AudioError(
+            f"{path}: cannot resample {file_rate} Hz to {sample_rate} Hz ({e})"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 
 from seqrec import results
-from seqrec.ctc_search import decoding_config
+from seqrec.ctc_search import embed_decoding
+from seqrec.resampling import check_sample_rate
 from seqrec.runtime.audio import read_audio
 from seqrec.runtime.ctc import build_search
+from seqrec.safe_config import READER_TARGETS, check_decoding, check_reader, check_tree
 from seqrec.waveform import chunks_of, fit_clip, split_at_quiet_points
 
 Input = str | Path | np.ndarray
@@ -22,9 +24,12 @@ class ExportedModelError(RuntimeError):
     """An ONNX file that is not a usable seqrec export; the message names the file."""
 
 
-def read_metadata(path: str | Path, threads: int | None = None) -> tuple[Any, dict[str, Any]]:
+def read_metadata(
+    path: str | Path, threads: int | None = None, ignore: tuple[str, ...] = ()
+) -> tuple[Any, dict[str, Any]]:
     """An onnxruntime session on ``path`` (on ``threads`` threads; None: onnxruntime's
-    default, one per core) and its ``seqrec.*`` metadata, decoded."""
+    default, one per core) and its ``seqrec.*`` metadata, decoded and checked
+    (:func:`check_metadata`; ``ignore`` names fields the caller replaces)."""
     import onnxruntime as ort
 
     path = Path(path)
@@ -39,29 +44,65 @@ def read_metadata(path: str | Path, threads: int | None = None) -> tuple[Any, di
     except Exception as e:  # onnxruntime raises its own exception types
         raise ExportedModelError(f"{path}: not a readable ONNX model ({e})") from None
     raw = session.get_modelmeta().custom_metadata_map
-    meta = {
-        key[len("seqrec.") :]: json.loads(value)
-        for key, value in raw.items()
-        if key.startswith("seqrec.")
-    }
+    meta = {}
+    for key, value in raw.items():
+        if key.startswith("seqrec."):
+            try:
+                meta[key[len("seqrec.") :]] = json.loads(value)
+            except ValueError as e:  # NaN and Infinity parse; check_metadata refuses them
+                raise ExportedModelError(f"{path}: metadata {key} is not JSON ({e})") from None
     for key in ("kind", "modality", "reader", "inputs", "outputs"):
         if key not in meta:
             raise ExportedModelError(
                 f"{path}: not a seqrec export (no seqrec.{key} in its metadata; "
                 f"write it with seqrec-export)"
             )
+    check_metadata({k: v for k, v in meta.items() if k not in ignore}, path)
     return session, meta
 
 
+def check_metadata(meta: dict[str, Any], source: str | Path) -> None:
+    """The loading policy of :mod:`seqrec.safe_config` for an export's metadata, as
+    :func:`seqrec.checkpoint.check_hyper_parameters` applies it to a checkpoint: the
+    reader names only readers and its settings are bounded, the decoding names no file,
+    and everything else is plain data with no ``_target_``."""
+    for key, value in meta.items():
+        where = f"seqrec.{key}"
+        if key == "reader":
+            check_tree(value, source, where, READER_TARGETS, ExportedModelError)
+            if not isinstance(value, dict):
+                raise ExportedModelError(f"{source}: refused to load: {where} is not a mapping")
+            try:
+                check_reader(value)
+            except ValueError as e:
+                raise ExportedModelError(f"{source}: refused to load: {where}: {e}") from None
+        elif key == "decoding":
+            if value is not None:
+                check_decoding(value, source, ExportedModelError)
+        else:
+            check_tree(value, source, where, frozenset(), ExportedModelError)
+    if meta.get("modality") == "audio" and "sample_rate" in meta:
+        try:
+            check_sample_rate(meta["sample_rate"], f"{source}: seqrec.sample_rate")
+        except ValueError as e:
+            raise ExportedModelError(f"{e}") from None
+
+
 def load(
-    path: str | Path, device: str = "cpu", threads: int | None = None
+    path: str | Path,
+    device: str = "cpu",
+    threads: int | None = None,
+    decoding: dict[str, Any] | None = None,
 ) -> "OnnxClassifier | OnnxTranscriber":
     """An exported model: an :class:`OnnxClassifier` or an :class:`OnnxTranscriber`,
-    run by onnxruntime on the CPU on ``threads`` threads (None: one per core)."""
+    run by onnxruntime on the CPU on ``threads`` threads (None: one per core).
+    ``decoding`` replaces the file's decoding config, as in :func:`seqrec.load`."""
     if str(device) != "cpu":
         raise ValueError(f"seqrec.runtime runs on the CPU; got device={device!r}")
-    session, meta = read_metadata(path, threads)
+    session, meta = read_metadata(path, threads, ignore=("decoding",) if decoding else ())
     if meta["kind"] == "transcriber":
+        if decoding:
+            meta = {**meta, "decoding": decoding}
         return OnnxTranscriber(session, meta, source=path)
     if meta["kind"] == "classifier":
         return OnnxClassifier(session, meta, source=path)
@@ -158,7 +199,16 @@ class OnnxClassifier(results.Classifies, OnnxModel):
 
     def __init__(self, session: Any, meta: dict[str, Any], source: str | Path = "") -> None:
         super().__init__(session, meta, source)
-        self.labels = list(meta["labels"])
+        labels = meta.get("labels")
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise ExportedModelError(f"{self.source}: seqrec.labels is not a list of strings")
+        classes = session.get_outputs()[0].shape[-1]
+        if isinstance(classes, int) and classes != len(labels):
+            raise ExportedModelError(
+                f"{self.source}: refused to load: {len(labels)} labels but the network has "
+                f"{classes} outputs"
+            )
+        self.labels = labels
 
     def posteriors(self, items: Sequence[Sequence[np.ndarray]], batch_size: int = 32) -> np.ndarray:
         """(N, C) class probabilities of inputs already prepared; the logits of an
@@ -194,7 +244,18 @@ class OnnxTranscriber(results.Transcribes, OnnxModel):
         super().__init__(session, meta, source)
         from seqrec.text.tokenizers import tokenizer_from_state
 
-        self.tokenizer = tokenizer_from_state(meta["tokenizer"])
+        try:
+            self.tokenizer = tokenizer_from_state(meta["tokenizer"])
+        except (KeyError, ValueError) as e:
+            raise ExportedModelError(
+                f"{self.source}: refused to load: seqrec.tokenizer is not readable ({e})"
+            ) from None
+        classes = session.get_outputs()[0].shape[-1]
+        if isinstance(classes, int) and classes != self.tokenizer.num_classes:
+            raise ExportedModelError(
+                f"{self.source}: refused to load: the tokenizer has "
+                f"{self.tokenizer.num_classes} classes but the network has {classes} outputs"
+            )
         self.frame_seconds = float(meta["frame_seconds"])
         self.chunk_seconds = float(meta.get("chunk_seconds", 30.0))
         self.set_decoding(meta.get("decoding"))
@@ -203,8 +264,8 @@ class OnnxTranscriber(results.Transcribes, OnnxModel):
         """Decode with the search a decoding config names, as
         :meth:`seqrec.inference.Transcriber.set_decoding` does: greedy, ``beam`` or
         ``beam_lm`` (these two need flashlight-text). None means greedy."""
-        self.search = build_search(decoding, self.tokenizer, self.source)
-        self.decoding = decoding_config(decoding)
+        self.decoding = embed_decoding(decoding)
+        self.search = build_search(self.decoding, self.tokenizer, self.source)
 
     def transcripts(
         self, waveforms: Sequence[np.ndarray], batch_size: int = 16, with_times: bool = True

@@ -19,6 +19,9 @@ BLANK = 0
 WORD_BOUNDARY = "|"
 
 
+MAX_TOKENS = 100_000
+
+
 def ctc_num_classes(num_tokens: int) -> int:
     """Output classes of a CTC model over ``num_tokens`` tokens: the tokens and the
     blank. Configs derive a size with it (``${ctc_num_classes:${.vocab_size}}``).
@@ -202,8 +205,19 @@ class SentencePieceTokenizer(Tokenizer):
 def tokenizer_from_state(state: dict[str, str]) -> Tokenizer:
     """Rebuild a tokenizer from :meth:`Tokenizer.state`: ``{"kind": "char"}`` or
     ``{"kind": "sentencepiece", "model": <base64>}``, as every seqrec checkpoint holds."""
+    if not isinstance(state, dict):
+        raise ValueError(f"a tokenizer state is a mapping, got a {type(state).__name__}")
     if state.get("kind") == CharTokenizer.kind:
         return CharTokenizer()
     if state.get("kind") == SentencePieceTokenizer.kind:
-        return SentencePieceTokenizer(base64.b64decode(state["model"]))
+        model = state.get("model")
+        if not isinstance(model, str):
+            raise ValueError("a sentencepiece tokenizer state holds its model as base64 text")
+        try:
+            tokenizer = SentencePieceTokenizer(base64.b64decode(model, validate=True))
+        except (ValueError, RuntimeError, OSError) as e:  # binascii.Error is a ValueError
+            raise ValueError(f"the sentencepiece model does not load ({e})") from None
+        if not 0 < len(tokenizer.tokens) <= MAX_TOKENS:
+            raise ValueError(f"{len(tokenizer.tokens)} tokens (1-{MAX_TOKENS} allowed)")
+        return tokenizer
     raise ValueError(f"unknown tokenizer state {state.get('kind')!r}")

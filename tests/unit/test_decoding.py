@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import seqrec
+from seqrec.checkpoint import CheckpointError
 from seqrec.config import CONF_DIR
 from seqrec.decoding import (
     BeamSearch,
@@ -135,9 +136,18 @@ def test_a_checkpoint_from_before_named_searches_loads_and_decodes_as_before(tmp
     for old, new in old_and_new:
         checkpoint["hyper_parameters"]["decoding"] = old
         torch.save(checkpoint, tmp_path / "old.ckpt")
-        model = seqrec.load(tmp_path / "old.ckpt")
+        if "lm_text" in old:
+            # a file may not name the LM: the user gives it, and it is read into the model
+            with pytest.raises(CheckpointError, match=r"old\.ckpt: refused to load: decoding\.lm_text"):
+                seqrec.load(tmp_path / "old.ckpt")
+            model = seqrec.load(tmp_path / "old.ckpt", decoding=old)
+            assert "lm_text" not in model.decoding
+            assert model.decoding["words"] == ["the", "cat", "sat", "on", "mat", "dog", "log"]
+            assert model.decoding["lm_arpa"].startswith("\\data\\")
+        else:
+            model = seqrec.load(tmp_path / "old.ckpt")
+            assert model.decoding == {"_partial_": True, **new}  # the old settings, all of them
         assert type(model.search) is SEARCHES[old["method"]]
-        assert model.decoding == {"_partial_": True, **new}  # the old settings, all of them
         expected = model.transcribe(waves)
         model.set_decoding(new)
         assert type(model.search) is SEARCHES[old["method"]]
