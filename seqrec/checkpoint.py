@@ -31,7 +31,7 @@ seqrec.checkpoint.CheckpointError: bad.ckpt: refused to load: a[0]._target_ name
 
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -175,7 +175,7 @@ class _MetaScalars(TorchFunctionMode):
     (torchaudio's filterbank warns if a mel band is empty) then pass; only shapes are
     compared, and a shape that depended on such a value fails that comparison."""
 
-    _READS = {torch.Tensor.item: 0, torch.Tensor.__bool__: False, torch.Tensor.tolist: []}
+    _READS: ClassVar = {torch.Tensor.item: 0, torch.Tensor.__bool__: False, torch.Tensor.tolist: []}
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         if func in self._READS and args and getattr(args[0], "is_meta", False):

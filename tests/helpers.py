@@ -392,12 +392,40 @@ def payloads(marker: Path) -> dict[str, dict]:
     }
 
 
-def plant(path: Path, model_config: dict) -> Path:
-    hparams = {
-        "model_config": model_config,
+# Where a payload can sit: every field a checkpoint carries, and the setting that holds
+# it there (the message names it).
+PLANT_FIELDS = {
+    "model_config": "model_config",
+    "reader": "reader.level_db",
+    "decoding": "decoding.beam_threshold",
+    "tokenizer": "tokenizer.extra",
+    "other": "weight_decay",
+}
+
+
+def plant(path: Path, payload: dict, field: str = "model_config") -> Path:
+    """A checkpoint holding ``payload`` in ``field`` (:data:`PLANT_FIELDS`): the model
+    config itself, a reader setting, a decoding setting, the tokenizer state, or
+    another hyper-parameter."""
+    hparams: dict = {
+        "model_config": CLASSIFIER,
         "labels": ["a", "b"],
         "reader": {"_target_": "seqrec.data.audio.AudioReader", "sample_rate": 16000},
     }
+    if field == "model_config":
+        hparams["model_config"] = payload
+    elif field == "reader":
+        hparams["reader"] = {**hparams["reader"], "level_db": payload}
+    elif field in ("decoding", "tokenizer"):
+        hparams.pop("labels")
+        hparams["tokenizer"] = {"kind": "char"}
+        hparams["decoding"] = {"_target_": "seqrec.decoding.BeamSearch", "_partial_": True}
+        if field == "decoding":
+            hparams["decoding"]["beam_threshold"] = payload
+        else:
+            hparams["tokenizer"]["extra"] = payload
+    else:
+        hparams["weight_decay"] = payload
     torch.save({"state_dict": {}, "hyper_parameters": hparams}, path)
     return path
 

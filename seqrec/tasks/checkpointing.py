@@ -11,7 +11,7 @@ import torch
 from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 
-from seqrec.checkpoint import CheckpointError, check_config, read_checkpoint
+from seqrec.checkpoint import CheckpointError, check_hyper_parameters, read_checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -40,7 +40,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         # tensors and plain containers only, and a config naming only seqrec's building
         # blocks: a checkpoint never runs code when loaded (resume, validate, test)
         checkpoint = super().load_checkpoint(path, map_location=map_location, weights_only=True)
-        check_config(checkpoint.get("hyper_parameters", {}), path)
+        hparams = checkpoint.get("hyper_parameters", {})
+        if not isinstance(hparams, dict):
+            raise CheckpointError(f"{path}: refused to load: hyper_parameters is not a mapping")
+        check_hyper_parameters(hparams, path)
         return checkpoint
 
 

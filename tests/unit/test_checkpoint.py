@@ -21,7 +21,7 @@ from seqrec.config import CONF_DIR
 from seqrec.tasks.checkpointing import AtomicCheckpointIO, average_checkpoints
 from seqrec.train import resolve_resume_checkpoint
 from tests.conftest import make_config
-from tests.helpers import payloads, plant
+from tests.helpers import PLANT_FIELDS, payloads, plant
 
 HYDRA_BLOCKS = {"os.system", "subprocess.run", "builtins.eval via _partial_"}
 
@@ -96,25 +96,33 @@ ENTRY_POINTS = {
 }
 
 
+@pytest.mark.parametrize("field", list(PLANT_FIELDS))
 @pytest.mark.parametrize("entry", list(ENTRY_POINTS))
 @pytest.mark.parametrize("route", ROUTES)
-def test_planted_checkpoint_is_refused_and_never_runs(tmp_path, route, entry):
+def test_planted_checkpoint_is_refused_and_never_runs(tmp_path, route, entry, field):
     marker = tmp_path / "payload_ran"
-    path = plant(tmp_path / "planted.ckpt", payloads(marker)[route])
+    path = plant(tmp_path / "planted.ckpt", payloads(marker)[route], field)
     with pytest.raises(CheckpointError, match=r"planted\.ckpt: refused to load") as refusal:
         ENTRY_POINTS[entry](path)
     assert not marker.exists()
     message = str(refusal.value)
-    if route in ("resolver", "oc.env"):
-        assert "interpolation" in message and "model_config.encoder" in message
+    where = PLANT_FIELDS[field]
+    if route in ("resolver", "oc.env") and field in ("model_config", "tokenizer", "other"):
+        inside = "" if field == "model_config" else f"{where}."
+        assert "interpolation" in message and f"{inside}encoder" in message
+        assert message.split(":")[1].strip().startswith("refused") and where in message
     else:
+        # a reader or a decoding may not even name a model (the payload's outer target)
         assert "is not one of seqrec's building blocks" in message
         refused = {
             "in _args_": "pathlib.Path.touch",
             "nested three levels down": "builtins.open",
             "builtins.eval via _partial_": "builtins.eval",
         }.get(route, route)
-        assert repr(refused) in message
+        # outside model_config, even the payload's outer (model) target is refused
+        outer = payloads(marker)[route]["_target_"]
+        assert repr(refused) in message or (field != "model_config" and repr(outer) in message)
+        assert where in message
 
 
 def test_targets_in_every_form_are_checked():
@@ -148,15 +156,15 @@ def test_every_model_target_in_the_configs_is_allowed():
     assert named and named <= ALLOWED_TARGETS, named - ALLOWED_TARGETS
 
 
-def _preset_checkpoint(tmp_path: Path, preset: str) -> Path:
-    """A checkpoint of ``preset``'s full-size model, written by Lightning as training
-    writes ``best.ckpt``."""
+def _preset_checkpoint(tmp_path: Path, preset: str, extra: tuple[str, ...] = ()) -> Path:
+    """A checkpoint of ``preset``'s full-size model (with the ``extra`` overrides),
+    written by Lightning as training writes ``best.ckpt``."""
     from types import SimpleNamespace
 
     from seqrec.text import Tokenizer
     from seqrec.train import build_task
 
-    overrides = [f"experiment={preset}", f"paths.data_dir={tmp_path}"]
+    overrides = [f"experiment={preset}", f"paths.data_dir={tmp_path}", *extra]
     cfg = make_config(tmp_path / "run", overrides)
     if "vocab_size" in (cfg.get("tokenizer") or {}):  # learnt below from a little text
         cfg = make_config(tmp_path / "run", [*overrides, "tokenizer.vocab_size=40"])
@@ -294,3 +302,170 @@ def test_pickled_payload_is_refused_and_never_runs(tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
     with pytest.raises(CheckpointError, match="not a seqrec checkpoint"):
         seqrec.load(tmp_path / "other.ckpt")
+
+
+# Every field a file carries is data (seqrec.safe_config): the planted files of the
+# trust review, each refused before anything is read, written, downloaded or allocated.
+
+
+def _with(path: Path, out: Path, edit) -> Path:
+    checkpoint = torch.load(path, weights_only=True)
+    edit(checkpoint["hyper_parameters"])
+    torch.save(checkpoint, out)
+    return out
+
+
+def _files(folder: Path) -> set[Path]:
+    return set(folder.rglob("*"))
+
+
+def test_a_decoding_naming_an_lm_file_is_refused_and_the_file_never_read(tmp_path):
+    source = _preset_checkpoint(tmp_path, "asr_synthetic")
+    text = tmp_path / "any.txt"
+    text.write_text("secret words in a file\n")
+    lm = {"_target_": "seqrec.decoding.LexiconBeamSearch", "_partial_": True}
+    planted = _with(
+        source, tmp_path / "lm.ckpt", lambda h: h.update(decoding={**lm, "lm_text": str(text)})
+    )
+    before = _files(tmp_path)
+    with pytest.raises(CheckpointError, match=r"lm\.ckpt: refused to load: decoding\.lm_text"):
+        seqrec.load(planted)
+    assert _files(tmp_path) == before  # no <file>.3gram.arpa beside it
+    # the user's own decoding replaces the file's, which is then not built
+    assert seqrec.load(planted, decoding={**lm, "_target_": "seqrec.decoding.GreedySearch"})
+    for key, value in [("lm_path", str(text)), ("lexicon", str(text))]:
+        bad = _with(
+            source, tmp_path / "b.ckpt", lambda h, k=key, v=value: h.update(decoding={**lm, k: v})
+        )
+        with pytest.raises(CheckpointError, match=rf"decoding\.{key} names a file"):
+            seqrec.load(bad)
+    huge = {**lm, "lm_order": 10**6, "lm_arpa": "x"}
+    bad = _with(source, tmp_path / "o.ckpt", lambda h: h.update(decoding=huge))
+    with pytest.raises(CheckpointError, match="lm_order must be a whole number in 1-6"):
+        seqrec.load(bad)
+
+
+def test_a_reader_names_only_readers_and_no_weights(tmp_path, monkeypatch):
+    import torch.hub
+
+    downloads = []
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: downloads.append(a))
+    source = _preset_checkpoint(tmp_path, "kws_synthetic")
+    resnet = {"_target_": "torchvision.models.resnet18", "weights": "DEFAULT"}
+    headless = {"_target_": "seqrec.modules.headless", "weights_path": str(tmp_path / "w.pt")}
+    for name, payload in [("resnet", resnet), ("headless", headless)]:
+        planted = _with(
+            source,
+            tmp_path / f"{name}.ckpt",
+            lambda h, p=payload: h.update(reader={**h["reader"], "level_db": p}),
+        )
+        with pytest.raises(
+            CheckpointError, match=rf"{name}\.ckpt: refused to load: reader\.level_db\._target_"
+        ):
+            seqrec.load(planted)
+    assert not downloads
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("clip_seconds", 1e6, "clip_seconds must be a number in 0-600"),
+        ("sample_rate", 10**9, "sample_rate must be a whole number in 1000-384000"),
+        ("level_db", float("nan"), "level_db is nan, not a finite number"),
+    ],
+)
+def test_reader_settings_are_bounded(tmp_path, setting, value, message):
+    source = _preset_checkpoint(tmp_path, "kws_synthetic")
+    planted = _with(source, tmp_path / "r.ckpt", lambda h: h["reader"].update({setting: value}))
+    with pytest.raises(CheckpointError, match=rf"r\.ckpt: refused to load: reader.*{message}"):
+        seqrec.load(planted)
+
+
+def test_declared_sizes_are_checked_against_the_weights_before_allocating(tmp_path):
+    source = _preset_checkpoint(tmp_path, "kws_synthetic")
+    planted = _with(
+        source,
+        tmp_path / "big.ckpt",
+        lambda h: h["model_config"]["decoder"].update(hidden=20000, out_dim=40000),
+    )
+    with pytest.raises(
+        CheckpointError, match=r"big\.ckpt: refused to load: model_config declares decoder\.rnn"
+    ) as refusal:
+        seqrec.load(planted)
+    assert "(80000, " in str(refusal.value)  # 4 gates x 20000, not the weights' size
+    missing = _with(
+        source, tmp_path / "m.ckpt", lambda h: h["model_config"]["decoder"].update(num_layers=3)
+    )
+    with pytest.raises(CheckpointError, match=r"m\.ckpt: weights do not fit model_config: missing"):
+        seqrec.load(missing)
+
+
+def test_planted_files_fail_fast_in_little_memory(tmp_path):
+    """``scripts/planted_files.py`` loads each planted file in a fresh process: each is
+    refused with a CheckpointError naming it and the field, with no file written, no
+    download, and a resident peak under 1 GB (the oversized decoder would take 13 GB)."""
+    import json
+    import subprocess
+    import sys
+
+    script = CONF_DIR.parent / "scripts" / "planted_files.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--json", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = json.loads(out.stdout.splitlines()[-1])
+    assert {row["file"] for row in rows} == {
+        "decoding_lm_path.ckpt",
+        "reader_download.ckpt",
+        "reader_weights_path.ckpt",
+        "decoder_hidden_20000.ckpt",
+        "reader_clip_seconds.ckpt",
+    }
+    for row in rows:
+        assert row["error"] == "CheckpointError", row
+        assert row["file"] in row["message"] and row["field"] in row["message"], row
+        assert row["peak_rss_mb"] < 1024, row
+        assert row["files_written"] == [] and row["downloads"] == 0, row
+
+
+def test_a_corrupt_tokenizer_or_one_that_does_not_fit_the_head_is_refused(tmp_path, bpe):
+    import base64
+
+    source = _preset_checkpoint(tmp_path, "asr_synthetic")
+    garbage = {"kind": "sentencepiece", "model": base64.b64encode(b"not a model").decode()}
+    corrupt = _with(source, tmp_path / "c.ckpt", lambda h: h.update(tokenizer=garbage))
+    with pytest.raises(
+        CheckpointError, match=r"c\.ckpt: refused to load: tokenizer is not readable"
+    ):
+        seqrec.load(corrupt)
+    other = _with(source, tmp_path / "s.ckpt", lambda h: h.update(tokenizer=bpe.state()))
+    with pytest.raises(
+        CheckpointError,
+        match=r"s\.ckpt: refused to load: the tokenizer has \d+ classes .* but the CTC head has 29",
+    ):
+        seqrec.load(other)
+
+
+def test_a_model_trained_with_an_lm_carries_it_and_loads_anywhere(tmp_path, monkeypatch):
+    lm_dir = tmp_path / "lm"
+    lm_dir.mkdir()
+    (lm_dir / "text.txt").write_text("the cat sat on the mat\nthe dog sat on the log\n")
+    monkeypatch.chdir(lm_dir)  # a relative path, as a user gives it
+    path = _preset_checkpoint(
+        tmp_path, "asr_synthetic", ("decoding=beam_lm", "data.lm_text=text.txt")
+    )
+    wave = [torch.randn(16000, generator=torch.Generator().manual_seed(0)) * 0.1]
+    lm = {"_target_": "seqrec.decoding.LexiconBeamSearch", "_partial_": True, "beam_size": 64}
+    user = seqrec.load(path, decoding={**lm, "lm_text": str(lm_dir / "text.txt")})
+    expected = user.transcribe(wave)
+    decoding = torch.load(path, weights_only=True)["hyper_parameters"]["decoding"]
+    assert not {"lm_text", "lm_path", "lexicon"} & {k for k, v in decoding.items() if v is not None}
+    assert decoding["words"] == ["the", "cat", "sat", "on", "mat", "dog", "log"]
+    for f in lm_dir.iterdir():
+        f.unlink()
+    monkeypatch.chdir(tmp_path)
+    model = seqrec.load(path)
+    assert model.search.method == "beam_lm"
+    assert model.transcribe(wave) == expected  # the LM inside, without its files

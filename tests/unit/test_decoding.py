@@ -138,7 +138,9 @@ def test_a_checkpoint_from_before_named_searches_loads_and_decodes_as_before(tmp
         torch.save(checkpoint, tmp_path / "old.ckpt")
         if "lm_text" in old:
             # a file may not name the LM: the user gives it, and it is read into the model
-            with pytest.raises(CheckpointError, match=r"old\.ckpt: refused to load: decoding\.lm_text"):
+            with pytest.raises(
+                CheckpointError, match=r"old\.ckpt: refused to load: decoding\.lm_text"
+            ):
                 seqrec.load(tmp_path / "old.ckpt")
             model = seqrec.load(tmp_path / "old.ckpt", decoding=old)
             assert "lm_text" not in model.decoding
