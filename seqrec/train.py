@@ -3,6 +3,8 @@ and directly by tests."""
 
 import json
 import logging
+import os
+import shutil
 import warnings
 from dataclasses import dataclass
 from functools import partial
@@ -61,6 +63,47 @@ def resolve_resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> st
         raise CheckpointError(f"{path}: no checkpoint to resume from{hint}")
     read_checkpoint(path)
     return str(path)
+
+
+# What a finished or interrupted run leaves in its directory (Hydra's own .hydra/ and
+# train.log are written anew by every run).
+RUN_OUTPUTS = ("checkpoints", "metrics.json", "logs", "tensorboard", "confusion_matrix.png")
+
+
+class RunDirectoryError(RuntimeError):
+    """A run directory that already holds another run's outputs."""
+
+
+def claim_run_directory(output_dir: Path, resuming: bool, overwrite: bool) -> None:
+    """Refuse to start a new run in a directory that holds a previous run's outputs
+    (:data:`RUN_OUTPUTS`), which it would overwrite in part (``last.ckpt``, the logs)
+    and mix with its own (``metrics.json`` of one run beside ``best.ckpt`` of the
+    other). Resuming (``ckpt_path``) continues that run; ``overwrite=true`` deletes
+    those outputs first. Only the first process checks: under DDP the others start
+    once it is running."""
+    if resuming or int(os.environ.get("LOCAL_RANK", 0)) or int(os.environ.get("NODE_RANK", 0)):
+        return
+    previous = [name for name in RUN_OUTPUTS if _holds_output(output_dir / name)]
+    if not previous:
+        return
+    if not overwrite:
+        raise RunDirectoryError(
+            f"{output_dir} holds a previous run ({', '.join(previous)}); resume it with "
+            f"ckpt_path=last, train into another hydra.run.dir, or replace it with overwrite=true"
+        )
+    for name in previous:
+        path = output_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    log.warning(
+        "overwrite=true: deleted the previous run's %s in %s", ", ".join(previous), output_dir
+    )
+
+
+def _holds_output(path: Path) -> bool:
+    return path.is_file() or (path.is_dir() and any(path.iterdir()))
 
 
 def build_task(cfg: DictConfig, datamodule: pl.LightningDataModule) -> pl.LightningModule:
@@ -144,6 +187,7 @@ def train(cfg: DictConfig) -> TrainResult:
     output_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_dir = output_dir / "checkpoints"
     resume_from = resolve_resume_checkpoint(cfg.get("ckpt_path"), checkpoint_dir)
+    claim_run_directory(output_dir, resume_from is not None, bool(cfg.get("overwrite")))
     OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
