@@ -228,15 +228,16 @@ def train(cfg: DictConfig) -> TrainResult:
     metrics[NONFINITE_STEPS] = guard.skipped if guard else 0
 
     # report
+    skips = _find(callbacks, SkippedSampleReport)
+    loading_skips = skips.gathered_totals() if skips else {}  # every rank takes part
     if trainer.is_global_zero:
-        skips = _find(callbacks, SkippedSampleReport)
         summary = {
             **choice.summary(task.monitor),
             "global_step": trainer.global_step,
             **metrics,
             "data/skipped": {
                 "manifest": datamodule.manifest_skips(),
-                "loading": skips.totals if skips else {},
+                "loading": loading_skips,
             },
         }
         report(summary, metrics, output_dir)

@@ -113,10 +113,25 @@ class SkippedSampleReport(pl.Callback):
 
     @property
     def totals(self) -> dict[str, dict[str, int]]:
-        return {
-            split: dict(Counter(p.reason for p in problems.values()))
-            for split, problems in self.seen.items()
-        }
+        """This process's skips: per split, the count of each reason."""
+        return _count_reasons(
+            {split: {s: p.reason for s, p in seen.items()} for split, seen in self.seen.items()}
+        )
+
+    def gathered_totals(self) -> dict[str, dict[str, int]]:
+        """:attr:`totals` over every process of a distributed run: each rank reads its
+        own shard, so each sees only its own skips. A collective call: every rank
+        must make it. One process: :attr:`totals`."""
+        local = {split: {s: p.reason for s, p in seen.items()} for split, seen in self.seen.items()}
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return _count_reasons(local)
+        parts: list[Any] = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(parts, local)
+        merged: dict[str, dict[str, str]] = {}
+        for part in parts:
+            for split, seen in part.items():
+                merged.setdefault(split, {}).update(seen)  # a sample seen twice counts once
+        return _count_reasons(merged)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self._record("train", batch)
@@ -137,6 +152,10 @@ class SkippedSampleReport(pl.Callback):
 
     def on_test_epoch_end(self, trainer, pl_module) -> None:
         self._report("test", trainer)
+
+
+def _count_reasons(seen: dict[str, dict[str, str]]) -> dict[str, dict[str, int]]:
+    return {split: dict(Counter(reasons.values())) for split, reasons in seen.items()}
 
 
 class StepSeed(pl.Callback):

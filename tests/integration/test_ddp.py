@@ -207,3 +207,35 @@ def test_checkpoint_averaging_under_two_cpu_processes(tmp_path, request):
     assert metrics["val/acc"] == pytest.approx(
         evaluate_classifier(model, corpus / "val.jsonl")["acc"], abs=1e-6
     )
+
+
+def test_skipped_samples_are_counted_over_every_rank(tmp_path, request):
+    """Six unreadable training files, two processes, each reading its own shard: the
+    run's metrics.json counts all six, not only rank 0's."""
+    data = request.getfixturevalue("synthetic_data_dir")
+    corpus = data / "kws_synthetic"
+    rows = [json.loads(line) for line in (corpus / "train.jsonl").read_text().splitlines()]
+    for row in rows:
+        row["audio_filepath"] = str(corpus / row["audio_filepath"])
+    for i in range(6):
+        bad = tmp_path / "bad" / f"bad{i}.wav"
+        bad.parent.mkdir(exist_ok=True)
+        bad.write_bytes(b"RIFF" + bytes(range(40)) * 3)
+        rows.append({**rows[i], "audio_filepath": str(bad), "id": f"bad{i}"})
+    manifest = tmp_path / "train.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    run = ddp_run(
+        tmp_path,
+        [
+            "experiment=kws_synthetic",
+            *recipe_overrides("kws_synthetic", request, tmp_path),
+            f"data.train_manifest={manifest}",
+            "data.on_error=skip",
+            "trainer.max_epochs=1",
+        ],
+    )
+    ranks = [json.loads((tmp_path / "ids" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    read = [{i for b in rank["train_epoch0"] for i in b} for rank in ranks]
+    assert all(len(r) < len(rows) - 6 for r in read)  # each rank read only its shard
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["data/skipped"]["loading"]["train"] == {"unreadable_audio": 6}
