@@ -212,6 +212,30 @@ def test_raw_pcm_formats_a_torn_sample_and_a_format_it_does_not_take(caplog):
         list(detect(ToneSpotter(), io.BytesIO(b"\0" * 30), pcm="s24le"))
 
 
+def test_a_nan_sample_is_an_error_naming_where_it_lies_from_every_source(tmp_path):
+    """One NaN would make every window that holds it score nan, so that no event fires
+    for about a window and a smoothing span: from a file, raw f32le PCM, chunks or
+    fed samples, it is an error naming the file or stream and the sample (and byte)."""
+    wave = stream(BURSTS)
+    wave[20_000] = np.nan  # 2.5 s in
+    path = tmp_path / "nan.wav"
+    sf.write(path, wave, RATE, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"nan\.wav: audio contains NaN .* at sample 20000\)"):
+        list(detect(ToneSpotter(), path, threshold=0.9))
+    raw = io.BytesIO(wave.astype("<f4").tobytes())
+    with pytest.raises(
+        AudioError, match=r"raw stream: .*\(the first, nan, at sample 20000, byte 80000\)"
+    ):
+        list(detect(ToneSpotter(), raw, pcm="f32le", threshold=0.9))
+    with pytest.raises(AudioError, match=r"audio stream: .*\(the first, nan, at sample 20000\)"):
+        list(detect(ToneSpotter(), np.array_split(wave, 7), threshold=0.9))
+    wave[20_000] = -np.inf
+    detector = StreamingDetector(ToneSpotter(), threshold=0.9)
+    detector.feed(wave[:15_000])
+    with pytest.raises(AudioError, match=r"\(the first, -inf, at sample 20000\)"):
+        detector.feed(wave[15_000:])
+
+
 def test_a_model_that_is_not_an_audio_classifier_is_refused():
     class Transcriber:  # audio in, text out: no labels to spot
         modality = "audio"
