@@ -17,7 +17,6 @@ from seqrec.data.audio import load_audio
 from seqrec.decoding import GreedySearch
 from seqrec.decoding import word_times as torch_word_times
 from seqrec.inference import split_at_quiet_points as torch_split
-from seqrec.results import word_times
 from seqrec.runtime import (
     AudioError,
     ExportedModelError,
@@ -87,8 +86,33 @@ def test_greedy_search_and_word_times_match_pytorch(tokenizer):
         (e.text, e.tokens, e.frames) for e in expected
     ]
     assert any(g.text for g in got)
-    # equal hypotheses give equal word times: both sides time words with seqrec.results
-    assert torch_word_times is word_times
+    # word times: PyTorch's greedy hypotheses timed by seqrec.decoding, against what the
+    # runtime's transcriber gives for the same log-probs (a session that returns them)
+    frame_seconds = 0.04
+    expected_times = [torch_word_times(e, tokenizer, frame_seconds) for e in expected]
+    meta = {"modality": "audio", "sample_rate": 16000, "reader": {},
+            "tokenizer": tokenizer.state(), "frame_seconds": frame_seconds}  # fmt: skip
+    runtime = OnnxTranscriber(ReplaySession(log_probs.numpy()), meta)
+    waves = [np.full(100 * n, i, np.float32) for i, n in enumerate(lengths.tolist())]
+    transcripts = runtime.transcripts(waves, batch_size=3, with_times=True)
+    assert [t.text for t in transcripts] == [e.text for e in expected]
+    assert [t.words for t in transcripts] == expected_times
+    assert sum(len(words) for words in expected_times) >= 3
+
+
+class ReplaySession:
+    """Stands in for an onnxruntime session of a CTC model with 100 samples per frame:
+    input ``i`` (a waveform whose samples are all ``i``) gives the log-probs ``i`` of
+    ``log_probs`` (N, T, C), cut to its length."""
+
+    def __init__(self, log_probs: np.ndarray) -> None:
+        self.log_probs = log_probs
+
+    def run(self, _, feeds):
+        x, lengths = feeds["inputs"], feeds["lengths"]
+        rows = self.log_probs[x[:, 0].astype(int)]
+        frames = lengths // 100
+        return rows[:, : frames.max()], frames
 
 
 class MeanSession:
