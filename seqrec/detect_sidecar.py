@@ -5,7 +5,9 @@ picks its settings: those given, else the sidecar's, else the defaults. Torch-fr
     {"threshold": 0.963, "hop_seconds": 0.1, "window_seconds": 1.0, "smooth_windows": 3,
      "refractory_seconds": 1.0, "decision_seconds": 0.0, ...}
 
-A sidecar is read as data: JSON numbers, each checked, never code.
+A sidecar is read as data, never code, and checked against its schema
+(:data:`SIDECAR_CHECKS`, :data:`SIDECAR_RECORDS`): every key known, every value of
+its type and range.
 """
 
 import json
@@ -50,24 +52,96 @@ def finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-# the sidecar's settings, and what each must be
+MAX_SECONDS = 60.0  # a sidecar's hop, window, refractory or decision span: keyword scale
+
+
+def _seconds(low_open: bool) -> Any:
+    """A check of a span in seconds: in (0, MAX_SECONDS], or [0, ...] unless ``low_open``."""
+    return lambda v: finite_number(v) and (v > 0 if low_open else v >= 0) and v <= MAX_SECONDS
+
+
+def _score(value: Any) -> bool:
+    """Whether ``value`` is a posterior-scale threshold: a finite number in [0, 1]."""
+    return finite_number(value) and 0 <= value <= 1
+
+
+def _threshold(value: Any) -> bool:
+    if isinstance(value, dict):
+        return bool(value) and all(isinstance(w, str) and _score(t) for w, t in value.items())
+    return _score(value)
+
+
+def _recall(value: Any) -> bool:
+    return value is None or _score(value)
+
+
+def _calibration(value: Any) -> bool:
+    """``null``, or what :meth:`seqrec.keyword_calibration.Calibration.as_dict` writes."""
+    if value is None:
+        return True
+    checks = {
+        "streams": lambda v: isinstance(v, str),
+        "rank": lambda v: finite_number(v) and v == int(v) and v >= 0,
+        "impostor_windows": lambda v: finite_number(v) and v == int(v) and v >= 0,
+        "offsets": lambda v: isinstance(v, dict) and all(
+            isinstance(w, str) and finite_number(b) for w, b in v.items()
+        ),
+    }  # fmt: skip
+    return (
+        isinstance(value, dict)
+        and set(value) <= set(checks)
+        and all(check(value[key]) for key, check in checks.items() if key in value)
+    )
+
+
+# the schema of a sidecar: every key it may hold, and what its value must be. First
+# the detector's settings, which detector_settings() uses
 SIDECAR_CHECKS = {
-    "hop_seconds": ("a positive number", lambda v: finite_number(v) and v > 0),
-    "window_seconds": (
-        "a positive number or null",
-        lambda v: v is None or (finite_number(v) and v > 0),
+    "threshold": (
+        "a number in [0, 1], or a non-empty object word -> number in [0, 1] (no score "
+        "reaches a higher one, and an empty object names no word: the detector would "
+        "never fire)",
+        _threshold,
     ),
-    "smooth_windows": ("a positive integer", lambda v: finite_number(v) and v >= 1 and v == int(v)),
-    "refractory_seconds": ("a number >= 0", lambda v: finite_number(v) and v >= 0),
-    "decision_seconds": ("a number >= 0", lambda v: finite_number(v) and v >= 0),
+    "hop_seconds": (f"a number in (0, {MAX_SECONDS:g}]", _seconds(low_open=True)),
+    "window_seconds": (
+        f"a number in (0, {MAX_SECONDS:g}], or null",
+        lambda v: v is None or _seconds(low_open=True)(v),
+    ),
+    "smooth_windows": (
+        "a positive integer",
+        lambda v: finite_number(v) and v >= 1 and v == int(v),
+    ),
+    "refractory_seconds": (f"a number in [0, {MAX_SECONDS:g}]", _seconds(low_open=False)),
+    "decision_seconds": (f"a number in [0, {MAX_SECONDS:g}]", _seconds(low_open=False)),
+}
+# then what seqrec-eval-stream records beside them, for the reader: checked, not used
+SIDECAR_RECORDS = {
+    "fa_per_hour_target": ("a positive number", lambda v: finite_number(v) and v > 0),
+    "fa_per_hour": ("a number >= 0", lambda v: finite_number(v) and v >= 0),
+    "recall": ("a number in [0, 1], or null", _recall),
+    "recall_at_fa_per_hour": (
+        "an object FA/h -> recall (a number in [0, 1], or null)",
+        lambda v: isinstance(v, dict) and all(_recall(r) for r in v.values()),
+    ),
+    "tolerance_seconds": ("a number >= 0", lambda v: finite_number(v) and v >= 0),
+    "streams": ("a string (the streams manifest)", lambda v: isinstance(v, str)),
+    "hours": ("a number >= 0", lambda v: finite_number(v) and v >= 0),
+    "model": ("a string (the model file)", lambda v: isinstance(v, str)),
+    "calibration": (
+        "null, or an object of streams, rank, impostor_windows and offsets (word -> number)",
+        _calibration,
+    ),
 }
 
 
 def read_sidecar(path: str | Path) -> dict[str, Any]:
-    """The detection settings in the JSON sidecar ``path``: ``threshold`` (a number >= 0,
-    or an object word -> number), and those of ``hop_seconds``, ``window_seconds``,
-    ``smooth_windows``, ``refractory_seconds`` and ``decision_seconds`` that it gives.
-    A clear error naming the file when it is not valid."""
+    """The detection settings in the JSON sidecar ``path``: ``threshold`` (a number in
+    [0, 1], or a non-empty object word -> number in [0, 1]), and those of
+    ``hop_seconds``, ``window_seconds``, ``smooth_windows``, ``refractory_seconds`` and
+    ``decision_seconds`` that it gives. The whole file is checked against the schema
+    (:data:`SIDECAR_CHECKS`, :data:`SIDECAR_RECORDS`): an unknown key, or a value of the
+    wrong type or range, is an error naming the file and the key."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -77,19 +151,18 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
     if "threshold" not in data:
         raise ValueError(f"{path}: no 'threshold' (a number, or an object word -> number)")
-    threshold = data["threshold"]
-    scores = threshold.values() if isinstance(threshold, dict) else [threshold]
-    if not all(finite_number(t) and t >= 0 for t in scores):
-        raise ValueError(
-            f"{path}: 'threshold' must be a number >= 0 or an object word -> number >= 0, "
-            f"got {threshold!r}"
-        )
-    settings = {"threshold": threshold}
-    for key, (wants, valid) in SIDECAR_CHECKS.items():
-        if key in data:
-            if not valid(data[key]):
-                raise ValueError(f"{path}: {key!r} must be {wants}, got {data[key]!r}")
-            settings[key] = int(data[key]) if key == "smooth_windows" else data[key]
+    schema = {**SIDECAR_CHECKS, **SIDECAR_RECORDS}
+    for key, value in data.items():
+        if key not in schema:
+            raise ValueError(
+                f"{path}: unknown key {key!r}; a detection sidecar holds only {sorted(schema)}"
+            )
+        wants, valid = schema[key]
+        if not valid(value):
+            raise ValueError(f"{path}: {key!r} must be {wants}, got {value!r}")
+    settings = {key: data[key] for key in SIDECAR_CHECKS if key in data}
+    if "smooth_windows" in settings:
+        settings["smooth_windows"] = int(settings["smooth_windows"])
     return settings
 
 

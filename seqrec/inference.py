@@ -162,9 +162,11 @@ class LoadedModel(ModelMethods):
             raise AttributeError(f"{self.source}: a {self.modality} model has no sample rate")
         return self.reader.sample_rate
 
-    def prepare(self, item: Input) -> list[torch.Tensor]:
-        """One input as the list of sequences the model scores (clips of a video)."""
-        return self.reader.prepare(item)
+    def prepare(self, item: Input, index: int | None = None) -> list[torch.Tensor]:
+        """One input as the list of sequences the model scores (clips of a video),
+        checked by the reader; an error names the file, or the array by ``index`` (its
+        place among the inputs)."""
+        return self.reader.prepare(item, index)
 
 
 class Classifier(Classifies, LoadedModel):

@@ -95,7 +95,8 @@ class Transcribes:
     def transcribe(self, inputs: Sequence[Any], batch_size: int = 16) -> list[str]:
         """One transcript per input: audio file paths, or mono waveforms at the model's
         sample rate. Long recordings are chunked (``chunk_seconds``)."""
-        return self.transcribe_waveforms([self.prepare(item)[0] for item in inputs], batch_size)
+        waveforms = [self.prepare(item, i)[0] for i, item in enumerate(inputs)]
+        return self.transcribe_waveforms(waveforms, batch_size)
 
     def transcribe_waveforms(self, waveforms: Sequence[Any], batch_size: int = 16) -> list[str]:
         """Transcripts of waveforms already read (1-D, at the model's sample rate)."""
@@ -104,7 +105,7 @@ class Transcribes:
     def transcribe_with_times(self, inputs: Sequence[Any], batch_size: int = 16) -> list:
         """:meth:`transcribe`, with the start and end of every word in seconds
         (:func:`word_times`), as :class:`Transcript` objects."""
-        waveforms = [self.prepare(item)[0] for item in inputs]
+        waveforms = [self.prepare(item, i)[0] for i, item in enumerate(inputs)]
         transcripts = self.transcripts(waveforms, batch_size, with_times=True)
         for transcript, name in zip(transcripts, input_names(inputs), strict=True):
             transcript.input = name
@@ -136,7 +137,7 @@ class Classifies:
         normalised (T, 3, H, W) clips. Returns one :class:`Prediction` per input, in
         input order: the best label, its probability, and the ``top_k`` labels.
         """
-        items = [self.prepare(item) for item in inputs]
+        items = [self.prepare(item, i) for i, item in enumerate(inputs)]
         return self.classify_clips(items, input_names(inputs), top_k, batch_size)
 
     def detect(self, source: Any, **options: Any) -> Iterator[Event]:

@@ -40,6 +40,7 @@ import numpy as np
 
 from seqrec.audio_chunks import Source, chunks_of_source
 from seqrec.detect_sidecar import Thresholds, detector_settings
+from seqrec.waveform import check_finite
 
 # classes that are never events: Speech Commands' 12-class task has both
 NON_KEYWORDS = ("_silence_", "_unknown_")
@@ -127,11 +128,14 @@ class WindowScorer:
         self.next_end = self.window  # stream position where the next window ends
 
     def feed(self, samples: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Add ``samples`` (1-D, at the model's sample rate); score every window that
-        is now complete."""
+        """Add ``samples`` (1-D, finite, at the model's sample rate); score every window
+        that is now complete. A NaN or infinite sample is an
+        :class:`~seqrec.waveform.AudioError` naming its place in the stream: a NaN
+        would make every window that holds it score nan, and no event could fire."""
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim != 1:
             raise ValueError(f"a chunk must be 1-D samples at {self.rate} Hz, got {samples.shape}")
+        check_finite(samples, "the audio stream", first=self.buffer_start + self.buffer.size)
         self.buffer = np.concatenate([self.buffer, samples])
         batches = []
         while True:

@@ -30,6 +30,36 @@ class AudioError(RuntimeError):
         self.reason = reason
 
 
+def check_finite(
+    samples: np.ndarray, name: str, first: int = 0, sample_bytes: int | None = None
+) -> np.ndarray:
+    """``samples`` ((S,), or (S, channels)) as they are when every one is a finite
+    number; else an :class:`AudioError` naming ``name`` (a file, ``waveform 3``,
+    ``stdin``) and the first NaN or infinite sample: its index counted from ``first``
+    and, for raw PCM of ``sample_bytes`` per sample, its byte offset. The one check of
+    every entry point, PyTorch and ONNX alike: one NaN would spread through every score
+    it touches, and a classifier would answer its first label at score nan.
+
+    >>> check_finite(np.zeros(3, np.float32), "waveform 0").shape
+    (3,)
+    >>> check_finite(np.array([0.0, 0.1, np.nan]), "stdin", first=100, sample_bytes=4)
+    Traceback (most recent call last):
+    ...
+    seqrec.waveform.AudioError: stdin: audio contains NaN or infinite samples (the first, nan, at sample 102, byte 408)
+    """
+    finite = np.isfinite(samples)
+    if finite.all():
+        return samples
+    rows = finite.reshape(finite.shape[0], -1)  # (S, channels)
+    row = int(np.flatnonzero(~rows.all(axis=1))[0])
+    value = float(samples.reshape(rows.shape)[row][~rows[row]][0])
+    index = first + row
+    where = f"sample {index}" + (f", byte {index * sample_bytes}" if sample_bytes else "")
+    raise AudioError(
+        f"{name}: audio contains NaN or infinite samples (the first, {value}, at {where})"
+    )
+
+
 def read_soundfile(
     path: str | Path, offset: float = 0.0, duration: float | None = None
 ) -> tuple[np.ndarray, int]:
@@ -65,8 +95,7 @@ def read_soundfile(
         raise AudioError(f"{path}: cannot decode audio ({e})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: no audio samples (empty file or segment)", EMPTY_AUDIO)
-    if not np.isfinite(data).all():
-        raise AudioError(f"{path}: audio contains NaN or infinite samples")
+    check_finite(data, str(path), first=start)
     # mono files need no averaging (and no copy)
     return (data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)), rate
 

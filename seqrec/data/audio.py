@@ -15,7 +15,7 @@ from seqrec.data.dataset import LabelledManifestDataset
 from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem
 from seqrec.resampling import DENSE_KERNEL_TAPS, check_sample_rate, dense_kernel_taps, resample
 from seqrec.text import TextError, Tokenizer
-from seqrec.waveform import PLACEMENTS, AudioError, fit_clip, read_soundfile
+from seqrec.waveform import PLACEMENTS, AudioError, check_finite, fit_clip, read_soundfile
 
 
 def load_audio(
@@ -119,16 +119,22 @@ class AudioReader:
         seconds long), as a one-item list."""
         return [self._fit(load_audio(path, self.sample_rate, start, duration))]
 
-    def prepare(self, item: "str | Path | np.ndarray | torch.Tensor") -> list[torch.Tensor]:
-        """A file path, or a waveform already at :attr:`sample_rate`, checked."""
+    def prepare(
+        self, item: "str | Path | np.ndarray | torch.Tensor", index: int | None = None
+    ) -> list[torch.Tensor]:
+        """A file path, or a waveform already at :attr:`sample_rate`, checked: 1-D,
+        not empty, and finite (:func:`seqrec.waveform.check_finite`); an error names
+        the file, or ``waveform <index>`` (the item's place among the inputs)."""
         if isinstance(item, str | Path):
             return self(item)
+        name = "waveform" if index is None else f"waveform {index}"
         waveform = torch.as_tensor(item, dtype=torch.float32)
         if waveform.dim() != 1 or waveform.numel() == 0:
             raise ValueError(
-                f"a waveform must be a non-empty 1-D array at {self.sample_rate} Hz, got shape "
-                f"{tuple(waveform.shape)}"
+                f"{name}: a waveform must be a non-empty 1-D array at {self.sample_rate} Hz, "
+                f"got shape {tuple(waveform.shape)}"
             )
+        check_finite(waveform.detach().cpu().numpy(), name)
         return [self._fit(waveform)]
 
     def for_training(self) -> "AudioReader":

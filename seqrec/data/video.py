@@ -141,9 +141,12 @@ class ClipReader:
             )
         return clips
 
-    def prepare(self, item: "str | Path | np.ndarray | torch.Tensor") -> list[torch.Tensor]:
+    def prepare(
+        self, item: "str | Path | np.ndarray | torch.Tensor", index: int | None = None
+    ) -> list[torch.Tensor]:
         """A file path (read as in evaluation: :attr:`num_clips` clips), or one
-        normalised (T, 3, H, W) clip, checked."""
+        normalised (T, 3, H, W) clip, checked (``index``: the item's place among the
+        inputs, as :meth:`seqrec.data.audio.AudioReader.prepare` takes it)."""
         if isinstance(item, str | Path):
             return self(item)
         clip = torch.as_tensor(item, dtype=torch.float32)

@@ -15,7 +15,7 @@ from seqrec.resampling import check_sample_rate
 from seqrec.runtime.audio import read_audio
 from seqrec.runtime.ctc import build_search
 from seqrec.safe_config import READER_TARGETS, check_decoding, check_reader, check_tree
-from seqrec.waveform import chunks_of, fit_clip, split_at_quiet_points
+from seqrec.waveform import check_finite, chunks_of, fit_clip, split_at_quiet_points
 
 Input = str | Path | np.ndarray
 
@@ -161,19 +161,21 @@ class OnnxModel(results.ModelMethods):
         placement = self.reader_config.get("placement", "start")
         return fit_clip(waveform, self.sample_rate, placement=placement, **options)
 
-    def prepare(self, item: Input) -> list[np.ndarray]:
+    def prepare(self, item: Input, index: int | None = None) -> list[np.ndarray]:
         """One input as the list of sequences the model scores, as the reader's
-        ``prepare`` gives it: a file's waveform, or an array checked."""
+        ``prepare`` gives it: a file's waveform, or an array checked (1-D, not empty,
+        finite); an error names the file, or ``waveform <index>``."""
         if self.modality == "audio":
             if isinstance(item, str | Path):
                 return [self._fit(read_audio(item, self.sample_rate))]
+            name = "waveform" if index is None else f"waveform {index}"
             waveform = np.asarray(item, dtype=np.float32)
             if waveform.ndim != 1 or waveform.size == 0:
                 raise ValueError(
-                    f"a waveform must be a non-empty 1-D array at {self.sample_rate} Hz, got "
-                    f"shape {tuple(waveform.shape)}"
+                    f"{name}: a waveform must be a non-empty 1-D array at {self.sample_rate} "
+                    f"Hz, got shape {tuple(waveform.shape)}"
                 )
-            return [self._fit(waveform)]
+            return [self._fit(check_finite(waveform, name))]
         if isinstance(item, str | Path):
             try:
                 from seqrec.runtime.video import read_clips  # PyAV: only for video files

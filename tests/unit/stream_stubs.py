@@ -23,7 +23,7 @@ class ToneSpotter(results.Classifies):
     labels = ("_silence_", "low", "high")
     source = "tone spotter"
 
-    def prepare(self, item):
+    def prepare(self, item, index=None):
         return [np.asarray(item, dtype=np.float32)]
 
     def posteriors(self, items, batch_size=32):

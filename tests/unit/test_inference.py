@@ -1,15 +1,17 @@
 """seqrec.inference: seqrec.load, classify, transcribe (chunked, with word times)."""
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
 import seqrec
 from seqrec.data.audio import AudioReader
-from seqrec.inference import Transcriber
+from seqrec.inference import Classifier, Transcriber
 from seqrec.text import CharTokenizer
+from seqrec.waveform import AudioError
 from tests.conftest import TINY_WORDS
-from tests.helpers import assert_batch_invariant, tiny_ctc_model
+from tests.helpers import assert_batch_invariant, build_kws_model, tiny_ctc_model, waveforms
 
 
 def test_transcribe_returns_a_string_per_input_and_chunks_long_audio():
@@ -111,3 +113,25 @@ def test_classify_paths_and_waveforms(model, synthetic_data_dir):
         assert a.label == b.label and a.score == pytest.approx(b.score, abs=1e-5)
     with pytest.raises(ValueError, match="1-D"):
         model.classify([torch.zeros(2, 100)])
+
+
+def test_nan_or_inf_in_a_waveform_or_a_file_is_an_error_naming_it(tmp_path):
+    """A NaN would make classify answer the first label at score nan, and transcribe
+    an arbitrary text: every entry point refuses it, naming the file or the array."""
+    classifier = Classifier(
+        build_kws_model("gru"), [f"w{i}" for i in range(35)], AudioReader(16000)
+    )
+    transcriber = Transcriber(tiny_ctc_model(), CharTokenizer(), AudioReader(16000))
+    good, bad = waveforms(8000, 8000)
+    bad[1234] = float("nan")
+    path = tmp_path / "nan.wav"
+    sf.write(path, bad.numpy(), 16000, subtype="FLOAT")
+    assert len(classifier.classify([good, good.numpy()])) == 2
+    for method in (classifier.classify, transcriber.transcribe, transcriber.transcribe_with_times):
+        with pytest.raises(AudioError, match=r"^waveform 2: audio contains NaN or infinite "
+                                             r"samples \(the first, nan, at sample 1234\)$"):  # fmt: skip
+            method([good, good.numpy(), bad])
+        with pytest.raises(AudioError, match=r"^waveform 0: .*\(the first, -inf, at sample 7\)"):
+            method([np.where(np.arange(8000) == 7, -np.inf, 0.0)])
+        with pytest.raises(AudioError, match=rf"^{path}: .*at sample 1234\)$"):
+            method([good, str(path)])

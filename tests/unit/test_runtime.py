@@ -17,10 +17,11 @@ from seqrec.data.audio import load_audio
 from seqrec.decoding import GreedySearch
 from seqrec.decoding import word_times as torch_word_times
 from seqrec.inference import split_at_quiet_points as torch_split
-from seqrec.results import word_times
 from seqrec.runtime import (
     AudioError,
     ExportedModelError,
+    OnnxClassifier,
+    OnnxTranscriber,
     read_audio,
     read_metadata,
     resample,
@@ -85,8 +86,74 @@ def test_greedy_search_and_word_times_match_pytorch(tokenizer):
         (e.text, e.tokens, e.frames) for e in expected
     ]
     assert any(g.text for g in got)
-    # equal hypotheses give equal word times: both sides time words with seqrec.results
-    assert torch_word_times is word_times
+    # word times: PyTorch's greedy hypotheses timed by seqrec.decoding, against what the
+    # runtime's transcriber gives for the same log-probs (a session that returns them)
+    frame_seconds = 0.04
+    expected_times = [torch_word_times(e, tokenizer, frame_seconds) for e in expected]
+    meta = {"modality": "audio", "sample_rate": 16000, "reader": {},
+            "tokenizer": tokenizer.state(), "frame_seconds": frame_seconds}  # fmt: skip
+    runtime = OnnxTranscriber(ReplaySession(log_probs.numpy()), meta)
+    waves = [np.full(100 * n, i, np.float32) for i, n in enumerate(lengths.tolist())]
+    transcripts = runtime.transcripts(waves, batch_size=3, with_times=True)
+    assert [t.text for t in transcripts] == [e.text for e in expected]
+    assert [t.words for t in transcripts] == expected_times
+    assert sum(len(words) for words in expected_times) >= 3
+
+
+class ReplaySession:
+    """Stands in for an onnxruntime session of a CTC model with 100 samples per frame:
+    input ``i`` (a waveform whose samples are all ``i``) gives the log-probs ``i`` of
+    ``log_probs`` (N, T, C), cut to its length."""
+
+    def __init__(self, log_probs: np.ndarray) -> None:
+        self.log_probs = log_probs
+
+    def run(self, _, feeds):
+        x, lengths = feeds["inputs"], feeds["lengths"]
+        rows = self.log_probs[x[:, 0].astype(int)]
+        frames = lengths // 100
+        return rows[:, : frames.max()], frames
+
+
+class MeanSession:
+    """Stands in for an onnxruntime session: the mean of each input's samples scales
+    every class's logit (a classifier), or every frame of 100 samples gives log-probs
+    from its mean (a CTC model), so that a NaN sample spreads as it does in a network."""
+
+    def __init__(self, classes: int, ctc: bool = False) -> None:
+        self.classes, self.ctc = classes, ctc
+
+    def run(self, _, feeds):
+        x, lengths = feeds["inputs"], feeds["lengths"]
+        scale = np.arange(self.classes, dtype=np.float32)
+        if not self.ctc:
+            return x.mean(axis=1, keepdims=True) * scale, lengths
+        frames = x[:, : x.shape[1] // 100 * 100].reshape(x.shape[0], -1, 100).mean(axis=2)
+        logits = frames[..., None] * scale  # (B, T, C)
+        log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        return log_probs, lengths // 100
+
+
+def test_the_runtime_refuses_nan_or_inf_in_a_waveform_or_a_file(tmp_path):
+    """Without the check, the runtime classifier answers its first label at score nan."""
+    audio = {"modality": "audio", "sample_rate": 16000, "reader": {}}
+    classifier = OnnxClassifier(MeanSession(3), {**audio, "labels": ["a", "b", "c"]})
+    meta = {**audio, "tokenizer": {"kind": "char"}, "frame_seconds": 0.00625}
+    transcriber = OnnxTranscriber(MeanSession(29, ctc=True), meta)
+    good = np.full(1600, 0.1, np.float32)
+    bad = good.copy()
+    bad[345] = np.inf
+    path = tmp_path / "inf.wav"
+    sf.write(path, bad, 16000, subtype="FLOAT")
+    assert [p.label for p in classifier.classify([good])] == ["c"]
+    for method in (classifier.classify, transcriber.transcribe, transcriber.transcribe_with_times):
+        with pytest.raises(AudioError, match=r"^waveform 1: audio contains NaN or infinite "
+                                             r"samples \(the first, inf, at sample 345\)$"):  # fmt: skip
+            method([good, bad])
+        with pytest.raises(AudioError, match=r"^waveform 0: .*\(the first, nan, at sample 0\)$"):
+            method([np.full(1600, np.nan)])
+        with pytest.raises(AudioError, match=rf"^{path}: .*at sample 345\)$"):
+            method([str(path)])
 
 
 def test_a_file_that_is_not_a_seqrec_export_is_refused(tmp_path):

@@ -157,10 +157,20 @@ def test_without_a_sidecar_the_threshold_is_half_and_the_log_says_so_once(tmp_pa
         ("{oops", "not a readable JSON detection sidecar"),
         ("[0.5]", "expected a JSON object, got list"),
         ('{"hop_seconds": 0.1}', "no 'threshold'"),
-        ('{"threshold": "high"}', "'threshold' must be a number >= 0"),
-        ('{"threshold": -0.1}', "'threshold' must be a number >= 0"),
-        ('{"threshold": {"high": true}}', "'threshold' must be a number >= 0"),
-        ('{"threshold": 0.5, "hop_seconds": 0}', "'hop_seconds' must be a positive number"),
+        ('{"threshold": "high"}', r"'threshold' must be a number in \[0, 1\]"),
+        ('{"threshold": -0.1}', r"'threshold' must be a number in \[0, 1\]"),
+        ('{"threshold": 1.5}', r"'threshold' must be a number in \[0, 1\]"),
+        ('{"threshold": {"high": true}}', r"'threshold' must be a number in \[0, 1\]"),
+        ('{"threshold": {}}', "'threshold' must be .* a non-empty object word -> number"),
+        ('{"threshold": {"high": 2}}', r"'threshold' must be .*object word -> number in \[0, 1\]"),
+        ('{"threshold": 0.5, "hop_seconds": 0}', r"'hop_seconds' must be a number in \(0, 60\]"),
+        ('{"threshold": 0.5, "window_seconds": 1e6}', "'window_seconds' must be a number in"),
+        ('{"threshold": 0.5, "decision_seconds": -1}', "'decision_seconds' must be a number in"),
+        ('{"threshold": 0.5, "treshold": 0.9}', "unknown key 'treshold'; a detection sidecar"),
+        ('{"threshold": 0.5, "recall": "all"}', r"'recall' must be a number in \[0, 1\], or null"),
+        ('{"threshold": 0.5, "streams": 3}', "'streams' must be a string"),
+        ('{"threshold": 0.5, "calibration": {"offsets": {"high": "x"}}}', "'calibration' must"),
+        ('{"threshold": 0.5, "calibration": {"lm": "x.txt"}}', "'calibration' must be null"),
         (
             '{"threshold": 0.5, "smooth_windows": 1.5}',
             "'smooth_windows' must be a positive integer",
@@ -189,7 +199,7 @@ def test_sources_a_file_raw_pcm_and_chunks(tmp_path):
     assert [(e.word, e.start, e.end) for e in from_chunks] == [
         (e.word, e.start, e.end) for e in from_file
     ]
-    assert ToneSpotter().detect(path, threshold=0.9) is not None
+    assert list(ToneSpotter().detect(path, threshold=0.9)) == from_file  # the model's method
     samples = np.concatenate(list(chunks_of_source(io.BytesIO(pcm[:-1]), RATE)))
     assert samples.size == wave.size - 1  # a trailing odd byte is no sample
     assert np.abs(samples - wave[:-1]).max() < 1e-4
@@ -210,6 +220,30 @@ def test_raw_pcm_formats_a_torn_sample_and_a_format_it_does_not_take(caplog):
     assert "ended 1 byte(s) into a f32le sample" in caplog.text
     with pytest.raises(ValueError, match=r"raw PCM format 's24le' is not one the detector reads"):
         list(detect(ToneSpotter(), io.BytesIO(b"\0" * 30), pcm="s24le"))
+
+
+def test_a_nan_sample_is_an_error_naming_where_it_lies_from_every_source(tmp_path):
+    """One NaN would make every window that holds it score nan, so that no event fires
+    for about a window and a smoothing span: from a file, raw f32le PCM, chunks or
+    fed samples, it is an error naming the file or stream and the sample (and byte)."""
+    wave = stream(BURSTS)
+    wave[20_000] = np.nan  # 2.5 s in
+    path = tmp_path / "nan.wav"
+    sf.write(path, wave, RATE, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"nan\.wav: audio contains NaN .* at sample 20000\)"):
+        list(detect(ToneSpotter(), path, threshold=0.9))
+    raw = io.BytesIO(wave.astype("<f4").tobytes())
+    with pytest.raises(
+        AudioError, match=r"raw stream: .*\(the first, nan, at sample 20000, byte 80000\)"
+    ):
+        list(detect(ToneSpotter(), raw, pcm="f32le", threshold=0.9))
+    with pytest.raises(AudioError, match=r"audio stream: .*\(the first, nan, at sample 20000\)"):
+        list(detect(ToneSpotter(), np.array_split(wave, 7), threshold=0.9))
+    wave[20_000] = -np.inf
+    detector = StreamingDetector(ToneSpotter(), threshold=0.9)
+    detector.feed(wave[:15_000])
+    with pytest.raises(AudioError, match=r"\(the first, -inf, at sample 20000\)"):
+        detector.feed(wave[15_000:])
 
 
 def test_a_model_that_is_not_an_audio_classifier_is_refused():

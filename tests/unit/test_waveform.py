@@ -1,12 +1,13 @@
 """seqrec.waveform: fit_clip brings a word to one clip format whatever its padding,
-silence and level."""
+silence and level; NaN and infinite samples are refused, named by their place."""
 
 import random
 
 import numpy as np
 import pytest
+import soundfile as sf
 
-from seqrec.waveform import fit_clip
+from seqrec.waveform import AudioError, check_finite, fit_clip, read_soundfile
 
 RATE = 16000
 FORMAT = {"clip_seconds": 1.0, "trim_db": 40.0, "level_db": -20.0, "placement": "centre"}
@@ -70,3 +71,18 @@ def test_placement_start_centre_random_and_cutting():
 
 def test_silence_alone_is_left_as_silence():
     assert not fit_clip(np.zeros(500, np.float32), RATE, **FORMAT).any()
+
+
+def test_a_nan_or_inf_sample_is_named_by_its_place_in_the_file(tmp_path):
+    stereo = np.zeros((RATE, 2), np.float32)
+    stereo[9000, 1] = -np.inf  # the second channel only: the mean would hide nothing
+    sf.write(tmp_path / "inf.wav", stereo, RATE, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"^\S+inf\.wav: audio contains NaN or infinite samples "
+                                         r"\(the first, -inf, at sample 9000\)$"):  # fmt: skip
+        read_soundfile(tmp_path / "inf.wav")
+    with pytest.raises(AudioError, match=r"at sample 9000\)$"):  # counted from the file's start
+        read_soundfile(tmp_path / "inf.wav", offset=0.5, duration=0.25)
+    assert read_soundfile(tmp_path / "inf.wav", duration=0.5)[0].shape == (RATE // 2,)
+    assert check_finite(stereo[:9000], "x").shape == (9000, 2)
+    with pytest.raises(AudioError, match=r"^x: .*\(the first, -inf, at sample 9000, byte 72000\)$"):
+        check_finite(stereo[8990:], "x", first=8990, sample_bytes=8)

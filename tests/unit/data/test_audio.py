@@ -14,6 +14,7 @@ from seqrec.data.audio import (
     load_audio,
 )
 from seqrec.data.augment import WaveformAugment
+from seqrec.data.batch import collate_audio
 from seqrec.data.manifest import ManifestError
 from seqrec.data.sampler import AugmentKey
 from seqrec.text import CharTokenizer
@@ -154,3 +155,24 @@ def test_reader_owns_the_clip_format_and_training_places_words_at_random():
     assert len(firsts) > 3
     with pytest.raises(ValueError, match="trim_db must be positive"):
         AudioReader(16000, trim_db=-3)
+
+
+def test_nan_in_a_file_or_an_array_is_an_audio_error_that_skip_counts(tmp_path):
+    write_wav(tmp_path / "good.wav")
+    wave = np.full(16000, 0.1, np.float32)
+    wave[700] = np.nan
+    sf.write(tmp_path / "nan.wav", wave, 16000, subtype="FLOAT")
+    rows = [{"audio_filepath": f"{name}.wav", "duration": 1.0, "label": "yes"}
+            for name in ("good", "nan")]  # fmt: skip
+    manifest = write_manifest_lines(tmp_path / "m.jsonl", rows)
+    with pytest.raises(AudioError, match=rf"^{manifest}:2: .*nan\.wav: audio contains NaN or "
+                                         r"infinite samples \(the first, nan, at sample 700\)$"):  # fmt: skip
+        AudioClassificationDataset(manifest, ["yes"], AudioReader(16000))[1]
+    dataset = AudioClassificationDataset(manifest, ["yes"], AudioReader(16000), on_error="skip")
+    batch = collate_audio([dataset[0], dataset[1]])
+    assert len(batch) == 1 and [p.reason for p in batch.skipped] == ["unreadable_audio"]
+    reader = AudioReader(16000, clip_seconds=1.0, level_db=-20)
+    with pytest.raises(AudioError, match=r"^waveform: .*\(the first, nan, at sample 700\)$"):
+        reader.prepare(wave)  # not levelled (all nan) and scored
+    with pytest.raises(AudioError, match=r"^waveform 4: .*\(the first, inf, at sample 3\)$"):
+        reader.prepare(torch.tensor([0.0, 0.1, 0.2, float("inf")]), index=4)
