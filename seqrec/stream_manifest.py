@@ -7,7 +7,6 @@ The streams manifest, one stream a line (paths relative to the manifest's folder
 "keywords": [{"word": "yes", "start": 12.345, "end": 12.812}, ...], "speech": [...]}``
 """
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import soundfile as sf
 
 from seqrec.detect_sidecar import finite_number
+from seqrec.json_lines import JsonLineError, numbered_lines, parse_json_line
 from seqrec.streaming import NON_KEYWORDS, Event
 from seqrec.waveform import DURATION_TOLERANCE
 
@@ -90,29 +90,28 @@ def read_streams(
     spotted = None if words is None else {w for w in words if w not in NON_KEYWORDS}
     streams: list[Stream] = []
     seen: set[str] = set()
-    for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            where = f"{manifest}:{number}"
-            stream = _read_stream(line, where, manifest.parent, spotted, rate)
-            if stream.id in seen:
-                raise StreamManifestError(f"{where}: id {stream.id!r} appears twice")
-            seen.add(stream.id)
-            streams.append(stream)
+    for number, line in numbered_lines(manifest):
+        where = f"{manifest}:{number}"
+        stream = _read_stream(line, where, manifest.parent, spotted, rate)
+        if stream.id in seen:
+            raise StreamManifestError(f"{where}: id {stream.id!r} appears twice")
+        seen.add(stream.id)
+        streams.append(stream)
     if not streams:
         raise StreamManifestError(f"{manifest}: no streams (an empty manifest)")
     return streams
 
 
 def _read_stream(
-    line: str, where: str, root: Path, spotted: set[str] | None, rate: int | None
+    line: bytes, where: str, root: Path, spotted: set[str] | None, rate: int | None
 ) -> Stream:
     def fail(problem: str) -> StreamManifestError:
         return StreamManifestError(f"{where}: {problem}")
 
     try:
-        entry = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise fail(f"not valid JSON ({e})") from None
+        entry = parse_json_line(line)
+    except JsonLineError as e:
+        raise fail(str(e)) from None
     if not isinstance(entry, dict):
         raise fail(f"expected a JSON object, got {type(entry).__name__}")
     for key in ("audio_filepath", "duration", "keywords"):
@@ -141,6 +140,8 @@ def _read_stream(
             raise fail(f"{what} ({word} at {start}) starts before keywords[{i - 1}] ends "
                        f"({keywords[-1].end}): keywords must be sorted and must not overlap")  # fmt: skip
         keywords.append(Keyword(word, float(start), float(end)))
+    if not isinstance(entry.get("id", ""), str):
+        raise fail(f"'id' must be a string, got {entry['id']!r}")
     speech = entry.get("speech", [])
     if not isinstance(speech, list):
         raise fail(f"'speech' must be a list, got {speech!r}")
@@ -151,9 +152,11 @@ def _read_stream(
             and finite_number(item.get("start"))
             and finite_number(item.get("end"))
             and item["start"] < item["end"]
+            and isinstance(item.get("text", ""), str)
         ):
-            raise fail(f"speech[{i}] must be an object with start < end (seconds), got {item!r}")  # fmt: skip
-        segments.append(Speech(float(item["start"]), float(item["end"]), str(item.get("text", ""))))
+            raise fail(f"speech[{i}] must be an object with start < end (seconds) and a text "
+                       f"string, got {item!r}")  # fmt: skip
+        segments.append(Speech(float(item["start"]), float(item["end"]), item.get("text", "")))
     path = Path(entry["audio_filepath"])
     path = path if path.is_absolute() else root / path
     if not path.is_file():

@@ -45,6 +45,9 @@ TRUNCATED_VIDEO = "truncated_video"  # the frames end before the header says the
 # plus its duration) and still get that frame: the tolerance that seqrec-validate
 # allows a manifest duration by default.
 END_TOLERANCE = 0.05
+# Seconds into a file after which reading starts with a seek to the keyframe before,
+# rather than decoding from the first frame.
+SEEK_AFTER = 0.5
 
 T = TypeVar("T")
 
@@ -153,7 +156,7 @@ def _frames(
         for k, frame in enumerate(container.decode(stream)):
             yield origin + k * period, origin + (k + 1) * period, frame
         return
-    if start > 0.5 and stream.time_base:
+    if start > SEEK_AFTER and stream.time_base:
         container.seek(int(start / stream.time_base), stream=stream, backward=True)
     fps, previous = _fps(stream), None
     for frame in container.decode(stream):
@@ -238,7 +241,7 @@ def read_frames(
             size = {"width": max(1, round(width * scale)), "height": max(1, round(height * scale))}
         start = times[0] if times else 0.0
         picked, last = _pick(_frames(path, container, stream, by_index, start), times, size)
-        if len(picked) < len(times) and last is None and start > 0.5 and not by_index:
+        if len(picked) < len(times) and last is None and start > SEEK_AFTER and not by_index:
             container.seek(0)  # no frames after the seek: find where they end
             last = _last(_frames(path, container, stream, by_index))
         if len(picked) < len(times) and last is not None:

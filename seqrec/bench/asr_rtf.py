@@ -69,7 +69,7 @@ def measure_rtf(
             model.transcribe_waveforms(warm, batch_size)
             start = clock()
             waveforms = [read(e) for e in entries]
-            read = clock()
+            read_end = clock()
             texts = model.transcribe_waveforms(waveforms, batch_size)
             seconds = clock() - start
             audio = sum(w.shape[0] for w in waveforms) / rate
@@ -77,7 +77,7 @@ def measure_rtf(
             results[name] = {
                 "seconds": seconds,
                 "rtf": seconds / audio,
-                "read_seconds": read - start,
+                "read_seconds": read_end - start,
                 "wer": WordErrorRate()(texts, references).item(),
                 "cer": CharErrorRate()(texts, references).item(),
             }

@@ -3,12 +3,16 @@
     seqrec-bench-video                                    # experiment=video_synthetic
     seqrec-bench-video --clips 256 data.num_workers=2     # any Hydra override
 
-Both sides read the same videos and the same number of frames per clip, one after
-the other in this run:
+Both sides read the same videos, the same clips of them (the training reader's
+windows: the whole video, or ``clip_seconds`` of it as on the UCF101 and HMDB51
+presets) and the same number of frames per clip, one after the other in this run:
 
-- raw decode: PyAV opens each file, decodes frames up to the last one needed and
-  converts the needed ones to RGB arrays at native size, with no seeking, resizing
-  or other work: the cost of the frames themselves;
+- raw decode: PyAV opens each file, goes to the keyframe before the clip (a seek,
+  when the clip starts over ``SEEK_AFTER`` seconds in; the pipeline seeks there too,
+  except in containers without timestamps, such as AVI, which it decodes from the
+  first frame), decodes frames up to the last one needed and converts the needed ones
+  to RGB arrays at native size, with no resizing or other work: the cost of the
+  clip's frames themselves;
 - pipeline: the training DataLoader (workers, time sampling with jitter, seeking,
   resizing, crop, colour jitter, normalisation, collate), exactly as training
   builds it.
@@ -31,23 +35,33 @@ from hydra.utils import instantiate
 from torch.utils.data import DataLoader, Subset
 
 from seqrec.config import conf_dir, register_resolvers
-from seqrec.data.video import clip_times
+from seqrec.data.video import ClipReader
+from seqrec.video_frames import SEEK_AFTER
 
 
-def raw_decode(paths: list[Path], durations: list[float], num_frames: int) -> float:
-    """Seconds to decode ``num_frames`` frames (uniform in time) from each file."""
+def raw_decode(paths: list[Path], frame_times: list[list[list[float]]]) -> float:
+    """Seconds to decode, from each file, the frames at each of its clips' times
+    (seconds into the file, ascending within a clip), as :meth:`ClipReader.frame_times`
+    gives them."""
     start = time.perf_counter()
-    for path, duration in zip(paths, durations, strict=True):
-        times = clip_times(duration, num_frames)
-        with av.open(str(path)) as container:
-            i = 0
-            for frame in container.decode(video=0):
-                while i < len(times) and (frame.time or 0.0) >= times[i] - 1e-6:
-                    frame.to_ndarray(format="rgb24")
-                    i += 1
-                if i == len(times):
-                    break
+    for path, clips in zip(paths, frame_times, strict=True):
+        for times in clips:
+            _decode_clip(path, times)
     return time.perf_counter() - start
+
+
+def _decode_clip(path: Path, times: list[float]) -> None:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if times[0] > SEEK_AFTER and stream.time_base:
+            container.seek(int(times[0] / stream.time_base), stream=stream, backward=True)
+        i = 0
+        for frame in container.decode(stream):
+            while i < len(times) and (frame.time or 0.0) >= times[i] - 1e-6:
+                frame.to_ndarray(format="rgb24")
+                i += 1
+            if i == len(times):
+                break
 
 
 def pipeline(dataset, indices: list[int], batch_size: int, num_workers: int) -> float:
@@ -86,20 +100,22 @@ def run(argv: list[str] | None = None) -> dict:
     dataset = datamodule.datasets["train"]
     indices = list(range(min(args.clips, len(dataset))))
     entries = [dataset.entries[i] for i in indices]
-    num_frames = dataset.reader.num_frames
+    reader: ClipReader = dataset.reader  # the training reader: its windows, its frame counts
+    paths = [e.path for e in entries]
+    # the reader's clips without the jitter, which moves frames within their segments only
+    frame_times = [reader.frame_times(e.offset, e.duration) for e in entries]
     torch.set_num_threads(1)
 
-    raw_decode(
-        [e.path for e in entries[:8]], [e.duration for e in entries[:8]], num_frames
-    )  # warm the file cache
-    raw_seconds = raw_decode([e.path for e in entries], [e.duration for e in entries], num_frames)
+    raw_decode(paths[:8], frame_times[:8])  # warm the file cache
+    raw_seconds = raw_decode(paths, frame_times)
     batch_size = cfg.data.max_batch_size or 32
     pipe_seconds = pipeline(dataset, indices, batch_size, cfg.data.num_workers)
     raw_rate, pipe_rate = len(indices) / raw_seconds, len(indices) / pipe_seconds
     result = {
         "experiment": args.experiment,
         "clips": len(indices),
-        "frames_per_clip": num_frames,
+        "frames_per_clip": reader.num_frames,
+        "clip_seconds": reader.clip_seconds,
         "num_workers": cfg.data.num_workers,
         "raw_decode_clips_per_s": round(raw_rate, 1),
         "pipeline_clips_per_s": round(pipe_rate, 1),

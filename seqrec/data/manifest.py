@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqrec.json_lines import JsonLineError, NonFiniteNumberError, numbered_lines, parse_json_line
 from seqrec.waveform import MISSING_FILE
 
 # Why a line or a sample was rejected; the keys of skip counts and reports.
@@ -22,6 +23,9 @@ BAD_VALUE = "bad_value"
 UNKNOWN_LABEL = "unknown_label"
 BAD_TEXT = "bad_text"
 TOO_LONG = "too_long"
+# Seconds no duration or offset reaches (about 31 years). A larger finite number would
+# overflow as a count of samples or frames, far from the line that holds it.
+MAX_SECONDS = 1e9
 
 
 class ManifestError(ValueError):
@@ -88,23 +92,20 @@ def scan_manifest(
         raise ManifestError(f"{manifest}: manifest not found", MISSING_FILE)
     label_set = set(labels) if labels is not None else None
     entries, problems = [], []
-    with manifest.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            source = f"{manifest}:{lineno}"
-            try:
-                entry = parse_line(
-                    line, source, manifest.parent, path_key, target_key, label_set, check_files
-                )
-            except ManifestError as e:
-                problems.append(Problem(source, e.reason, str(e).removeprefix(f"{source}: ")))
-                continue
-            if max_duration is not None and entry.duration > max_duration:
-                message = f"duration {entry.duration:.2f}s is over max_duration {max_duration:.2f}s"
-                problems.append(Problem(source, TOO_LONG, message))
-                continue
-            entries.append(entry)
+    for lineno, line in numbered_lines(manifest):
+        source = f"{manifest}:{lineno}"
+        try:
+            entry = parse_line(
+                line, source, manifest.parent, path_key, target_key, label_set, check_files
+            )
+        except ManifestError as e:
+            problems.append(Problem(source, e.reason, str(e).removeprefix(f"{source}: ")))
+            continue
+        if max_duration is not None and entry.duration > max_duration:
+            message = f"duration {entry.duration:.2f}s is over max_duration {max_duration:.2f}s"
+            problems.append(Problem(source, TOO_LONG, message))
+            continue
+        entries.append(entry)
     return ManifestScan(entries, problems)
 
 
@@ -124,7 +125,7 @@ def read_manifest(manifest: str | Path, *args: Any, **kwargs: Any) -> list[Manif
 
 
 def parse_line(
-    line: str,
+    line: bytes | str,
     source: str,
     base_dir: Path,
     path_key: str = "audio_filepath",
@@ -132,13 +133,26 @@ def parse_line(
     label_set: set[str] | None = None,
     check_files: bool = True,
 ) -> ManifestEntry:
-    """Parse one manifest line; ``source`` ("file:line") prefixes every error."""
+    """Parse one manifest line (bytes as read, or text); ``source`` ("file:line")
+    prefixes every error.
+
+    The line must be UTF-8 JSON with no non-finite number anywhere, and each field of
+    its type: the path a non-empty string, ``duration`` and ``offset`` numbers of
+    seconds, ``label``, ``text``, ``id`` and ``speaker`` strings (or null where
+    optional).
+
+    >>> parse_line('{"audio_filepath": "a.wav", "duration": NaN, "label": "yes"}',
+    ...            "m.jsonl:3", Path("."), check_files=False)
+    Traceback (most recent call last):
+    ...
+    seqrec.data.manifest.ManifestError: m.jsonl:3: duration is NaN; every number must be finite
+    """
     try:
-        row = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise ManifestError(
-            f"{source}: not valid JSON ({e.msg} at column {e.colno})", INVALID_JSON
-        ) from None
+        row = parse_json_line(line)
+    except NonFiniteNumberError as e:
+        raise ManifestError(f"{source}: {e}", BAD_VALUE) from None
+    except JsonLineError as e:
+        raise ManifestError(f"{source}: {e}", INVALID_JSON) from None
     if not isinstance(row, dict):
         raise ManifestError(
             f"{source}: expected a JSON object, got {type(row).__name__}", INVALID_JSON
@@ -147,31 +161,37 @@ def parse_line(
     missing = [key for key in required if key not in row]
     if missing:
         raise ManifestError(f"{source}: missing field(s) {', '.join(missing)}", MISSING_FIELD)
-    try:
-        duration = float(row["duration"])
-        offset = float(row.get("offset", 0.0))
-    except (TypeError, ValueError):
-        raise ManifestError(f"{source}: duration and offset must be numbers") from None
+    duration = _seconds(row, "duration", source)
+    offset = _seconds(row, "offset", source) if row.get("offset") is not None else 0.0
     if not duration > 0:
         raise ManifestError(f"{source}: duration must be positive, got {row['duration']!r}")
     if offset < 0:
         raise ManifestError(f"{source}: offset must be >= 0, got {offset}")
+    if not isinstance(row[path_key], str) or not row[path_key]:
+        raise ManifestError(
+            f"{source}: {path_key} must be a path (a non-empty string), got {_shown(row[path_key])}"
+        )
     path = Path(row[path_key])
     if not path.is_absolute():
         path = base_dir / path
     if check_files and not path.is_file():
         raise ManifestError(f"{source}: {path_key} {path} does not exist", MISSING_FILE)
+    text = row.get("text")
+    if (text is not None and not isinstance(text, str)) or (target_key == "text" and text is None):
+        raise ManifestError(f"{source}: text must be a string, got {_shown(text)}", BAD_TEXT)
     label = row.get("label")
-    if label is not None:
-        label = str(label)
+    if (label is not None and not isinstance(label, str)) or (
+        target_key == "label" and label is None
+    ):
+        raise ManifestError(f"{source}: label must be a string, got {_shown(label)}")
     if target_key == "label" and label_set is not None and label not in label_set:
         raise ManifestError(
             f"{source}: label {label!r} is not in the label set ({len(label_set)} labels)",
             UNKNOWN_LABEL,
         )
-    text = row.get("text")
-    if target_key == "text" and not isinstance(text, str):
-        raise ManifestError(f"{source}: text must be a string", BAD_TEXT)
+    for key in ("id", "speaker"):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            raise ManifestError(f"{source}: {key} must be a string or null, got {_shown(row[key])}")
     known = {path_key, "duration", "offset", "label", "text", "id", "speaker"}
     return ManifestEntry(
         path=path,
@@ -179,11 +199,31 @@ def parse_line(
         offset=offset,
         label=label,
         text=text,
-        id=str(row.get("id", path.stem)),
+        id=row["id"] if row.get("id") is not None else path.stem,
         speaker=row.get("speaker"),
         source=source,
         extra={k: v for k, v in row.items() if k not in known},
     )
+
+
+def _seconds(row: dict[str, Any], key: str, source: str) -> float:
+    """``row[key]`` as seconds: a JSON number (not a bool, not a string of digits), no
+    larger than :data:`MAX_SECONDS`."""
+    value = row[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ManifestError(f"{source}: {key} must be a number of seconds, got {_shown(value)}")
+    if value > MAX_SECONDS:
+        raise ManifestError(
+            f"{source}: {key} {_shown(value)} is beyond any recording "
+            f"(expected at most {MAX_SECONDS:.0e} seconds)"
+        )
+    return float(value)
+
+
+def _shown(value: Any) -> str:
+    """``value`` as an error message shows it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def write_manifest(manifest: str | Path, rows: Iterable[dict[str, Any]]) -> int:

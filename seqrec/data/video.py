@@ -132,13 +132,24 @@ class ClipReader:
             duration = probe_video(path).duration - start
         if duration <= 0:
             raise VideoError(f"{path}: no video after {start:.3f}s", EMPTY_VIDEO)
+        return [
+            self.transform(read_frames(path, times, self.short_side))
+            for times in self.frame_times(start, duration, jitter=self.transform.train)
+        ]
+
+    def frame_times(self, start: float, duration: float, jitter: bool = False) -> list[list[float]]:
+        """The times (seconds into the file) of each clip's frames, for the segment of
+        ``duration`` seconds at ``start``: :attr:`num_clips` windows of
+        :attr:`clip_seconds`, each with :meth:`frame_count` frames.
+
+        >>> ClipReader(num_frames=2, num_clips=2, clip_seconds=2.0).frame_times(1.0, 10.0)
+        [[1.5, 2.5], [9.5, 10.5]]
+        """
         clips = []
         for window_start, window_end in clip_windows(duration, self.num_clips, self.clip_seconds):
             n = self.frame_count(window_end - window_start)
-            times = clip_times(duration, n, window_start, window_end, jitter=self.transform.train)
-            clips.append(
-                self.transform(read_frames(path, [start + t for t in times], self.short_side))
-            )
+            times = clip_times(duration, n, window_start, window_end, jitter=jitter)
+            clips.append([start + t for t in times])
         return clips
 
     def prepare(

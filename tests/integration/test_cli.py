@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
+from omegaconf import OmegaConf
 
 import seqrec
+from seqrec.config import conf_dir
 from seqrec.data.manifest import read_manifest
 from seqrec.evaluate import evaluate_transcriber
 from seqrec.inference import Transcriber
@@ -74,10 +76,23 @@ def test_load_transcribe_eval_and_predict(asr_run, asr_data_dir, tmp_path):
         f"output={tmp_path / 'eval.json'}",
         cwd=tmp_path,
     )
-    assert '"decoding": "beam"' in result.stdout and '"wer"' in result.stdout
     scored = json.loads((tmp_path / "eval.json").read_text())
-    test_words = sum(len(json.loads(line)["text"].split()) for line in manifest.open())
-    assert scored["known_words"]["words"] + scored["unknown_words"]["words"] == test_words
+    assert json.loads(result.stdout[result.stdout.index("{") :]) == scored  # what it prints
+    assert scored["decoding"] == "beam" and scored["num_examples"] == 4
+    # the scores of the model itself decoding with conf/decoding/beam.yaml, counted here
+    beam = OmegaConf.to_container(OmegaConf.load(Path(conf_dir()) / "decoding" / "beam.yaml"))
+    model.set_decoding(beam)
+    references = [normalize_text(json.loads(line)["text"]) for line in manifest.open()]
+    paths = [e.path for e in read_manifest(manifest, target_key="text")]
+    wer, cer = error_rates(model.transcribe(paths), references)
+    assert scored["wer"] == pytest.approx(wer, abs=1e-6)
+    assert scored["cer"] == pytest.approx(cer, abs=1e-6)
+    known = {
+        w for e in read_manifest(train, target_key="text") for w in normalize_text(e.text).split()
+    }
+    test_words = [w for r in references for w in r.split()]
+    assert scored["known_words"]["words"] == sum(w in known for w in test_words)
+    assert scored["unknown_words"]["words"] == sum(w not in known for w in test_words)
 
 
 def test_seqrec_eval_refuses_a_planted_checkpoint(tmp_path):

@@ -327,6 +327,15 @@ GOOD = {"audio_filepath": "s.wav", "duration": 3.0, "id": "s", "keywords": []}
         ({**GOOD, "audio_filepath": "16k.wav"}, r"\S*16k\.wav is at 16000 Hz, and the model listens at 8000 Hz"),
         ({**GOOD, "duration": 2.0}, r"'duration' is 2.0 s, but .*s\.wav lasts 3.000 s"),
         ({**GOOD, "id": "first"}, "id 'first' appears twice"),
+        ({**GOOD, "id": 5}, "'id' must be a string, got 5"),
+        ({**GOOD, "speech": [{"start": 1, "end": 2, "text": 7}]},
+         r"speech\[0\] must be an object with start < end \(seconds\) and a text string"),
+        # Python's json reads NaN and Infinity (and 1e999 as Infinity), in any field
+        ({**GOOD, "gain": float("nan")}, "gain is NaN; every number must be finite"),
+        ('{"audio_filepath": "s.wav", "duration": 3.0, "keywords": [], "snr": [1, 1e999]}',
+         r"snr\[1\] is Infinity; every number must be finite"),
+        ({**GOOD, "keywords": [{"word": "low", "start": float("-inf"), "end": 1}]},
+         r"keywords\[0\].start is -Infinity; every number must be finite"),
     ],
 )  # fmt: skip
 def test_manifest_errors_name_the_file_and_line(tmp_path, line, problem):
@@ -337,6 +346,17 @@ def test_manifest_errors_name_the_file_and_line(tmp_path, line, problem):
     manifest = tmp_path / "streams.jsonl"
     manifest.write_text(json.dumps(first) + "\n" + text + "\n")
     with pytest.raises(StreamManifestError, match=rf"streams\.jsonl:2: {problem}"):
+        read_streams(manifest, ToneSpotter.labels, RATE)
+
+
+def test_a_manifest_line_that_is_not_utf8_names_its_line(tmp_path):
+    sf.write(tmp_path / "s.wav", np.zeros(3 * RATE, np.float32), RATE)
+    manifest = tmp_path / "streams.jsonl"
+    bad = b'{"audio_filepath": "s.wav", "duration": 3.0, "keywords": [], "id": "\xff"}'
+    manifest.write_bytes(json.dumps(GOOD).encode() + b"\n" + bad + b"\n")
+    with pytest.raises(
+        StreamManifestError, match=r"streams\.jsonl:2: not UTF-8 text \(byte 0xff at column 69\)$"
+    ):
         read_streams(manifest, ToneSpotter.labels, RATE)
 
 

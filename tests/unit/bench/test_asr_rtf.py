@@ -5,13 +5,16 @@ import time
 
 import pytest
 
+import seqrec
 from seqrec.bench import asr_rtf
+from seqrec.bench.asr_rtf import GREEDY
 from seqrec.bench.suite import MEASUREMENTS, run
 from seqrec.data.audio import AudioReader
 from seqrec.data.manifest import read_manifest
+from seqrec.text import normalize_text
 from tests.conftest import tiny_bench_overrides as _tiny
 from tests.conftest import write_manifest_lines, write_wav
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, error_rates
 
 
 def test_rtf_is_reading_and_transcribing_time_over_audio_seconds(tmp_path):
@@ -41,16 +44,17 @@ def test_rtf_is_reading_and_transcribing_time_over_audio_seconds(tmp_path):
             clock.advance(1.0)
             return ["yes no", "down"][: len(waveforms)]
 
-    results = asr_rtf.measure_rtf(Model(), manifest, clock=clock)
+    beam = {"_target_": "seqrec.decoding.BeamSearch"}
+    results = asr_rtf.measure_rtf(Model(), manifest, {"greedy": GREEDY, "beam": beam}, clock=clock)
     assert results["utterances"] == 2 and results["audio_seconds"] == pytest.approx(
         4.0
     )  # resampled to 16 kHz
-    greedy = results["greedy"]
-    assert greedy["seconds"] == pytest.approx(2 * 0.25 + 1.0)  # the warm-up call is not timed
-    assert greedy["rtf"] == pytest.approx(1.5 / 4.0) and greedy["read_seconds"] == pytest.approx(
-        0.5
-    )
-    assert greedy["wer"] == pytest.approx(1 / 3)
+    for name in ("greedy", "beam"):  # each decoder timed over the whole set in turn
+        timed = results[name]
+        assert timed["seconds"] == pytest.approx(2 * 0.25 + 1.0)  # the warm-up is not timed
+        assert timed["rtf"] == pytest.approx(1.5 / 4.0)
+        assert timed["read_seconds"] == pytest.approx(0.5)
+        assert timed["wer"] == pytest.approx(1 / 3)
 
 
 def test_both_commands_measure_one_asr_rtf(asr_run, asr_data_dir, monkeypatch, capsys):
@@ -73,3 +77,36 @@ def test_both_commands_measure_one_asr_rtf(asr_run, asr_data_dir, monkeypatch, c
         == suite["asr_rtf"]
         == pytest.approx(2 / suite["asr_rtf_audio_seconds"], rel=1e-3)
     )
+
+
+def test_seqrec_bench_asr_with_its_default_arguments(
+    asr_run, asr_data_dir, tmp_path, monkeypatch, capsys
+):
+    """Only the checkpoint given: the manifest and LM text from their default paths
+    (under the working directory), and both default decoders, greedy and beam_lm.
+    Each decoder's WER and CER are those of the model transcribing the files itself."""
+    corpus = asr_data_dir / "asr_synthetic"
+    data = tmp_path / "data" / "asr_synthetic"  # the default paths; the LM is built here
+    data.mkdir(parents=True)
+    entries = read_manifest(corpus / "test.jsonl", target_key="text")
+    write_manifest_lines(
+        data / "test.jsonl",
+        [{"audio_filepath": str(e.path), "duration": e.duration, "text": e.text} for e in entries],
+    )
+    (data / "lm_text.txt").write_text((corpus / "lm_text.txt").read_text())
+    monkeypatch.chdir(tmp_path)
+    checkpoint = str(asr_run / "checkpoints" / "best.ckpt")
+    asr_rtf.main([checkpoint])
+    out = capsys.readouterr().out.strip().splitlines()
+    summary = json.loads(out[-1])
+    assert [line.split()[0] for line in out[2:-1]] == ["greedy", "beam_lm"]
+    assert summary["utterances"] == len(entries)
+    assert summary["asr_rtf"] == summary["rtf_greedy"] > 0 and summary["rtf_beam_lm"] > 0
+    model = seqrec.load(checkpoint)
+    references = [normalize_text(e.text) for e in entries]
+    lm = {"_target_": "seqrec.decoding.LexiconBeamSearch", "lm_text": str(data / "lm_text.txt")}
+    for name, decoding in (("greedy", GREEDY), ("beam_lm", lm)):
+        model.set_decoding(decoding)
+        wer, cer = error_rates(model.transcribe([e.path for e in entries]), references)
+        assert summary[f"wer_{name}"] == pytest.approx(wer, abs=1e-4), name
+        assert summary[f"cer_{name}"] == pytest.approx(cer, abs=1e-4), name

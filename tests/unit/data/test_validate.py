@@ -112,3 +112,61 @@ def test_validate_decodes_video_to_prove_its_duration(cut_short_and_whole, tmp_p
         tmp_path / "whole.jsonl", [json.loads(manifest.read_text().splitlines()[0])]
     )
     assert validate_main([str(whole_only), "--video"]) == 0
+
+
+def test_validate_reports_every_bad_line_of_every_manifest_in_one_pass(tmp_path, capsys):
+    """Lines that once stopped seqrec-validate (bytes that are not UTF-8, a path that is a
+    number) or slipped through it (NaN, Infinity) are each reported, and the lines
+    after them are still checked, in every manifest given."""
+    write_wav(tmp_path / "a.wav")
+    good = json.dumps({"audio_filepath": "a.wav", "duration": 1.0, "label": "yes"}).encode()
+    first = tmp_path / "first.jsonl"
+    first.write_bytes(
+        b"\n".join([
+            good,
+            b'{"audio_filepath": "a.wav", "duration": 1.0, "label": "caf\xe9"}',
+            b'{"audio_filepath": 5, "duration": 1.0, "label": "yes"}',
+            b'{"audio_filepath": "a.wav", "duration": 0.5, "offset": NaN, "label": "yes"}',
+            good,
+        ]) + b"\n"
+    )  # fmt: skip
+    second = write_manifest_lines(
+        tmp_path / "second.jsonl",
+        [
+            '{"audio_filepath": "a.wav", "duration": Infinity, "label": "yes"}',
+            {"audio_filepath": "a.wav", "duration": 1.0, "label": 5},
+            {"audio_filepath": "a.wav", "duration": 1.0, "label": "yes", "speaker": ["s1"]},
+            {"audio_filepath": "a.wav", "duration": 2.0, "label": "yes"},
+        ],
+    )
+    assert validate_main([str(first), str(second), "--labels", "yes,no"]) == 1
+    out = capsys.readouterr()
+    assert out.out.splitlines() == [
+        f"{first}:2: invalid_json: not UTF-8 text (byte 0xe9 at column 59)",
+        f"{first}:3: bad_value: audio_filepath must be a path (a non-empty string), got 5",
+        f"{first}:4: bad_value: offset is NaN; every number must be finite",
+        f"{second}:1: bad_value: duration is Infinity; every number must be finite",
+        f"{second}:2: bad_value: label must be a string, got 5",
+        f"{second}:3: bad_value: speaker must be a string or null, got ['s1']",
+        f"{second}:4: duration_mismatch: duration 2.000s disagrees with the file (1.000s)",
+    ]
+    assert "7 problem(s) in 9 lines" in out.err
+
+
+def test_validate_video_refuses_a_non_finite_offset_or_duration(tmp_path, capsys):
+    """A video clip at offset NaN, or of duration Infinity, was read as its last frame
+    repeated, and seqrec-validate --video found nothing wrong."""
+    write_video(tmp_path / "clip.mp4", frames=10, fps=10)
+    manifest = write_manifest_lines(
+        tmp_path / "video.jsonl",
+        [
+            {"video_filepath": "clip.mp4", "duration": 1.0, "label": "left"},
+            '{"video_filepath": "clip.mp4", "duration": 0.5, "offset": NaN, "label": "left"}',
+            '{"video_filepath": "clip.mp4", "duration": Infinity, "label": "left"}',
+        ],
+    )
+    assert validate_main([str(manifest), "--video"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{manifest}:2: bad_value: offset is NaN; every number must be finite",
+        f"{manifest}:3: bad_value: duration is Infinity; every number must be finite",
+    ]
