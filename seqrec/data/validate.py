@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem, scan_manifest
 from seqrec.data.video import VideoError, decode_video, probe_video
+from seqrec.resampling import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, check_sample_rate
 from seqrec.text.normalize import TextError, normalize_text
 from seqrec.waveform import DURATION_MISMATCH, EMPTY_AUDIO, UNREADABLE_AUDIO
 
@@ -123,6 +124,15 @@ def check_entry(entry: ManifestEntry, rules: ValidationRules) -> list[Problem]:
             DURATION_MISMATCH,
             f"offset + duration = {end:.3f}s runs past the end of the file ({info.duration:.3f}s)",
         )
+    if not rules.video:
+        try:
+            check_sample_rate(int(info.sample_rate), "file")
+        except ValueError:
+            problem(
+                UNSUPPORTED_FORMAT,
+                f"sample rate {int(info.sample_rate)} Hz is outside the {MIN_SAMPLE_RATE}-"
+                f"{MAX_SAMPLE_RATE} Hz that seqrec resamples",
+            )
     if (
         not rules.video
         and rules.sample_rates is not None

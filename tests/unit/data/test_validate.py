@@ -170,3 +170,19 @@ def test_validate_video_refuses_a_non_finite_offset_or_duration(tmp_path, capsys
         f"{manifest}:2: bad_value: offset is NaN; every number must be finite",
         f"{manifest}:3: bad_value: duration is Infinity; every number must be finite",
     ]
+
+
+def test_validate_flags_a_rate_seqrec_cannot_resample(tmp_path, capsys):
+    good = write_wav(tmp_path / "good.wav", seconds=0.5, rate=8000)
+    odd = write_wav(tmp_path / "odd.wav", seconds=0.5, rate=44101)
+    absurd = write_wav(tmp_path / "absurd.wav", seconds=0.5, rate=500)
+    rows = [
+        {"audio_filepath": str(p), "duration": 0.5, "label": "yes"} for p in (good, odd, absurd)
+    ]
+    manifest = write_manifest_lines(tmp_path / "m.jsonl", rows)
+    assert validate_main([str(manifest)]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == [
+        f"{manifest}:3: unsupported_format: sample rate 500 Hz is outside the 1000-384000 Hz "
+        f"that seqrec resamples"
+    ]
