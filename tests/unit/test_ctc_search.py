@@ -95,7 +95,7 @@ def test_a_batch_decodes_each_row_to_its_own_length():
 
 def test_lexicon_search_errors(tmp_path):
     tokenizer = CharTokenizer()
-    with pytest.raises(ValueError, match=r"lm_path .* or decoding\.lm_text"):
+    with pytest.raises(ValueError, match=r"lm_path .*, decoding\.lm_text or decoding\.lm_arpa"):
         lexicon_search(tokenizer)
     with pytest.raises(FileNotFoundError, match=r"LM text .*missing\.txt not found"):
         lexicon_search(tokenizer, lm_text=str(tmp_path / "missing.txt"))
@@ -124,3 +124,34 @@ def test_decoding_configs_of_either_form():
         search_method({"_target_": "os.system"})
     with pytest.raises(ValueError, match="'viterbi' is none of"):
         decoding_config({"method": "viterbi"})
+
+
+def test_an_lm_travels_as_arpa_text_whose_header_must_be_true(tmp_path):
+    from seqrec.ctc_search import check_arpa, embed_decoding
+
+    text = tmp_path / "lm.txt"
+    text.write_text("".join(s + "\n" for s in SENTENCES))
+    config = embed_decoding(
+        {"_target_": "seqrec.decoding.LexiconBeamSearch", "lm_text": str(text), "lm_order": 2}
+    )
+    assert not {"lm_text", "lm_path", "lexicon", "lm_order"} & config.keys()
+    counts = check_arpa(config["lm_arpa"])
+    assert set(counts) == {1, 2}
+    search = lexicon_search(CharTokenizer(), lm_arpa=config["lm_arpa"], words=config["words"])
+    assert search.method == "beam_lm"
+    lying = config["lm_arpa"].replace(f"ngram 1={counts[1]}", "ngram 1=1000000000")
+    with pytest.raises(ValueError, match=r"header declares \{1: 1000000000"):
+        lexicon_search(CharTokenizer(), lm_arpa=lying, words=config["words"])
+    deep = config["lm_arpa"].replace("ngram 2=", "ngram 9=")
+    with pytest.raises(ValueError, match="order 9"):
+        check_arpa(deep)
+    binary = tmp_path / "lm.bin"
+    binary.write_bytes(bytes(range(256)))
+    with pytest.raises(ValueError, match=r"lm\.bin: a language model travels .* as ARPA text"):
+        embed_decoding(
+            {
+                "_target_": "seqrec.decoding.LexiconBeamSearch",
+                "lm_path": str(binary),
+                "lexicon": str(text),
+            }
+        )
