@@ -94,10 +94,12 @@ def check_tree(
     allowed: frozenset[str],
     error: type[Exception] = ValueError,
     leaves: tuple[type, ...] = (),
+    field: str = "",
 ) -> None:
     """Refuse ``tree`` unless every ``_target_`` in it is in ``allowed``, every key is a
     string, no string holds ``${`` and every leaf is plain data (or one of ``leaves``,
     such as tensors). ``where`` names the field."""
+    field = field or where or "a config"
     if isinstance(tree, Mapping):
         for key, value in tree.items():
             if not isinstance(key, str):
@@ -108,13 +110,13 @@ def check_tree(
             if key == "_target_" and not (isinstance(value, str) and value in allowed):
                 raise error(
                     f"{source}: refused to load: {path} names {value!r}, which is not one of "
-                    f"seqrec's building blocks allowed in {_field_name(where)} "
+                    f"seqrec's building blocks allowed in {field} "
                     f"(seqrec.safe_config.{_allowlist_name(allowed)})"
                 )
-            check_tree(value, source, path, allowed, error, leaves)
+            check_tree(value, source, path, allowed, error, leaves, field)
     elif isinstance(tree, list | tuple):
         for i, value in enumerate(tree):
-            check_tree(value, source, f"{where}[{i}]", allowed, error, leaves)
+            check_tree(value, source, f"{where}[{i}]", allowed, error, leaves, field)
     elif isinstance(tree, str):
         if "${" in tree:
             raise error(_interpolation(source, where, tree))
@@ -124,10 +126,6 @@ def check_tree(
         raise error(
             f"{source}: refused to load: {where} holds a {type(tree).__name__}, not plain data"
         )
-
-
-def _field_name(where: str) -> str:
-    return where.split(".")[0].split("[")[0] or "a config"
 
 
 def _allowlist_name(allowed: frozenset[str]) -> str:
