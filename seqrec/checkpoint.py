@@ -59,6 +59,7 @@ ALLOWED_TARGETS = frozenset(
         "seqrec.modules.SequenceModel",
         "seqrec.modules.SmallCNN",
         "seqrec.modules.SpecAugment",
+        "seqrec.modules.SpeechEmbedding",
         "seqrec.modules.torchvision_backbone",
         "seqrec.modules.headless",
         "torchvision.models.efficientnet_b0",
@@ -144,7 +145,8 @@ def _interpolation(source: str | Path, where: str, text: str) -> CheckpointError
 def build_model(model_config: dict[str, Any], source: str | Path) -> nn.Module:
     """The network a checkpoint's ``model_config`` describes, built only after
     :func:`check_config` passes. Its weights come from the checkpoint's state dict,
-    so a backbone's ``weights_path`` (a file on the training machine) is not read."""
+    so a backbone's ``weights_path`` (a file on the training machine) is not read, nor
+    the openwakeword wheel (``pretrained``)."""
     from hydra.utils import instantiate
 
     check_config(model_config, source, "model_config")
@@ -156,15 +158,16 @@ def build_model(model_config: dict[str, Any], source: str | Path) -> nn.Module:
     return model
 
 
-# Keys naming pretrained weights: a file on the training machine (``weights_path``), or
-# torchvision's ``weights``, which would download them.
-_WEIGHT_FILES = ("weights_path", "weights")
+# Keys naming pretrained weights, and what they become: a file on the training machine
+# (``weights_path``), torchvision's ``weights``, which would download them, and
+# SpeechEmbedding's ``pretrained``, which would read them from the openwakeword wheel.
+_WEIGHT_FILES = {"weights_path": None, "weights": None, "pretrained": False}
 
 
 def _without_weight_files(tree: Any) -> Any:
     if isinstance(tree, dict):
         return {
-            key: None if key in _WEIGHT_FILES else _without_weight_files(value)
+            key: _WEIGHT_FILES[key] if key in _WEIGHT_FILES else _without_weight_files(value)
             for key, value in tree.items()
         }
     if isinstance(tree, list | tuple):
