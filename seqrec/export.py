@@ -19,8 +19,9 @@ model's own modules, with four export-only paths that give the same numbers:
   through the opaque ops ``seqrec::lstm`` and ``seqrec::gru``, translated to ONNX
   LSTM/GRU. ``torch.export`` traces ``torch.lstm``/``torch.gru`` through their Python
   time loop, which fixes the number of frames to the example's (torch 2.11).
-- a waveform shorter than one FFT window is padded to one in the graph (the front end
-  does the same with a Python ``if``, which export would freeze).
+- a waveform shorter than one FFT window (or one window of the speech embedding) is
+  padded to one in the graph (the log-mel front end does the same with a Python ``if``,
+  which export would freeze).
 - a frame encoder runs its backbone on every frame, padding included, and zeroes the
   padded outputs, instead of selecting real frames with a boolean mask (a data-dependent
   shape). Backbones are in eval mode, so a frame's output does not depend on the others.
