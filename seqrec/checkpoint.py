@@ -146,7 +146,8 @@ def build_model(
 ) -> nn.Module:
     """The network a checkpoint's ``model_config`` describes, built only after
     :func:`check_config` passes. Its weights come from the checkpoint's state dict,
-    so a backbone's ``weights_path`` (a file on the training machine) is not read.
+    so a backbone's ``weights_path`` (a file on the training machine) is not read, nor
+    the openwakeword wheel (``pretrained``).
 
     With ``state_dict`` (the network's own keys), the sizes the config declares are
     checked against the weights' shapes first, on PyTorch's ``meta`` device, which
@@ -222,15 +223,16 @@ def check_sizes(
         )
 
 
-# Keys naming pretrained weights: a file on the training machine (``weights_path``), or
-# torchvision's ``weights``, which would download them.
-_WEIGHT_FILES = ("weights_path", "weights")
+# Keys naming pretrained weights, and what they become: a file on the training machine
+# (``weights_path``), torchvision's ``weights``, which would download them, and
+# SpeechEmbedding's ``pretrained``, which would read them from the openwakeword wheel.
+_WEIGHT_FILES = {"weights_path": None, "weights": None, "pretrained": False}
 
 
 def _without_weight_files(tree: Any) -> Any:
     if isinstance(tree, dict):
         return {
-            key: None if key in _WEIGHT_FILES else _without_weight_files(value)
+            key: _WEIGHT_FILES[key] if key in _WEIGHT_FILES else _without_weight_files(value)
             for key, value in tree.items()
         }
     if isinstance(tree, list | tuple):

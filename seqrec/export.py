@@ -19,8 +19,9 @@ model's own modules, with four export-only paths that give the same numbers:
   through the opaque ops ``seqrec::lstm`` and ``seqrec::gru``, translated to ONNX
   LSTM/GRU. ``torch.export`` traces ``torch.lstm``/``torch.gru`` through their Python
   time loop, which fixes the number of frames to the example's (torch 2.11).
-- a waveform shorter than one FFT window is padded to one in the graph (the front end
-  does the same with a Python ``if``, which export would freeze).
+- a waveform shorter than one FFT window (or one window of the speech embedding) is
+  padded to one in the graph (the log-mel front end does the same with a Python ``if``,
+  which export would freeze).
 - a frame encoder runs its backbone on every frame, padding included, and zeroes the
   padded outputs, instead of selecting real frames with a boolean mask (a data-dependent
   shape). Backbones are in eval mode, so a frame's output does not depend on the others.
@@ -45,6 +46,7 @@ from seqrec.modules import (
     FrameEncoder,
     FramePooling,
     RecurrentDecoder,
+    SpeechEmbedding,
 )
 from seqrec.modules.masking import zero_padding
 
@@ -166,19 +168,19 @@ class ExportGraph(nn.Module):
                 raise ExportError(f"{type(model).__name__} is not a seqrec SequenceModel")
         self.model = model.eval()
         frontend, decoder, head = model.frontend, model.decoder, model.head
-        if not isinstance(frontend, AudioFrontend | FrameEncoder):
+        if not isinstance(frontend, AudioFrontend | SpeechEmbedding | FrameEncoder):
             raise ExportError(f"cannot export the frontend {type(frontend).__name__}")
         if not isinstance(decoder, RecurrentDecoder | FramePooling):
             raise ExportError(f"cannot export the decoder {type(decoder).__name__}")
         if not isinstance(head, ClassifierHead | CTCHead):
             raise ExportError(f"cannot export the head {type(head).__name__}")
-        self.modality = "audio" if isinstance(frontend, AudioFrontend) else "video"
+        self.modality = "video" if isinstance(frontend, FrameEncoder) else "audio"
 
     def forward(self, inputs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         model = self.model
         if self.modality == "audio":
-            n_fft = model.frontend.featurizer.n_fft
-            short = torch.sym_max(0, n_fft - inputs.shape[1])  # silence up to one window
+            window = shortest_input(model.frontend)
+            short = torch.sym_max(0, window - inputs.shape[1])  # silence up to one window
             x, lengths = model.frontend(nn.functional.pad(inputs, (0, short)), lengths)
         else:
             x, lengths = _frames_for_export(model.frontend, inputs, lengths)
@@ -190,6 +192,14 @@ class ExportGraph(nn.Module):
             x, lengths = model.decoder(x, lengths)
         outputs, out_lengths = model.head(x, lengths)
         return outputs, out_lengths + 0  # a new tensor: an output may not be an input
+
+
+def shortest_input(frontend: nn.Module) -> int:
+    """Samples an audio front end reads at least: one FFT window, or one window of
+    :class:`SpeechEmbedding`."""
+    if isinstance(frontend, SpeechEmbedding):
+        return frontend.min_samples
+    return frontend.featurizer.n_fft
 
 
 def _frames_for_export(
@@ -355,11 +365,11 @@ PARITY_ATOL = 1e-4  # largest |ONNX - PyTorch| of a float export's logits or log
 
 def check_lengths(loaded: Any) -> list[int]:
     """Input lengths an export is checked on: the shortest the front end takes, one
-    under an FFT window, and lengths shorter and longer than the export's example."""
+    under its shortest window, and lengths shorter and longer than the export's example."""
     reader = loaded.reader
     if reader.modality == "audio":
         rate = reader.sample_rate
-        return [1, loaded.model.frontend.featurizer.n_fft - 1, rate // 10, rate, 3 * rate]
+        return [1, shortest_input(loaded.model.frontend) - 1, rate // 10, rate, 3 * rate]
     return [1, reader.num_frames, 2 * reader.num_frames + 1]
 
 

@@ -50,6 +50,7 @@ MODEL_TARGETS = frozenset(
         "seqrec.modules.SequenceModel",
         "seqrec.modules.SmallCNN",
         "seqrec.modules.SpecAugment",
+        "seqrec.modules.SpeechEmbedding",
         "seqrec.modules.torchvision_backbone",
         "seqrec.modules.headless",
         "torchvision.models.efficientnet_b0",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import pytorch_lightning as pl
 import soundfile as sf
 import torch
@@ -36,6 +37,7 @@ from seqrec.modules import (
     SequenceClassifier,
     SequenceModel,
     SpecAugment,
+    SpeechEmbedding,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -280,6 +282,28 @@ class RecordTrainingSteps(pl.Callback):
 def waveforms(*lengths, seed=0):
     generator = torch.Generator().manual_seed(seed)
     return [0.1 * torch.randn(n, generator=generator) for n in lengths]
+
+
+def needs_openwakeword() -> None:
+    """Skip the calling test, with the reason, when the openwakeword wheel (the
+    ``embedding`` extra, whose files hold the speech embedding's weights) is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("openwakeword") is None:
+        pytest.skip("needs the openwakeword 0.4.0 wheel: pip install -e '.[embedding]'")
+
+
+def fill_speech_embedding(frontend: SpeechEmbedding, seed: int = 0) -> SpeechEmbedding:
+    """Random weights, from ``seed``, for a :class:`SpeechEmbedding` built with
+    ``pretrained=False``, whose mel stage is zero (every output would be the same): for
+    tests that need varied outputs, not the pretrained ones."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in frontend.state_dict(keep_vars=True).items():
+            if tensor.is_floating_point() and "norm" not in name:
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.05)
+        frontend.mel.filterbank.abs_()  # mel energies are sums of powers
+    return frontend
 
 
 def build_kws_model(cell: str) -> SequenceClassifier:

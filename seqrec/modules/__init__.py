@@ -11,6 +11,7 @@ from seqrec.modules.frame_encoders import (
 )
 from seqrec.modules.heads import ClassifierHead, CTCHead, MaskedPooling
 from seqrec.modules.models import SequenceClassifier, SequenceModel
+from seqrec.modules.speech_embedding import SpeechEmbedding
 from seqrec.modules.subsampling import ConvSubsampling
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "SequenceModel",
     "SmallCNN",
     "SpecAugment",
+    "SpeechEmbedding",
     "headless",
     "torchvision_backbone",
 ]

@@ -21,6 +21,7 @@ from tests.helpers import (
     TINY_TRAINER_OVERRIDES,
     TINY_VIDEO_READER_OVERRIDES,
     error_rates,
+    needs_openwakeword,
     run_cli,
 )
 
@@ -34,6 +35,15 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
         return [
             *tiny_synthetic_overrides(request.getfixturevalue("synthetic_data_dir")),
             *tiny_model_overrides(),
+        ]
+    if experiment == "kws_embedding":  # kws_synthetic's corpus, the embedding from the wheel
+        needs_openwakeword()
+        return [
+            *tiny_synthetic_overrides(request.getfixturevalue("synthetic_data_dir")),
+            "decoder.hidden=16",
+            "decoder.num_layers=1",
+            "data.max_batch_seconds=8",
+            *TINY_TRAINER_OVERRIDES,
         ]
     if experiment == "kws_detect":  # its own corpus: keywords, _unknown_ and _silence_
         return [

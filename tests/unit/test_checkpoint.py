@@ -21,7 +21,13 @@ from seqrec.config import CONF_DIR
 from seqrec.tasks.checkpointing import AtomicCheckpointIO, average_checkpoints
 from seqrec.train import resolve_resume_checkpoint
 from tests.conftest import make_config
-from tests.helpers import PLANT_FIELDS, payloads, plant
+from tests.helpers import (
+    PLANT_FIELDS,
+    fill_speech_embedding,
+    needs_openwakeword,
+    payloads,
+    plant,
+)
 
 HYDRA_BLOCKS = {"os.system", "subprocess.run", "builtins.eval via _partial_"}
 
@@ -187,6 +193,8 @@ def _preset_checkpoint(tmp_path: Path, preset: str, extra: tuple[str, ...] = ())
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")))
 def test_every_preset_checkpoint_still_loads(tmp_path, preset):
+    if preset == "kws_embedding":  # training reads the embedding's weights from the wheel
+        needs_openwakeword()
     path = _preset_checkpoint(tmp_path, preset)
     read_checkpoint(path)  # the allowlist admits it
     model = seqrec.load(path)
@@ -199,6 +207,42 @@ def test_every_preset_checkpoint_still_loads(tmp_path, preset):
     reader = torch.load(path, weights_only=True)["hyper_parameters"]["reader"]
     assert reader == OmegaConf.to_container(cfg.data.reader, resolve=True)
     assert model.reader == instantiate(cfg.data.reader, _convert_="all")
+
+
+def test_a_speech_embedding_checkpoint_loads_without_the_wheel(tmp_path, monkeypatch):
+    """Training builds the front end with ``pretrained: true``, which reads the
+    openwakeword wheel; a checkpoint carries those weights in its state dict, so it
+    rebuilds and gives the same outputs where the wheel is not installed."""
+    import importlib.util
+
+    from seqrec.modules import SpeechEmbedding
+
+    config = {
+        "_target_": "seqrec.modules.SequenceModel",
+        "frontend": {"_target_": "seqrec.modules.SpeechEmbedding", "pretrained": True},
+        "encoder": None,
+        "decoder": {"_target_": "seqrec.modules.RecurrentDecoder", "input_dim": 96, "hidden": 8},
+        "head": {"_target_": "seqrec.modules.ClassifierHead", "input_dim": 16, "num_classes": 3},
+    }
+    torch.manual_seed(0)
+    written = instantiate({**config, "frontend": {**config["frontend"], "pretrained": False}})
+    fill_speech_embedding(written.frontend)  # weights no fresh build has
+    state = {f"model.{k}": v for k, v in written.state_dict().items()}
+    reader = {"_target_": "seqrec.data.audio.AudioReader", "sample_rate": 16000}
+    hparams = {"model_config": config, "labels": ["a", "b", "c"], "reader": reader}
+    torch.save({"state_dict": state, "hyper_parameters": hparams}, tmp_path / "e.ckpt")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "openwakeword" else real(name, *args),
+    )
+    with pytest.raises(ImportError, match="openwakeword"):  # the wheel is hidden indeed
+        SpeechEmbedding(pretrained=True)
+    loaded = seqrec.load(tmp_path / "e.ckpt").model.eval()
+    audio, lengths = torch.randn(2, 20000) * 0.1, torch.tensor([20000, 9000])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(audio, lengths), written.eval()(audio, lengths))
 
 
 def test_a_checkpoint_naming_the_old_classifier_class_still_loads(tmp_path):

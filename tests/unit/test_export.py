@@ -25,10 +25,11 @@ from seqrec.export import (
     max_difference,
     reader_config,
 )
+from seqrec.modules import SpeechEmbedding
 from seqrec.runtime import OnnxClassifier, OnnxTranscriber, read_metadata
 from seqrec.text import SentencePieceTokenizer
 from seqrec.video_frames import VideoError
-from tests.helpers import error_rates, run_cli
+from tests.helpers import error_rates, fill_speech_embedding, run_cli
 
 RATE = 16000
 AUDIO_READER = {"_target_": "seqrec.data.audio.AudioReader", "sample_rate": RATE}
@@ -74,6 +75,24 @@ def audio_model(cell, head, featurizer="LogMelSpectrogram", subsample=False, pro
     }
     config["head"] = {**head, "input_dim": proj_size or 16}
     return config
+
+
+def embedding_model():
+    """The speech-embedding front end (as training writes it, ``pretrained: true``;
+    :func:`write_checkpoint` fills it with random weights) and a BiLSTM, no encoder."""
+    return {
+        "_target_": "seqrec.modules.SequenceModel",
+        "frontend": {"_target_": "seqrec.modules.SpeechEmbedding", "pretrained": True},
+        "encoder": None,
+        "decoder": {
+            "_target_": "seqrec.modules.RecurrentDecoder",
+            "input_dim": 96,
+            "hidden": 8,
+            "num_layers": 1,
+            "cell": "lstm",
+        },
+        "head": {**classifier_head("attention"), "input_dim": 16},
+    }
 
 
 def classifier_head(pooling):
@@ -124,6 +143,10 @@ MODELS = {
         lambda: audio_model("lstm", classifier_head("max"), "MFCC", proj_size=8),
         lambda: {"labels": LABELS, "reader": AUDIO_READER},
     ),
+    "kws_speech_embedding": (
+        embedding_model,
+        lambda: {"labels": LABELS, "reader": AUDIO_READER},
+    ),
     "ctc_char": (
         lambda: audio_model("gru", ctc_head(29)),
         lambda: {"tokenizer": {"kind": "char"}, "reader": AUDIO_READER},
@@ -137,7 +160,12 @@ MODELS = {
         lambda: {"labels": ["left", "right", "up", "down"], "reader": VIDEO_READER},
     ),
 }
-CLASSIFIERS = ["kws_lstm_attention", "kws_gru_mean", "kws_lstm_max_mfcc_proj"]
+CLASSIFIERS = [
+    "kws_lstm_attention",
+    "kws_gru_mean",
+    "kws_lstm_max_mfcc_proj",
+    "kws_speech_embedding",
+]
 TRANSCRIBERS = ["ctc_char", "ctc_bpe_subsampled"]
 
 
@@ -149,6 +177,8 @@ def write_checkpoint(path: Path, name: str) -> Path:
     if "tokenizer" in hparams:  # a blank that does not win every frame: non-empty text
         with torch.no_grad():
             model.head.linear.bias[0] = -1.0
+    if isinstance(model.frontend, SpeechEmbedding):  # built without the wheel's weights
+        fill_speech_embedding(model.frontend)
     state = {f"model.{key}": value for key, value in model.state_dict().items()}
     hparams = {"model_config": model_config, **hparams}
     torch.save({"state_dict": state, "hyper_parameters": hparams}, path)
