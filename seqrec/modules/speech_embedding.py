@@ -115,9 +115,10 @@ class SpeechEmbedding(nn.Module):
     its statistics never drift.
 
     :meth:`embeddings` gives what openwakeword gives. ``forward`` then applies, with
-    ``normalize``, a layer norm to each frame (the raw values reach +-60, with means up
-    to 45 per dimension, which would saturate an LSTM's gates), and ``spec_augment``, if
-    given, masks the frames in training.
+    ``normalize``, a layer norm to each frame (the raw values reach +-60), and
+    ``spec_augment``, if given, masks the frames in training. Both are off by default:
+    the layer norm scored lower on real speakers in the one comparison made (two seeds,
+    a small corpus; the commit that made it off says more).
 
     >>> embed = SpeechEmbedding(pretrained=False, hop_frames=4)
     >>> y, lengths = embed(torch.randn(2, 16000), torch.tensor([16000, 4000]))
@@ -130,7 +131,7 @@ class SpeechEmbedding(nn.Module):
         pretrained: bool = True,
         hop_frames: int = POOL_STRIDE,
         trainable: bool = False,
-        normalize: bool = True,
+        normalize: bool = False,
         sample_rate: int = SAMPLE_RATE,
         spec_augment: SpecAugment | None = None,
         out_dim: int | None = None,
