@@ -39,6 +39,15 @@ class SequenceModel(nn.Module):
         """Returns (head output, frame lengths)."""
         return self.head(*self.encode(x, lengths))
 
+    def forward_features(
+        self, x: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` from the front end's output (B, T, F) on: for features a
+        frozen front end computed before (:mod:`seqrec.data.feature_cache`)."""
+        if self.encoder is not None:
+            x, lengths = self.encoder(x, lengths)
+        return self.head(*self.decoder(x, lengths))
+
 
 # the name that checkpoints of classifiers written before one model config exists use
 SequenceClassifier = SequenceModel

@@ -74,7 +74,10 @@ class SequenceClassificationTask(pl.LightningModule):
         return self.model(x, lengths)[0]
 
     def _step(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self(batch.inputs, batch.lengths)  # (B * clips, C)
+        if getattr(batch, "after_frontend", False):  # cached front-end features
+            logits = self.model.forward_features(batch.inputs, batch.lengths)[0]
+        else:
+            logits = self(batch.inputs, batch.lengths)  # (B * clips, C)
         clips = getattr(batch, "clips", 1)
         if clips > 1:  # several clips per video: average their scores
             logits = logits.view(-1, clips, logits.shape[-1]).mean(dim=1)  # (B, C)
