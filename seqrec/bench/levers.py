@@ -1,5 +1,6 @@
-"""seqrec-levers: train a recipe once per lever and score each run in-domain and on the
-held-out synthesizer, so a user sees what each lever buys.
+"""seqrec-levers: train a recipe once per lever and score each run in-domain, on the
+held-out synthesizer and, where the lever set names one (``real``), on recordings of real
+speakers, so a user sees what each lever buys.
 
     seqrec-levers                                    # the voice-commands levers, seed 0
     seqrec-levers only=[baseline,clips] seeds=[0,1]
@@ -65,7 +66,7 @@ def run_lever(
             check=True,
         )
     heldout = json.loads(heldout_path.read_text())
-    return {
+    row = {
         "lever": lever,
         "seed": seed,
         "overrides": list(overrides),
@@ -74,6 +75,22 @@ def run_lever(
         "wall_seconds": float(timing.read_text()),
         "checkpoint": checkpoint,
     }
+    if cfg.get("real"):  # real speakers: measured, never trained on
+        real_path = run / "real.json"
+        if not real_path.is_file():
+            subprocess.run(
+                [
+                    "seqrec-eval",
+                    f"ckpt_path={checkpoint}",
+                    f"manifest={cfg.real}",
+                    f"output={real_path}",
+                    f"threads={cfg.eval_threads}",
+                ],
+                check=True,
+            )
+        real = json.loads(real_path.read_text())
+        row["real"] = {key: real[key] for key in cfg.figures}
+    return row
 
 
 def table(rows: list[dict[str, Any]], figures: list[str]) -> str:
@@ -84,8 +101,13 @@ def table(rows: list[dict[str, Any]], figures: list[str]) -> str:
     >>> print(table([row], ["acc"]).splitlines()[-1])
     | baseline | 0 | 0.9600 | 0.5050 | 7 min 01 s | (none) |
     """
-    names = [f"in-domain test {key}" for key in figures]
-    names += [f"held-out synthesizer {key}" for key in figures]
+    parts = ["in_domain", "heldout", *(["real"] if rows and "real" in rows[0] else [])]
+    titles = {
+        "in_domain": "in-domain test",
+        "heldout": "held-out synthesizer",
+        "real": "real speakers",
+    }
+    names = [f"{titles[part]} {key}" for part in parts for key in figures]
     lines = [
         f"| lever | seed | {' | '.join(names)} | training wall time | overrides |",
         "|" + "---|" * (len(names) + 4),
@@ -93,7 +115,7 @@ def table(rows: list[dict[str, Any]], figures: list[str]) -> str:
     for row in rows:
         minutes, seconds = divmod(round(row["wall_seconds"]), 60)
         overrides = " ".join(f"`{o}`" for o in row["overrides"]) or "(none)"
-        values = [f"{row[part][key]:.4f}" for part in ("in_domain", "heldout") for key in figures]
+        values = [f"{row[part][key]:.4f}" for part in parts for key in figures]
         lines.append(
             f"| {row['lever']} | {row['seed']} | {' | '.join(values)} | "
             f"{minutes} min {seconds:02d} s | {overrides} |"
@@ -108,6 +130,11 @@ def main(cfg: DictConfig) -> None:
     unknown = sorted(set(chosen) - set(levers))
     if unknown:
         raise SystemExit(f"seqrec-levers: no lever {unknown}; the file has {sorted(levers)}")
+    if cfg.get("real") and not Path(cfg.real).is_file():
+        raise SystemExit(
+            f"seqrec-levers: the real-speaker manifest {cfg.real} does not exist; build it "
+            f"with `{cfg.build_real}`"
+        )
     if not Path(cfg.heldout).is_file():
         raise SystemExit(
             f"seqrec-levers: the held-out set {cfg.heldout} does not exist; build it with "

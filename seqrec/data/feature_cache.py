@@ -181,7 +181,7 @@ def _fingerprint(
         "augment": _describe(source.transform),
         "renditions": renditions,
         "seed": seed,
-        "frontend": type(frontend).__qualname__,
+        "frontend": {k: v for k, v in _describe(frontend).items() if k != "training"},
     }
     digest.update(json.dumps(settings, sort_keys=True).encode())
     for name, tensor in sorted(frontend.state_dict().items()):

@@ -338,6 +338,25 @@ def pcen_smooth(energies: torch.Tensor, s: float, block: int = 64) -> torch.Tens
 NORMALIZE_CHOICES = ("cmvn", "none", "pcen")
 
 
+def dither_pattern() -> torch.Tensor:
+    """The fixed noise that evaluation adds as dither (:func:`add_dither`)."""
+    return torch.randn(16384, generator=torch.Generator().manual_seed(0))
+
+
+def add_dither(
+    audio: torch.Tensor, dither: float, pattern: torch.Tensor, training: bool
+) -> torch.Tensor:
+    """``audio`` (B, S) plus ``dither`` x N(0, 1): fresh noise in training, the fixed
+    ``pattern`` (repeated) in evaluation, so inference is deterministic and the same
+    alone or in a batch."""
+    if dither <= 0:
+        return audio
+    if training:
+        return audio + dither * torch.randn_like(audio)
+    repeats = math.ceil(audio.shape[1] / pattern.numel())
+    return audio + dither * pattern.repeat(repeats)[: audio.shape[1]].to(audio.dtype)
+
+
 class AudioFrontend(nn.Module):
     """Dither, features, normalisation and SpecAugment.
 
@@ -378,8 +397,7 @@ class AudioFrontend(nn.Module):
         self.spec_augment = spec_augment
         self.dither = dither
         self.out_dim = featurizer.out_dim
-        pattern = torch.randn(16384, generator=torch.Generator().manual_seed(0))
-        self.register_buffer("dither_pattern", pattern, persistent=False)
+        self.register_buffer("dither_pattern", dither_pattern(), persistent=False)
 
     @property
     def time_stride(self) -> int:
@@ -387,13 +405,7 @@ class AudioFrontend(nn.Module):
         return self.featurizer.hop_length
 
     def _add_dither(self, audio: torch.Tensor) -> torch.Tensor:
-        if self.dither <= 0:
-            return audio
-        if self.training:
-            return audio + self.dither * torch.randn_like(audio)
-        repeats = math.ceil(audio.shape[1] / self.dither_pattern.numel())
-        pattern = self.dither_pattern.repeat(repeats)[: audio.shape[1]]
-        return audio + self.dither * pattern.to(audio.dtype)
+        return add_dither(audio, self.dither, self.dither_pattern, self.training)
 
     def forward(
         self, audio: torch.Tensor, lengths: torch.Tensor

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from seqrec.modules.features import SpecAugment
+from seqrec.modules.features import SpecAugment, add_dither, dither_pattern
 from seqrec.modules.masking import lengths_to_mask, zero_padding
 
 SAMPLE_RATE = 16000
@@ -115,7 +115,9 @@ class SpeechEmbedding(nn.Module):
     its statistics never drift.
 
     :meth:`embeddings` gives what openwakeword gives. ``forward`` then applies, with
-    ``normalize``, a layer norm to each frame (the raw values reach +-60), and
+    ``dither`` adds that much noise (on seqrec's [-1, 1] scale) before the mel stage,
+    as :class:`~seqrec.modules.AudioFrontend` does, so that digital silence (zero
+    padding) and real silence give the same features. ``normalize``, a layer norm to each frame (the raw values reach +-60), and
     ``spec_augment``, if given, masks the frames in training. Both are off by default:
     the layer norm scored lower on real speakers in the one comparison made (two seeds,
     a small corpus; the commit that made it off says more).
@@ -134,6 +136,7 @@ class SpeechEmbedding(nn.Module):
         normalize: bool = False,
         sample_rate: int = SAMPLE_RATE,
         spec_augment: SpecAugment | None = None,
+        dither: float = 0.0,
         out_dim: int | None = None,
     ) -> None:
         super().__init__()
@@ -154,6 +157,8 @@ class SpeechEmbedding(nn.Module):
         self.network = EmbeddingNet()
         self.norm = nn.LayerNorm(EMBEDDING_DIM, elementwise_affine=False) if normalize else None
         self.spec_augment = spec_augment
+        self.dither = dither
+        self.register_buffer("dither_pattern", dither_pattern(), persistent=False)
         if pretrained:
             load_wheel_weights(self)
         self.network.requires_grad_(trainable)
@@ -176,7 +181,10 @@ class SpeechEmbedding(nn.Module):
     def features(self, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, S) samples -> (B, M, 32): openwakeword's mel features, ``x / 10 + 2``."""
         short = torch.sym_max(0, MIN_SAMPLES - audio.shape[1])  # silence up to one window
-        audio = nn.functional.pad(zero_padding(audio, lengths), (0, short))
+        audio = zero_padding(
+            add_dither(audio, self.dither, self.dither_pattern, self.training), lengths
+        )
+        audio = nn.functional.pad(audio, (0, short))
         with torch.autocast(audio.device.type, enabled=False):
             db = self.mel(audio.float() * INT16_SCALE)  # (B, M, 32)
             real = lengths_to_mask(mel_frames(lengths), db.shape[1]).unsqueeze(2)  # (B, M, 1)

@@ -104,3 +104,11 @@ def test_the_model_from_the_front_ends_output_on_is_the_whole_model():
     whole, _ = model(audio, lengths)
     after, _ = model.forward_features(features, frames)
     assert torch.allclose(whole, after, atol=1e-6)
+
+
+def test_a_front_end_setting_outside_its_weights_names_another_cache(tmp_path, clips):
+    manifest, source = clips
+    plain = CachedFeatures(source, manifest, frozen_frontend(), 2, tmp_path / "c")
+    dithered = frozen_frontend()
+    dithered.dither = 1e-3
+    assert CachedFeatures(source, manifest, dithered, 2, tmp_path / "c").path != plain.path
