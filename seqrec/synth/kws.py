@@ -22,16 +22,18 @@ finished corpus is reused when its settings match.
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
+from tqdm import tqdm
 
 from seqrec.data.manifest import write_manifest
 from seqrec.data.speech_commands import WORDS_35
-from seqrec.synth import acoustics
+from seqrec.resampling import resample
+from seqrec.synth import acoustics, piper
 from seqrec.synth.asr import speak
 from seqrec.synth.espeak import ESpeak, split_variants
 from seqrec.synth.sentences import SentenceGenerator, grammar_fingerprint, vocabulary
@@ -66,8 +68,22 @@ class SyntheticCommands(SpokenCorpus):
         short_clip_share: share of word clips cut to the word with 0-0.25 s of
             silence either side, rather than ``clip_seconds`` long.
         clean_share: share of word clips with no room and no background noise.
+        piper_clips_per_word: training clips of each word spoken by the Piper neural
+            voice ``en_US-joe-medium`` (:mod:`seqrec.synth.piper`, the ``voices``
+            extra), besides the eSpeak NG voices; 0 (default): none. Validation and
+            test stay eSpeak NG. Piper is also the held-out synthesizer of
+            ``seqrec-heldout``, which no longer measures a voice never heard once it
+            trains here.
+        piper_length_scale, piper_noise_scale, piper_noise_w: ranges (low, high) of
+            Piper's speaking rate (> 1 slower), sound variation and duration
+            variation, drawn per clip.
+        piper_warp: range of a factor drawn per Piper clip by which its pitch and
+            formants are raised (and its length shortened), as a shorter or longer
+            vocal tract would: the clip is resampled as if recorded at the voice's
+            rate times the factor.
 
-    The voice, acoustics and run settings are :class:`SpokenCorpus`'s.
+    Each Piper clip is trimmed and placed, then given room, noise and level, as an
+    eSpeak NG clip is. The voice, acoustics and run settings are :class:`SpokenCorpus`'s.
     """
 
     words: Sequence[str] = WORDS_35
@@ -86,6 +102,11 @@ class SyntheticCommands(SpokenCorpus):
     clip_seconds: float = 1.0
     short_clip_share: float = 0.0
     clean_share: float = 0.0
+    piper_clips_per_word: int = 0
+    piper_length_scale: Sequence[float] = (0.75, 1.35)
+    piper_noise_scale: Sequence[float] = (0.3, 1.0)
+    piper_noise_w: Sequence[float] = (0.3, 1.2)
+    piper_warp: Sequence[float] = (0.85, 1.15)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -106,6 +127,14 @@ class SyntheticCommands(SpokenCorpus):
                 "unknown_sentence_share and unknown_partial_share must be shares summing to "
                 f"at most 1, got {self.unknown_sentence_share} and {self.unknown_partial_share}"
             )
+        self.piper_clips_per_word = int(self.piper_clips_per_word)
+        for name in ("piper_length_scale", "piper_noise_scale", "piper_noise_w", "piper_warp"):
+            low, high = (float(v) for v in getattr(self, name))
+            if not 0 < low <= high:
+                raise ValueError(f"{name} must be a range (low, high) with 0 < low <= high")
+            setattr(self, name, (low, high))
+        if self.piper_clips_per_word < 0:
+            raise ValueError(f"piper_clips_per_word must be >= 0, got {self.piper_clips_per_word}")
         if any(self.unknown_clips_per_voice.values()) and not self.unknown_words and shares < 1:
             raise ValueError(
                 "_unknown_ clips need unknown_words, unless the sentence and partial shares sum to 1"
@@ -115,6 +144,11 @@ class SyntheticCommands(SpokenCorpus):
         settings = super().settings()
         if any(self.unknown_clips_per_voice.values()):  # what the sentences are drawn from
             settings["grammar"] = grammar_fingerprint()
+        if self.piper_clips_per_word:
+            settings["piper_versions"] = piper.versions()
+        else:  # a corpus without Piper keeps the settings (and the reuse) it had
+            for name in [k for k in settings if k.startswith("piper_")]:
+                settings.pop(name)
         return settings
 
     def voice_split(self) -> dict[str, list[str]]:
@@ -140,6 +174,8 @@ class SyntheticCommands(SpokenCorpus):
             rows[split].extend(voice_rows)
         for split, voice, _ in crashed:
             log.warning("eSpeak NG crashed on %s voice variant %s: voice left out", split, voice)
+        if self.piper_clips_per_word:
+            rows["train"].extend(self._speak_piper(root))
         self._write_extras(root, rows)
         stats = {}
         for split in SPLITS:
@@ -153,6 +189,48 @@ class SyntheticCommands(SpokenCorpus):
                 "left_out_voices": left_out,
             }
         (root / "corpus_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+
+    def _speak_piper(self, root: Path) -> list[dict]:
+        """Piper's training clips: every word, ``piper_clips_per_word`` times, each in
+        a drawn style and warp; their manifest rows."""
+        voice = piper.load_voice(threads=1, seed=self.seed)
+        voice_rate = voice.config.sample_rate
+        rng = np.random.default_rng(job_seed(self.seed, "train", "piper"))
+        length = round(self.clip_seconds * self.sample_rate)
+        jobs = [(word, k) for word in self.words for k in range(self.piper_clips_per_word)]
+        rows = []
+        for word, k in tqdm(jobs, desc=f"Piper {piper.VOICE}", unit="clip"):
+            style = piper.Style(
+                *(
+                    float(rng.uniform(*r))
+                    for r in (self.piper_length_scale, self.piper_noise_scale, self.piper_noise_w)
+                )
+            )
+            warp = float(rng.uniform(*self.piper_warp))
+            while True:  # speak faster until the word fits in the clip
+                raw = piper.speak(voice, word, style)
+                speech = resample(raw, round(voice_rate * warp), self.sample_rate)
+                speech = acoustics.trim_silence(speech.astype(np.float32))
+                if speech.size <= 0.95 * length or style.length_scale < 0.3:
+                    break
+                style = replace(style, length_scale=0.85 * style.length_scale)
+            if speech.size == 0:
+                raise RuntimeError(f"Piper voice {piper.VOICE} produced silence for {word!r}")
+            clip = place_word(self, speech, rng)
+            folder = root / "train" / word
+            folder.mkdir(parents=True, exist_ok=True)
+            relative = f"train/{word}/piper_{k}.wav"
+            sf.write(root / relative, clip, self.sample_rate, subtype="PCM_16")
+            rows.append(
+                {
+                    "audio_filepath": relative,
+                    "duration": round(clip.size / self.sample_rate, 4),
+                    "label": word,
+                    "speaker": piper.VOICE,
+                    "id": f"train_{word}_piper_{k}",
+                }
+            )
+        return rows
 
     def _write_extras(self, root: Path, rows: dict[str, list[dict]]) -> None:
         """Background-noise recordings, and ``_silence_`` clips if asked for."""
@@ -287,6 +365,19 @@ def _render_clip(
         if speech.size <= 0.95 * length or rate >= 450:
             break
         rate += 40
+    return place_word(corpus, speech, rng, partial)
+
+
+def place_word(
+    corpus: "SyntheticCommands",
+    speech: np.ndarray,
+    rng: np.random.Generator,
+    partial: bool = False,
+) -> np.ndarray:
+    """A clip of the corpus's format holding the trimmed ``speech`` of one word, cut to
+    ``clip_seconds``: at a random place (or a short clip, or only part of it, as the
+    corpus's shares say), then room, noise and level as drawn."""
+    length = round(corpus.clip_seconds * corpus.sample_rate)
     speech = speech[:length]
     if partial:
         kept = max(1, round(rng.uniform(0.2, 0.5) * speech.size))
@@ -296,7 +387,7 @@ def _render_clip(
             clip[length - kept :] = speech[:kept]
         else:
             clip[:kept] = speech[speech.size - kept :]
-        return _room_noise_level(clip, rng)
+        return _room_noise_level(corpus, clip, rng)
     # draws made only when asked for, so that a corpus without them keeps its clips
     short = corpus.short_clip_share > 0 and rng.random() < corpus.short_clip_share
     clean = corpus.clean_share > 0 and rng.random() < corpus.clean_share
@@ -310,12 +401,13 @@ def _render_clip(
     clip[start : start + speech.size] = speech
     if clean:  # no room and no noise: a close-talking microphone, or another synthesizer
         return (clip / (np.abs(clip).max() + 1e-9) * rng.uniform(0.1, 0.9)).astype(np.float32)
-    return _room_noise_level(clip, rng)
+    return _room_noise_level(corpus, clip, rng)
 
 
-def _room_noise_level(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _room_noise_level(
+    corpus: SyntheticCommands, clip: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """A share of clips reverberated, background noise at a random SNR, a random peak."""
-    corpus: SyntheticCommands = worker["corpus"]
     length = clip.size
     if rng.random() < corpus.reverb_prob:
         rir = acoustics.room_impulse_response(corpus.sample_rate, rng.uniform(0.15, 0.6), rng)

