@@ -23,6 +23,7 @@ order by the streams, so every stream hears many voices. The default, 12 streams
 300 s (1 hour), takes under 50 s of CPU time (under two minutes on 2 busy cores).
 """
 
+import hashlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from seqrec.data.manifest import MISSING_FILE, ManifestError, scan_manifest
 from seqrec.data.speech_commands import WORDS_10, WORDS_35
 from seqrec.data.streams import (
     Segment,
@@ -44,11 +46,13 @@ from seqrec.data.streams import (
     word_list,
     write_stream,
 )
+from seqrec.resampling import check_sample_rate, resample
 from seqrec.synth import acoustics
 from seqrec.synth.espeak import split_variants
 from seqrec.synth.sentences import SentenceGenerator, grammar_fingerprint, vocabulary
 from seqrec.synth.spoken import SpokenCorpus, init_worker, worker
 from seqrec.synth.workers import job_seed, run_jobs
+from seqrec.waveform import read_soundfile
 
 # mean spoken length of a grammar sentence and of an isolated word at the default
 # rates (measured: 2.3 s and 0.4 s), for how much speech to synthesise
@@ -73,7 +77,20 @@ class SyntheticStreams(SpokenCorpus):
         voice_seed, max_voices: with ``val_voices`` and ``test_voices``, the keyword
             corpus's voice split (its ``seed`` and ``max_voices``).
         pad_seconds: silence either side of each spoken segment (and its room's
-            reverberation tail after it).
+            reverberation tail after it); for a ``keyword_manifest`` recording, its
+            own audio kept either side of its word.
+        keyword_manifest: a classification manifest (JSON lines with
+            ``audio_filepath`` and ``label``) whose recordings are the keywords, such
+            as real people saying them (``seqrec-fsdd``'s digits): every line labelled
+            with one of ``keywords`` becomes a keyword segment, resampled to
+            ``sample_rate`` and cut to its word (:func:`word_bounds`) with
+            ``pad_seconds`` of its own audio either side; lines of other labels are
+            counted and left out. The eSpeak NG voices then speak only the non-keyword
+            speech. Each recording is used at most once, in a seeded random order; the
+            statistics count the recordings the streams had no room for
+            (``keyword_recordings_unused``), and the recordings with no word found in
+            them (``skipped_recordings``). None (default): eSpeak NG speaks the
+            keywords too.
 
     ``seed`` fixes the texts, speaking styles, rooms, noise and layout; ``snr_db`` is
     each segment's SNR against the noise. The other voice settings are
@@ -94,6 +111,7 @@ class SyntheticStreams(SpokenCorpus):
     voice_seed: int = 0
     max_voices: int | None = None
     pad_seconds: float = 0.05
+    keyword_manifest: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -112,7 +130,16 @@ class SyntheticStreams(SpokenCorpus):
             raise ValueError("distractor_share must lie in [0, 1], and needs distractors when > 0")
 
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), "grammar": grammar_fingerprint()}
+        settings = {**super().settings(), "grammar": grammar_fingerprint()}
+        if self.keyword_manifest is not None:  # the recordings, by content
+            manifest = Path(self.keyword_manifest).resolve()
+            if not manifest.is_file():
+                raise ManifestError(f"{manifest}: keyword manifest not found", MISSING_FILE)
+            settings["keyword_manifest"] = {
+                "path": str(manifest),
+                "sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
+            }
+        return settings
 
     def voices(self) -> list[str]:
         """The keyword corpus's voices of ``split``: the only ones that speak here."""
@@ -142,7 +169,11 @@ class SyntheticStreams(SpokenCorpus):
                 self.distractors[rng.integers(len(self.distractors))] if word else next(sentences)
                 for word in is_word[v]
             ]
-            keywords = [word for word in self.keywords for _ in range(renditions)]
+            keywords = (
+                []
+                if self.keyword_manifest
+                else [word for word in self.keywords for _ in range(renditions)]
+            )
             jobs.append((voice, keywords, speech, job_seed(self.seed, "voice", voice)))
         return jobs
 
@@ -167,6 +198,9 @@ class SyntheticStreams(SpokenCorpus):
         results.sort(key=lambda result: result[0])
         order = np.random.default_rng(job_seed(self.seed, "order"))
         keyword_pool = [segment for _, segments, _ in results for segment in segments]
+        recordings: dict[str, Any] = {}
+        if self.keyword_manifest is not None:
+            keyword_pool, recordings = self.recorded_keywords()
         speech_pool = [segment for _, _, segments in results for segment in segments]
         keywords = SegmentQueue(keyword_pool[i] for i in order.permutation(len(keyword_pool)))
         speech = SegmentQueue(_again_and_again(speech_pool, order))
@@ -179,12 +213,49 @@ class SyntheticStreams(SpokenCorpus):
             rows.append(write_stream(root, i, stream, self.sample_rate))
             used += len(stream.speech) + stream.too_long
             too_long += stream.too_long
+        if recordings:
+            placed = sum(len(row["keywords"]) for row in rows)
+            recordings["keyword_recordings_unused"] = len(keyword_pool) - placed
         return rows, {
+            **recordings,
             "voices": sorted(voice for voice, _, _ in results),
             "left_out_voices": sorted(voice for voice, *_ in crashed),
             "speech_segments": len(speech_pool),
             "speech_reused": max(used - len(speech_pool), 0),
             "speech_too_long": too_long,
+        }
+
+    def recorded_keywords(self) -> tuple[list[Segment], dict[str, Any]]:
+        """The keyword segments of ``keyword_manifest`` (in manifest order), and their
+        statistics: lines of other labels, and recordings with no word in them."""
+        manifest = Path(str(self.keyword_manifest))
+        scan = scan_manifest(manifest)
+        if scan.problems:
+            first = scan.problems[0]
+            raise ManifestError(f"{first} ({len(scan.problems)} bad lines in all)", first.reason)
+        entries = [entry for entry in scan.entries if entry.label in self.keywords]
+        if not entries:
+            raise ManifestError(
+                f"{manifest}: no recording labelled with a keyword ({', '.join(self.keywords)})"
+            )
+        pad = round(self.pad_seconds * self.sample_rate)
+        segments, skipped = [], []
+        for entry in tqdm(entries, desc="reading keyword recordings", unit="file"):
+            audio, rate = read_soundfile(entry.path, entry.offset, entry.duration)
+            check_sample_rate(rate, entry.path)
+            audio = resample(audio, rate, self.sample_rate)
+            start, end = word_bounds(audio, self.sample_rate)
+            if end == start:
+                skipped.append(entry.source)
+                continue
+            first, last = max(start - pad, 0), min(end + pad, audio.shape[0])
+            segments.append(
+                Segment(audio[first:last], start - first, end - first, str(entry.label))
+            )
+        return segments, {
+            "keyword_recordings": len(segments),
+            "other_labels_left_out": len(scan.entries) - len(entries),
+            "skipped_recordings": skipped,
         }
 
     def background(self, samples: int, rng: np.random.Generator) -> np.ndarray:

@@ -15,6 +15,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from seqrec.config import conf_dir
+from seqrec.data.manifest import ManifestError
 from seqrec.data.prepared import is_prepared
 from seqrec.data.streams import StreamLayout
 from seqrec.synth import streams
@@ -160,3 +161,54 @@ def test_bad_word_lists_are_refused():
         SyntheticStreams(root="unused", distractors=["yes", "cat"])
     with pytest.raises(ValueError, match="quote yes/no"):
         SyntheticStreams(root="unused", keywords=[True, False])
+
+
+def _recordings(folder: Path) -> Path:
+    """A keyword manifest of 8 kHz "recordings": a tone burst per keyword, each with a
+    pitch of its own, quiet noise around it, and lines that are not keywords."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, label in enumerate(["yes", "no", "up", "yes", "no", "cat", "up", "yes"]):
+        audio = 0.001 * rng.standard_normal(8000).astype(np.float32)
+        audio[2000:5000] += 0.5 * np.sin(np.arange(3000) * (0.2 + 0.05 * i))
+        sf.write(folder / f"{i}.wav", audio, 8000, subtype="PCM_16")
+        rows.append({"audio_filepath": f"{i}.wav", "duration": 1.0, "label": label})
+    silent = np.zeros(8000, np.float32)
+    sf.write(folder / "silent.wav", silent, 8000, subtype="PCM_16")
+    rows.append({"audio_filepath": "silent.wav", "duration": 1.0, "label": "no"})
+    manifest = folder / "keywords.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return manifest
+
+
+def test_keywords_from_a_manifest_are_its_recordings_among_synthetic_speech(tmp_path):
+    manifest = _recordings(tmp_path / "recorded")
+    corpus = tiny(tmp_path / "streams", keyword_manifest=str(manifest), streams=1)
+    root = corpus()
+    (row,) = [json.loads(line) for line in (root / "streams.jsonl").read_text().splitlines()]
+    stats = json.loads((root / "streams_stats.json").read_text())
+    assert stats["keyword_recordings"] == 7  # the 7 keyword lines with a word in them
+    assert stats["other_labels_left_out"] == 1  # "cat"
+    assert stats["skipped_recordings"] == [f"{manifest}:9"]  # digital silence: no word
+    placed = row["keywords"]
+    assert 0 < len(placed) and stats["keyword_recordings_unused"] == 7 - len(placed)
+    assert [k["word"] for k in placed] != [] and {k["word"] for k in placed} <= set(KEYWORDS)
+    # each placed keyword is one of the recordings, resampled to 16 kHz: a 0.375 s tone
+    audio, rate = sf.read(root / row["audio_filepath"])
+    assert rate == 16000
+    for k in placed:
+        assert abs((k["end"] - k["start"]) - 3000 / 8000) < 0.03, k
+        spoken = audio[round(k["start"] * 16000) : round(k["end"] * 16000)]
+        spectrum = np.abs(np.fft.rfft(spoken))
+        assert 200 < np.argmax(spectrum) * 16000 / spoken.size < 750, k  # 255-700 Hz tones
+    # no eSpeak keyword: the voices spoke only the non-keyword speech
+    assert all(not set(s["text"].split()) & set(KEYWORDS) for s in row["speech"])
+    # the recordings are part of the settings: a changed manifest is a new corpus
+    before = corpus.settings()
+    manifest.write_text(manifest.read_text().replace('"cat"', '"dog"'))
+    assert corpus.settings() != before
+    with pytest.raises(ManifestError, match="no recording labelled with a keyword"):
+        tiny(
+            tmp_path / "none", keyword_manifest=str(manifest), keywords=["left"]
+        ).recorded_keywords()
