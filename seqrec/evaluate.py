@@ -127,7 +127,11 @@ def evaluate_classifier(
 ) -> dict[str, float]:
     """Accuracy (micro and macro) and per-class accuracy of ``model`` on a labelled manifest.
 
-    Every label must be one the model knows. With ``on_error="skip"`` bad lines and
+    Every label must be one the model knows. The per-class accuracies (``acc_class/``)
+    and their mean (``acc_macro``) cover the labels the manifest holds
+    (``labels_present``): a manifest of ten digits scored by a 35-word model is
+    averaged over the ten, and a wrong answer of another label counts only against
+    the true one. With ``on_error="skip"`` bad lines and
     unreadable media are left out and counted under ``skipped``. ``shuffle_frames``
     (video) puts each clip's frames in a random order first: a model that uses
     temporal order should then fall towards chance.
@@ -137,8 +141,8 @@ def evaluate_classifier(
     generator = torch.Generator().manual_seed(seed)
     dataset = manifest_dataset(model, manifest, on_error)
     n = len(model.labels)
-    micro, macro = MulticlassAccuracy(n, average="micro"), MulticlassAccuracy(n, average="macro")
-    per_class = MulticlassAccuracy(n, average=None)
+    micro, per_class = MulticlassAccuracy(n, average="micro"), MulticlassAccuracy(n, average=None)
+    support = torch.zeros(n, dtype=torch.long)
     batches = ManifestBatches(dataset, manifest, batch_size, "evaluating")
     for batch in batches:
         items = batch.sequences()
@@ -147,18 +151,25 @@ def evaluate_classifier(
         items = model_inputs(model, items)
         predictions = model.classify_clips(items, batch.ids, top_k=1, batch_size=batch_size)
         predicted = torch.tensor([dataset.label_to_index[p.label] for p in predictions])
-        for metric in (micro, macro, per_class):
+        for metric in (micro, per_class):
             metric.update(predicted, batch.targets)
+        support += torch.bincount(batch.targets, minlength=n)
     counts = batches.counts()
+    present = support > 0
+    per_class_acc = per_class.compute()
     results = {
         "acc": micro.compute().item(),
-        "acc_macro": macro.compute().item(),
+        "acc_macro": per_class_acc[present].mean().item(),
+        "labels_present": int(present.sum()),
         **counts,
         "shuffle_frames": shuffle_frames,
     }
-    per_class_acc = per_class.compute().tolist()
     results.update(
-        {f"acc_class/{label}": v for label, v in zip(model.labels, per_class_acc, strict=True)}
+        {
+            f"acc_class/{label}": float(acc)
+            for label, acc, held in zip(model.labels, per_class_acc.tolist(), present, strict=True)
+            if held
+        }
     )
     return results
 

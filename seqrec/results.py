@@ -15,6 +15,25 @@ from seqrec.streaming import Event, detect
 from seqrec.text.tokenizers import WORD_BOUNDARY, Tokenizer
 
 
+def check_inputs(inputs: Any, method: str) -> Sequence[Any]:
+    """``inputs`` when it is a list of inputs; a TypeError saying how to pass one when
+    it is a single path or waveform (a string would be read character by character).
+
+    >>> check_inputs("a.wav", "classify")
+    Traceback (most recent call last):
+    ...
+    TypeError: classify takes a list of inputs, got one str: pass [input] (model.classify(['a.wav']))
+    """
+    single = isinstance(inputs, str | Path | bytes) or getattr(inputs, "ndim", None) == 1
+    if single:
+        shown = repr(str(inputs)) if isinstance(inputs, str | Path) else "waveform"
+        raise TypeError(
+            f"{method} takes a list of inputs, got one {type(inputs).__name__}: "
+            f"pass [input] (model.{method}([{shown}]))"
+        )
+    return inputs
+
+
 def input_names(inputs: Sequence[Any]) -> list[str]:
     """What each result's ``input`` says: a file's path, or ``input[i]`` for an array.
 
@@ -95,6 +114,7 @@ class Transcribes:
     def transcribe(self, inputs: Sequence[Any], batch_size: int = 16) -> list[str]:
         """One transcript per input: audio file paths, or mono waveforms at the model's
         sample rate. Long recordings are chunked (``chunk_seconds``)."""
+        inputs = check_inputs(inputs, "transcribe")
         waveforms = [self.prepare(item, i)[0] for i, item in enumerate(inputs)]
         return self.transcribe_waveforms(waveforms, batch_size)
 
@@ -105,6 +125,7 @@ class Transcribes:
     def transcribe_with_times(self, inputs: Sequence[Any], batch_size: int = 16) -> list:
         """:meth:`transcribe`, with the start and end of every word in seconds
         (:func:`word_times`), as :class:`Transcript` objects."""
+        inputs = check_inputs(inputs, "transcribe_with_times")
         waveforms = [self.prepare(item, i)[0] for i, item in enumerate(inputs)]
         transcripts = self.transcripts(waveforms, batch_size, with_times=True)
         for transcript, name in zip(transcripts, input_names(inputs), strict=True):
@@ -137,6 +158,7 @@ class Classifies:
         normalised (T, 3, H, W) clips. Returns one :class:`Prediction` per input, in
         input order: the best label, its probability, and the ``top_k`` labels.
         """
+        inputs = check_inputs(inputs, "classify")
         items = [self.prepare(item, i) for i, item in enumerate(inputs)]
         return self.classify_clips(items, input_names(inputs), top_k, batch_size)
 

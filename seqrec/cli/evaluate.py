@@ -48,7 +48,17 @@ def main(cfg: DictConfig) -> None:
     if cfg.output:
         write_json(cfg.output, payload)
     headline = {k: v for k, v in payload.items() if "acc_class/" not in k}
-    print(json.dumps(headline, indent=2))
+    per_class = {
+        k.removeprefix("acc_class/"): round(v, 4) for k, v in payload.items() if "acc_class/" in k
+    }
+    if per_class:  # one line: the labels the manifest holds
+        headline["acc_class"] = per_class
+    text = json.dumps(headline, indent=2)
+    if per_class:
+        text = text.replace(
+            json.dumps(per_class, indent=2).replace("\n", "\n  "), json.dumps(per_class)
+        )
+    print(text)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """seqrec.evaluate: word errors on known and unknown words, known words, frame shuffling."""
 
+import json
+
 import pytest
 import torch
 
@@ -48,3 +50,30 @@ def test_shuffle_time_keeps_frames_and_changes_order():
     (shuffled,) = shuffle_time([[clip]], torch.Generator().manual_seed(0))[0]
     assert sorted(shuffled[:, 0, 0, 0].tolist()) == list(range(10))
     assert shuffled[:, 0, 0, 0].tolist() != list(range(10))
+
+
+def test_macro_and_per_class_accuracy_cover_the_labels_the_manifest_holds(
+    model, synthetic_data_dir, tmp_path
+):
+    from seqrec.evaluate import evaluate_classifier
+
+    corpus = synthetic_data_dir / "kws_synthetic"
+    rows = [json.loads(line) for line in (corpus / "test.jsonl").read_text().splitlines()]
+    kept = [row for row in rows if row["label"] != model.labels[0]]
+    for row in kept:
+        row["audio_filepath"] = str(corpus / row["audio_filepath"])
+    manifest = tmp_path / "two_labels.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in kept))
+    results = evaluate_classifier(model, manifest)
+    held = sorted({row["label"] for row in kept})
+    assert results["labels_present"] == len(held) == len(model.labels) - 1
+    assert sorted(k.removeprefix("acc_class/") for k in results if "acc_class/" in k) == held
+    # the mean of the per-class accuracies computed here, file by file
+    hits = {label: [] for label in held}
+    for row in kept:
+        hits[row["label"]].append(model.classify([row["audio_filepath"]])[0].label == row["label"])
+    expected = {label: sum(h) / len(h) for label, h in hits.items()}
+    for label in held:
+        assert results[f"acc_class/{label}"] == pytest.approx(expected[label], abs=1e-6)
+    assert results["acc_macro"] == pytest.approx(sum(expected.values()) / len(held), abs=1e-6)
+    assert results["acc"] == pytest.approx(sum(sum(h) for h in hits.values()) / len(kept), abs=1e-6)

@@ -135,3 +135,14 @@ def test_nan_or_inf_in_a_waveform_or_a_file_is_an_error_naming_it(tmp_path):
             method([np.where(np.arange(8000) == 7, -np.inf, 0.0)])
         with pytest.raises(AudioError, match=rf"^{path}: .*at sample 1234\)$"):
             method([good, str(path)])
+
+
+def test_one_path_or_waveform_instead_of_a_list_is_refused_with_how_to_pass_it(model):
+    with pytest.raises(
+        TypeError, match=r"classify takes a list of inputs, got one str: .*\['a\.wav'\]"
+    ):
+        model.classify("a.wav")  # not read as the files "a", ".", "w", "a", "v"
+    with pytest.raises(TypeError, match=r"got one ndarray: pass \[input\]"):
+        model.classify(np.zeros(16000, np.float32))
+    (prediction,) = model.classify([np.zeros(16000, np.float32)])
+    assert prediction.label in model.labels
