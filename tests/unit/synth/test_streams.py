@@ -192,7 +192,7 @@ def test_keywords_from_a_manifest_are_its_recordings_among_synthetic_speech(tmp_
     assert stats["other_labels_left_out"] == 1  # "cat"
     assert stats["skipped_recordings"] == [f"{manifest}:9"]  # digital silence: no word
     placed = row["keywords"]
-    assert 0 < len(placed) and stats["keyword_recordings_unused"] == 7 - len(placed)
+    assert len(placed) > 0 and stats["keyword_recordings_unused"] == 7 - len(placed)
     assert [k["word"] for k in placed] != [] and {k["word"] for k in placed} <= set(KEYWORDS)
     # each placed keyword is one of the recordings, resampled to 16 kHz: a 0.375 s tone
     audio, rate = sf.read(root / row["audio_filepath"])
