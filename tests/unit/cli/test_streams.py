@@ -34,3 +34,13 @@ def test_the_command_refuses_an_unknown_source_and_a_missing_root(tmp_path):
         build(streams_config(["source=foo", "out=unused"]))
     with pytest.raises(SystemExit, match="needs root="):
         build(streams_config(["source=speech_commands"]))
+
+
+def test_manifest_on_the_command_line_reaches_the_synthetic_source(tmp_path):
+    from hydra.utils import instantiate
+
+    manifest = tmp_path / "keywords.jsonl"
+    cfg = streams_config([f"manifest={manifest}", "keywords=[one,two]", f"out={tmp_path / 's'}"])
+    corpus = instantiate(cfg.sources[cfg.source])
+    assert corpus.keyword_manifest == str(manifest) and corpus.keywords == ("one", "two")
+    assert instantiate(streams_config([]).sources.synthetic).keyword_manifest is None
