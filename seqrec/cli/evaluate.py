@@ -51,13 +51,9 @@ def main(cfg: DictConfig) -> None:
     per_class = {
         k.removeprefix("acc_class/"): round(v, 4) for k, v in payload.items() if "acc_class/" in k
     }
-    if per_class:  # one line: the labels the manifest holds
-        headline["acc_class"] = per_class
     text = json.dumps(headline, indent=2)
-    if per_class:
-        text = text.replace(
-            json.dumps(per_class, indent=2).replace("\n", "\n  "), json.dumps(per_class)
-        )
+    if per_class:  # the labels the manifest holds, on one line as the headline's last key
+        text = text.removesuffix("\n}") + ',\n  "acc_class": ' + json.dumps(per_class) + "\n}"
     print(text)
 
 

@@ -20,7 +20,7 @@ from seqrec.data.streams import (
     StreamLayout,
     crossfade,
     prepare_streams,
-    word_bounds,
+    recorded_word,
     word_list,
     write_stream,
 )
@@ -179,9 +179,8 @@ class SpeechCommandsStreams:
             audio, rate = read_soundfile(root / relative)
             if rate != self.sample_rate:
                 raise DatasetLayoutError(f"{root / relative}: {rate} Hz, not {self.sample_rate}")
-            start, end = word_bounds(audio, rate)
-            if end == start:
+            segment = recorded_word(audio, rate, pad, relative.split("/")[0])
+            if segment is None:
                 skipped.append(relative)
                 continue
-            first, last = max(start - pad, 0), min(end + pad, audio.shape[0])
-            yield Segment(audio[first:last], start - first, end - first, relative.split("/")[0])
+            yield segment

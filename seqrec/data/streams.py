@@ -143,6 +143,16 @@ class Segment:
             raise ValueError(f"segment {self.text!r}: its speech is digital silence")
 
 
+def recorded_word(audio: np.ndarray, sample_rate: int, pad: int, text: str) -> Segment | None:
+    """A recording cut to its word (:func:`word_bounds`) with ``pad`` samples of its own
+    audio either side, as a :class:`Segment` saying ``text``; None when it holds no word."""
+    start, end = word_bounds(audio, sample_rate)
+    if end == start:
+        return None
+    first, last = max(start - pad, 0), min(end + pad, audio.shape[0])
+    return Segment(audio[first:last], start - first, end - first, text)
+
+
 class SegmentQueue:
     """Segments to draw from, one at a time, with a look at the next one. Pass the same
     queue to every stream of a corpus: a segment looked at but not used stays for the

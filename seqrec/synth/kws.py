@@ -197,6 +197,8 @@ class SyntheticCommands(SpokenCorpus):
         voice_rate = voice.config.sample_rate
         rng = np.random.default_rng(job_seed(self.seed, "train", "piper"))
         length = round(self.clip_seconds * self.sample_rate)
+        for word in self.words:
+            (root / "train" / word).mkdir(parents=True, exist_ok=True)
         jobs = [(word, k) for word in self.words for k in range(self.piper_clips_per_word)]
         rows = []
         for word, k in tqdm(jobs, desc=f"Piper {piper.VOICE}", unit="clip"):
@@ -217,19 +219,7 @@ class SyntheticCommands(SpokenCorpus):
             if speech.size == 0:
                 raise RuntimeError(f"Piper voice {piper.VOICE} produced silence for {word!r}")
             clip = place_word(self, speech, rng)
-            folder = root / "train" / word
-            folder.mkdir(parents=True, exist_ok=True)
-            relative = f"train/{word}/piper_{k}.wav"
-            sf.write(root / relative, clip, self.sample_rate, subtype="PCM_16")
-            rows.append(
-                {
-                    "audio_filepath": relative,
-                    "duration": round(clip.size / self.sample_rate, 4),
-                    "label": word,
-                    "speaker": piper.VOICE,
-                    "id": f"train_{word}_piper_{k}",
-                }
-            )
+            rows.append(_write_clip(self, clip, "train", word, piper.VOICE, k))
         return rows
 
     def _write_extras(self, root: Path, rows: dict[str, list[dict]]) -> None:
@@ -276,7 +266,7 @@ def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
         for k in range(corpus.clips_per_voice[split]):
             accent, *style = corpus.speaking_style(rng)
             clip = _render_clip(word, f"{accent}+{voice}", *style, rng)
-            rows.append(_write_clip(clip, split, word, voice, k, accent=accent))
+            rows.append(_write_clip(corpus, clip, split, word, voice, k, accent=accent))
     folder = root / split / UNKNOWN
     for k in range(corpus.unknown_clips_per_voice[split]):
         folder.mkdir(parents=True, exist_ok=True)
@@ -293,13 +283,20 @@ def _speak_voice(job: tuple[str, str, int]) -> tuple[str, list[dict]]:
             text = corpus.unknown_words[rng.integers(len(corpus.unknown_words))]
             accent, *style = corpus.speaking_style(rng)
             clip = _render_clip(text, f"{accent}+{voice}", *style, rng)
-        rows.append(_write_clip(clip, split, UNKNOWN, voice, k, text=text))
+        rows.append(_write_clip(corpus, clip, split, UNKNOWN, voice, k, text=text))
     return split, rows
 
 
-def _write_clip(clip: np.ndarray, split: str, label: str, voice: str, k: int, **extra) -> dict:
+def _write_clip(
+    corpus: SyntheticCommands,
+    clip: np.ndarray,
+    split: str,
+    label: str,
+    voice: str,
+    k: int,
+    **extra,
+) -> dict:
     """Write clip ``k`` of ``voice`` under ``<root>/<split>/<label>/``; its manifest row."""
-    corpus: SyntheticCommands = worker["corpus"]
     relative = f"{split}/{label}/{voice}_{k}.wav"
     sf.write(Path(corpus.root) / relative, clip, corpus.sample_rate, subtype="PCM_16")
     return {

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from seqrec.data.manifest import MISSING_FILE, ManifestError, scan_manifest
+from seqrec.data.manifest import MISSING_FILE, ManifestError, read_manifest
 from seqrec.data.speech_commands import WORDS_10, WORDS_35
 from seqrec.data.streams import (
     Segment,
@@ -42,6 +42,7 @@ from seqrec.data.streams import (
     StreamLayout,
     crossfade,
     prepare_streams,
+    recorded_word,
     word_bounds,
     word_list,
     write_stream,
@@ -229,11 +230,8 @@ class SyntheticStreams(SpokenCorpus):
         """The keyword segments of ``keyword_manifest`` (in manifest order), and their
         statistics: lines of other labels, and recordings with no word in them."""
         manifest = Path(str(self.keyword_manifest))
-        scan = scan_manifest(manifest)
-        if scan.problems:
-            first = scan.problems[0]
-            raise ManifestError(f"{first} ({len(scan.problems)} bad lines in all)", first.reason)
-        entries = [entry for entry in scan.entries if entry.label in self.keywords]
+        listed = read_manifest(manifest)
+        entries = [entry for entry in listed if entry.label in self.keywords]
         if not entries:
             raise ManifestError(
                 f"{manifest}: no recording labelled with a keyword ({', '.join(self.keywords)})"
@@ -244,17 +242,14 @@ class SyntheticStreams(SpokenCorpus):
             audio, rate = read_soundfile(entry.path, entry.offset, entry.duration)
             check_sample_rate(rate, entry.path)
             audio = resample(audio, rate, self.sample_rate)
-            start, end = word_bounds(audio, self.sample_rate)
-            if end == start:
+            segment = recorded_word(audio, self.sample_rate, pad, str(entry.label))
+            if segment is None:
                 skipped.append(entry.source)
-                continue
-            first, last = max(start - pad, 0), min(end + pad, audio.shape[0])
-            segments.append(
-                Segment(audio[first:last], start - first, end - first, str(entry.label))
-            )
+            else:
+                segments.append(segment)
         return segments, {
             "keyword_recordings": len(segments),
-            "other_labels_left_out": len(scan.entries) - len(entries),
+            "other_labels_left_out": len(listed) - len(entries),
             "skipped_recordings": skipped,
         }
 

@@ -29,6 +29,22 @@ from tests.helpers import (
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 
 
+def tiny_detect_corpus(words: list[str]) -> list[str]:
+    """A detection corpus of ``words``, ``_unknown_`` and ``_silence_`` from 5 voices."""
+    quoted = ",".join(f"'{w}'" for w in words)
+    return [
+        f"data.labels=[{quoted},'_silence_','_unknown_']",
+        f"data.prepare.words=[{quoted}]",
+        "data.prepare.max_voices=5",
+        "data.prepare.val_voices=1",
+        "data.prepare.test_voices=1",
+        "data.prepare.clips_per_voice={train: 1, val: 1, test: 1}",
+        "data.prepare.unknown_clips_per_voice={train: 2, val: 1, test: 1}",
+        "data.prepare.unknown_words=[cat]",
+        "data.prepare.silence_clips=2",
+    ]
+
+
 def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureRequest) -> list[str]:
     """Tiny data and model for each preset, so its CLI run takes seconds."""
     data_dir = f"paths.data_dir={tmp_path / 'data'}"
@@ -49,33 +65,13 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
             *TINY_TRAINER_OVERRIDES,
         ]
     if experiment == "kws_detect":  # its own corpus: keywords, _unknown_ and _silence_
-        return [
-            data_dir,
-            "data.labels=['yes','no','_silence_','_unknown_']",
-            "data.prepare.words=['yes','no']",
-            "data.prepare.max_voices=5",
-            "data.prepare.val_voices=1",
-            "data.prepare.test_voices=1",
-            "data.prepare.clips_per_voice={train: 1, val: 1, test: 1}",
-            "data.prepare.unknown_clips_per_voice={train: 2, val: 1, test: 1}",
-            "data.prepare.unknown_words=[cat]",
-            "data.prepare.silence_clips=2",
-            *tiny_model_overrides(),
-        ]
+        return [data_dir, *tiny_detect_corpus(["yes", "no"]), *tiny_model_overrides()]
     if experiment == "kws_digits_detect":  # the digits, _unknown_ and _silence_; Piper
         needs_openwakeword()
         needs_piper()
         return [
             data_dir,
-            "data.labels=['one','two','_silence_','_unknown_']",
-            "data.prepare.words=['one','two']",
-            "data.prepare.max_voices=5",
-            "data.prepare.val_voices=1",
-            "data.prepare.test_voices=1",
-            "data.prepare.clips_per_voice={train: 1, val: 1, test: 1}",
-            "data.prepare.unknown_clips_per_voice={train: 2, val: 1, test: 1}",
-            "data.prepare.unknown_words=[cat]",
-            "data.prepare.silence_clips=2",
+            *tiny_detect_corpus(["one", "two"]),
             "data.prepare.piper_clips_per_word=1",
             "data.dataset.renditions=1",
             "decoder.hidden=16",

@@ -137,12 +137,18 @@ def test_nan_or_inf_in_a_waveform_or_a_file_is_an_error_naming_it(tmp_path):
             method([good, str(path)])
 
 
-def test_one_path_or_waveform_instead_of_a_list_is_refused_with_how_to_pass_it(model):
+def test_one_path_or_waveform_instead_of_a_list_is_refused_with_how_to_pass_it(model, tmp_path):
     with pytest.raises(
         TypeError, match=r"classify takes a list of inputs, got one str: .*\['a\.wav'\]"
     ):
         model.classify("a.wav")  # not read as the files "a", ".", "w", "a", "v"
     with pytest.raises(TypeError, match=r"got one ndarray: pass \[input\]"):
         model.classify(np.zeros(16000, np.float32))
-    (prediction,) = model.classify([np.zeros(16000, np.float32)])
-    assert prediction.label in model.labels
+    # the list forms of the two: one prediction each, the file's the same as its waveform's
+    wave = 0.1 * np.sin(np.arange(16000, dtype=np.float32) * 0.07)
+    sf.write(tmp_path / "a.wav", wave, 16000, subtype="FLOAT")
+    (from_file,) = model.classify([str(tmp_path / "a.wav")])
+    (from_wave,) = model.classify([wave])
+    assert from_file.input == str(tmp_path / "a.wav") and from_wave.input == "input[0]"
+    assert from_file.label == from_wave.label
+    assert from_file.score == pytest.approx(from_wave.score, abs=1e-6)
