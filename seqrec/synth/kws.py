@@ -21,7 +21,7 @@ finished corpus is reused when its settings match.
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from tqdm import tqdm
 from seqrec.data.manifest import write_manifest
 from seqrec.data.speech_commands import WORDS_35
 from seqrec.resampling import resample
-from seqrec.synth import acoustics, piper
+from seqrec.synth import acoustics, gnuspeech, piper
 from seqrec.synth.asr import speak
 from seqrec.synth.espeak import ESpeak, split_variants
 from seqrec.synth.sentences import SentenceGenerator, grammar_fingerprint, vocabulary
@@ -81,8 +81,15 @@ class SyntheticCommands(SpokenCorpus):
             formants are raised (and its length shortened), as a shorter or longer
             vocal tract would: the clip is resampled as if recorded at the voice's
             rate times the factor.
+        gnuspeech_clips_per_word: training clips of each word spoken by GnuSpeech, an
+            articulatory synthesizer run with ``node`` (:mod:`seqrec.synth.gnuspeech`;
+            ``npm install --no-save @echogarden/gnuspeech-wasm@0.3.0``); 0 (default):
+            none. Each clip draws one of its 5 voices.
+        gnuspeech_tempo: range of GnuSpeech's tempo (> 1 faster), drawn per clip.
+        gnuspeech_warp: as ``piper_warp``, for GnuSpeech's clips.
+        gnuspeech_dir: the folder of GnuSpeech's npm package (not part of the settings).
 
-    Each Piper clip is trimmed and placed, then given room, noise and level, as an
+    Each Piper or GnuSpeech clip is trimmed and placed, then given room, noise and level, as an
     eSpeak NG clip is. The voice, acoustics and run settings are :class:`SpokenCorpus`'s.
     """
 
@@ -107,6 +114,10 @@ class SyntheticCommands(SpokenCorpus):
     piper_noise_scale: Sequence[float] = (0.3, 1.0)
     piper_noise_w: Sequence[float] = (0.3, 1.2)
     piper_warp: Sequence[float] = (0.85, 1.15)
+    gnuspeech_clips_per_word: int = 0
+    gnuspeech_tempo: Sequence[float] = (0.8, 1.3)
+    gnuspeech_warp: Sequence[float] = (0.85, 1.15)
+    gnuspeech_dir: str = gnuspeech.DEFAULT_DIR
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -127,14 +138,18 @@ class SyntheticCommands(SpokenCorpus):
                 "unknown_sentence_share and unknown_partial_share must be shares summing to "
                 f"at most 1, got {self.unknown_sentence_share} and {self.unknown_partial_share}"
             )
-        self.piper_clips_per_word = int(self.piper_clips_per_word)
-        for name in ("piper_length_scale", "piper_noise_scale", "piper_noise_w", "piper_warp"):
+        ranges = ("piper_length_scale", "piper_noise_scale", "piper_noise_w", "piper_warp")
+        for name in (*ranges, "gnuspeech_tempo", "gnuspeech_warp"):
             low, high = (float(v) for v in getattr(self, name))
             if not 0 < low <= high:
                 raise ValueError(f"{name} must be a range (low, high) with 0 < low <= high")
             setattr(self, name, (low, high))
-        if self.piper_clips_per_word < 0:
-            raise ValueError(f"piper_clips_per_word must be >= 0, got {self.piper_clips_per_word}")
+        for name in ("piper_clips_per_word", "gnuspeech_clips_per_word"):
+            setattr(self, name, int(getattr(self, name)))
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        gnuspeech.Style(gnuspeech.VOICES[0], self.gnuspeech_tempo[0])  # checks the tempo
+        gnuspeech.Style(gnuspeech.VOICES[0], self.gnuspeech_tempo[1])
         if any(self.unknown_clips_per_voice.values()) and not self.unknown_words and shares < 1:
             raise ValueError(
                 "_unknown_ clips need unknown_words, unless the sentence and partial shares sum to 1"
@@ -144,11 +159,16 @@ class SyntheticCommands(SpokenCorpus):
         settings = super().settings()
         if any(self.unknown_clips_per_voice.values()):  # what the sentences are drawn from
             settings["grammar"] = grammar_fingerprint()
-        if self.piper_clips_per_word:
-            settings["piper_versions"] = piper.versions()
-        else:  # a corpus without Piper keeps the settings (and the reuse) it had
-            for name in [k for k in settings if k.startswith("piper_")]:
-                settings.pop(name)
+        settings.pop("gnuspeech_dir")
+        # a corpus without Piper or GnuSpeech keeps the settings (and the reuse) it had
+        for synthesizer, versions in (("piper", piper.versions), ("gnuspeech", None)):
+            if settings[f"{synthesizer}_clips_per_word"]:
+                settings[f"{synthesizer}_versions"] = (
+                    versions() if versions else gnuspeech.versions(self.gnuspeech_dir)
+                )
+            else:
+                for name in [k for k in settings if k.startswith(f"{synthesizer}_")]:
+                    settings.pop(name)
         return settings
 
     def voice_split(self) -> dict[str, list[str]]:
@@ -176,6 +196,8 @@ class SyntheticCommands(SpokenCorpus):
             log.warning("eSpeak NG crashed on %s voice variant %s: voice left out", split, voice)
         if self.piper_clips_per_word:
             rows["train"].extend(self._speak_piper(root))
+        if self.gnuspeech_clips_per_word:
+            rows["train"].extend(self._speak_gnuspeech(root))
         self._write_extras(root, rows)
         stats = {}
         for split in SPLITS:
@@ -194,32 +216,74 @@ class SyntheticCommands(SpokenCorpus):
         """Piper's training clips: every word, ``piper_clips_per_word`` times, each in
         a drawn style and warp; their manifest rows."""
         voice = piper.load_voice(threads=1, seed=self.seed)
-        voice_rate = voice.config.sample_rate
         rng = np.random.default_rng(job_seed(self.seed, "train", "piper"))
+
+        def draw() -> tuple[str, piper.Style]:
+            ranges = (self.piper_length_scale, self.piper_noise_scale, self.piper_noise_w)
+            return piper.VOICE, piper.Style(*(float(rng.uniform(*r)) for r in ranges))
+
+        def speak(word: str, style: piper.Style) -> tuple[np.ndarray, int]:
+            return piper.speak(voice, word, style), voice.config.sample_rate
+
+        def faster(style: piper.Style) -> piper.Style | None:
+            if style.length_scale < 0.3:
+                return None
+            return replace(style, length_scale=0.85 * style.length_scale)
+
+        jobs = (self.piper_clips_per_word, draw, speak, faster, self.piper_warp)
+        return self._speak_words(root, f"Piper {piper.VOICE}", rng, *jobs)
+
+    def _speak_gnuspeech(self, root: Path) -> list[dict]:
+        """GnuSpeech's training clips: every word, ``gnuspeech_clips_per_word`` times,
+        each by a drawn voice at a drawn tempo and warp; their manifest rows."""
+        rng = np.random.default_rng(job_seed(self.seed, "train", "gnuspeech"))
+
+        def draw() -> tuple[str, gnuspeech.Style]:
+            voice = gnuspeech.VOICES[int(rng.integers(len(gnuspeech.VOICES)))]
+            tempo = round(float(rng.uniform(*self.gnuspeech_tempo)), 3)
+            return f"gnuspeech_{voice}", gnuspeech.Style(voice, tempo)
+
+        def faster(style: gnuspeech.Style) -> gnuspeech.Style | None:
+            return None if style.tempo > 4 else replace(style, tempo=1.2 * style.tempo)
+
+        with gnuspeech.GnuSpeech(self.gnuspeech_dir) as tts:
+            jobs = (self.gnuspeech_clips_per_word, draw, tts.speak, faster, self.gnuspeech_warp)
+            return self._speak_words(root, "GnuSpeech", rng, *jobs)
+
+    def _speak_words(
+        self,
+        root: Path,
+        name: str,
+        rng: np.random.Generator,
+        clips_per_word: int,
+        draw: Callable[[], tuple[str, object]],
+        speak: Callable[[str, object], tuple[np.ndarray, int]],
+        faster: Callable[[object], object | None],
+        warp_range: tuple[float, float],
+    ) -> list[dict]:
+        """Training clips of every word by a synthesizer other than eSpeak NG: each
+        ``draw``s its speaker and style, then a warp, is spoken (``faster`` until it
+        fits in the clip), trimmed and placed; their manifest rows."""
         length = round(self.clip_seconds * self.sample_rate)
         for word in self.words:
             (root / "train" / word).mkdir(parents=True, exist_ok=True)
-        jobs = [(word, k) for word in self.words for k in range(self.piper_clips_per_word)]
+        jobs = [(word, k) for word in self.words for k in range(clips_per_word)]
         rows = []
-        for word, k in tqdm(jobs, desc=f"Piper {piper.VOICE}", unit="clip"):
-            style = piper.Style(
-                *(
-                    float(rng.uniform(*r))
-                    for r in (self.piper_length_scale, self.piper_noise_scale, self.piper_noise_w)
-                )
-            )
-            warp = float(rng.uniform(*self.piper_warp))
+        for word, k in tqdm(jobs, desc=name, unit="clip"):
+            speaker, style = draw()
+            warp = float(rng.uniform(*warp_range))
             while True:  # speak faster until the word fits in the clip
-                raw = piper.speak(voice, word, style)
-                speech = resample(raw, round(voice_rate * warp), self.sample_rate)
+                raw, rate = speak(word, style)
+                speech = resample(raw, round(rate * warp), self.sample_rate)
                 speech = acoustics.trim_silence(speech.astype(np.float32))
-                if speech.size <= 0.95 * length or style.length_scale < 0.3:
+                quicker = faster(style) if speech.size > 0.95 * length else None
+                if quicker is None:
                     break
-                style = replace(style, length_scale=0.85 * style.length_scale)
+                style = quicker
             if speech.size == 0:
-                raise RuntimeError(f"Piper voice {piper.VOICE} produced silence for {word!r}")
+                raise RuntimeError(f"{name} produced silence for {word!r}")
             clip = place_word(self, speech, rng)
-            rows.append(_write_clip(self, clip, "train", word, piper.VOICE, k))
+            rows.append(_write_clip(self, clip, "train", word, speaker, k))
         return rows
 
     def _write_extras(self, root: Path, rows: dict[str, list[dict]]) -> None:

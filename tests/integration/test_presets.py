@@ -85,6 +85,13 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
         return tiny_video_overrides(request.getfixturevalue("video_data_dir"))
     if experiment == "asr_synthetic":
         return tiny_asr_overrides(request.getfixturevalue("asr_data_dir"))
+    if experiment == "asr_embedding":  # asr_synthetic's corpus through the embedding, BPE
+        needs_openwakeword()
+        tiny = tiny_asr_overrides(request.getfixturevalue("asr_data_dir"))
+        return [
+            *(o for o in tiny if not o.startswith(("frontend.", "encoder."))),
+            "tokenizer.vocab_size=40",
+        ]
     if experiment == "asr_synthetic_large":
         # Its corpus settings differ from asr_synthetic's (Zipf word frequencies), so
         # it prepares a corpus of its own: prepared into asr_data_dir, it would replace

@@ -1,6 +1,7 @@
-"""seqrec.synth.heldout: the held-out Piper sets, their manifests, determinism and reuse,
-and that no corpus builder's manifest points into them. The tests that synthesise need
-the voices extra and skip without it."""
+"""seqrec.synth.heldout: the held-out Piper and GnuSpeech sets, their manifests,
+determinism and reuse, and that no corpus builder's manifest points into them. The
+tests that synthesise with Piper need the voices extra and skip without it; GnuSpeech's
+run a stand-in package (tests.helpers.fake_gnuspeech) and need node."""
 
 import sys
 
@@ -15,6 +16,7 @@ from seqrec.synth.asr import SyntheticSpeech
 from seqrec.synth.heldout import FOLDER, HeldOutCommands, HeldOutSpeech, for_corpus
 from seqrec.synth.kws import SyntheticCommands
 from seqrec.synth.video import SyntheticActions
+from tests.helpers import fake_gnuspeech
 
 WORDS = ["yes", "sheila"]
 SENTENCES = ["the brave otter carried a golden pebble", "did alice find the rusty lantern"]
@@ -143,4 +145,38 @@ def test_bad_settings_are_refused(settings, message):
 def test_without_the_voices_extra_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "piper", None)  # what an uninstalled package looks like
     with pytest.raises(ImportError, match=r"pip install -e '\.\[voices\]'"):
-        heldout.load_voice()
+        heldout.piper.load_voice()
+
+
+def test_a_gnuspeech_set_speaks_every_word_in_every_voice_and_tempo_in_its_own_folder(tmp_path):
+    package = fake_gnuspeech(tmp_path)
+    root = tmp_path / "corpus"
+    gnu = dict(gnuspeech_voices=["male", "baby"], gnuspeech_tempos=[1.0, 2.0])
+    made = HeldOutCommands(
+        root=str(root), words=WORDS, synthesizer="gnuspeech", gnuspeech_dir=str(package), **gnu
+    )
+    manifest = made()
+    assert manifest == root / "heldout_gnuspeech.jsonl"
+    entries = read_manifest(manifest)
+    assert [(e.label, e.speaker) for e in entries] == [
+        (word, f"gnuspeech_{voice}") for word in WORDS for voice in ("male", "baby") for _ in "12"
+    ]
+    assert all(e.path.is_relative_to(root / "heldout_gnuspeech") for e in entries)
+    durations = [sf.info(e.path).duration for e in entries]
+    assert durations[:2] == pytest.approx([0.4, 0.2], abs=1e-3)  # tempo 2 speaks in half
+    assert sf.info(entries[0].path).samplerate == 16000
+    settings = made.settings()
+    assert "length_scales" not in settings and settings["gnuspeech_tempos"] == (1.0, 2.0)
+    stamp = manifest.stat().st_mtime_ns
+    again = HeldOutCommands(
+        root=str(root), words=WORDS, synthesizer="gnuspeech", gnuspeech_dir=str(package), **gnu
+    )
+    assert again() == manifest and manifest.stat().st_mtime_ns == stamp  # reused
+    assert not (root / FOLDER).exists()  # Piper's set is another folder
+
+
+def test_an_unknown_synthesizer_or_voice_is_refused():
+    with pytest.raises(ValueError, match=r"synthesizer must be one of \('piper', 'gnuspeech'\)"):
+        HeldOutCommands(root=".", words=WORDS, synthesizer="espeak")
+    with pytest.raises(ValueError, match="GnuSpeech has no voice 'robot'"):
+        HeldOutCommands(root=".", words=WORDS, synthesizer="gnuspeech", gnuspeech_voices=["robot"])

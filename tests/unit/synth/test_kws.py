@@ -14,7 +14,7 @@ from seqrec.synth import kws
 from seqrec.synth.espeak import list_variants
 from seqrec.synth.kws import SyntheticCommands
 from tests.conftest import TINY_WORDS
-from tests.helpers import needs_piper
+from tests.helpers import fake_gnuspeech, needs_piper
 
 
 def test_voice_split_holds_out_voices():
@@ -226,9 +226,44 @@ def test_piper_speaks_training_clips_only_and_warps_its_voice(tmp_path):
     assert len({np.round(audio[:4000], 3).tobytes() for audio, _ in clips}) == 6
 
 
+def test_gnuspeech_speaks_training_clips_only_in_its_five_voices(tmp_path):
+    package = fake_gnuspeech(tmp_path)
+    settings = dict(
+        words=["yes", "no"],
+        max_voices=3,
+        val_voices=1,
+        test_voices=1,
+        clips_per_voice={"train": 1, "val": 1, "test": 1},
+        num_workers=1,
+        gnuspeech_dir=str(package),
+    )
+    plain = SyntheticCommands(root=str(tmp_path / "plain"), **settings)
+    assert not any(key.startswith("gnuspeech") for key in plain.settings())  # old corpora reused
+    corpus = SyntheticCommands(
+        root=str(tmp_path / "mixed"), gnuspeech_clips_per_word=10, **settings
+    )
+    assert corpus.settings()["gnuspeech_versions"]["@echogarden/gnuspeech-wasm"] == "0.3.0"
+    corpus()
+    rows = {
+        split: read_manifest(tmp_path / "mixed" / f"{split}.jsonl")
+        for split in ("train", "val", "test")
+    }
+    ours = [row for row in rows["train"] if row.speaker.startswith("gnuspeech_")]
+    assert sorted(row.label for row in ours) == ["no"] * 10 + ["yes"] * 10
+    assert len(rows["train"]) == 2 + 20
+    assert {row.speaker for row in ours} <= {f"gnuspeech_{v}" for v in kws.gnuspeech.VOICES}
+    assert len({row.speaker for row in ours}) >= 3  # each clip draws its voice
+    assert not any(row.speaker.startswith("gnuspeech") for row in rows["val"] + rows["test"])
+    clips = [sf.read(row.path)[0] for row in ours]
+    assert all(audio.shape == (16000,) for audio in clips)
+    assert len({np.round(audio[:4000], 3).tobytes() for audio in clips}) == 20
+
+
 @pytest.mark.parametrize(
     "settings, message",
     [
+        ({"gnuspeech_clips_per_word": -2}, "gnuspeech_clips_per_word must be >= 0"),
+        ({"gnuspeech_tempo": [0.05, 1.0]}, "tempo must be in"),
         ({"piper_clips_per_word": -1}, "piper_clips_per_word must be >= 0"),
         ({"piper_warp": [1.2, 0.9]}, r"piper_warp must be a range"),
         ({"piper_length_scale": [0.0, 1.0]}, r"piper_length_scale must be a range"),
