@@ -1,6 +1,6 @@
 """seqrec-levers: train a recipe once per lever and score each run in-domain, on the
-held-out synthesizer and, where the lever set names one (``real``), on recordings of real
-speakers, so a user sees what each lever buys.
+held-out synthesizer (and any other, ``more_heldout``) and, where the lever set names
+one (``real``), on recordings of real speakers, so a user sees what each lever buys.
 
     seqrec-levers                                    # the voice-commands levers, seed 0
     seqrec-levers only=[baseline,clips] seeds=[0,1]
@@ -12,7 +12,8 @@ overrides for seqrec-train. Each run is one ``seqrec-train`` process
 (``<out>/<lever>/seed<seed>``), timed by the wall clock from start to end (corpus
 synthesis included when a lever's corpus does not exist yet); its test figure comes
 from the run's ``metrics.json`` and its held-out figure from ``seqrec-eval`` on the
-checkpoint it tested (``heldout.json``). A run whose two files exist is not run again,
+checkpoint it tested (``heldout.json``, one file per scored set). A run whose files exist
+is not run again,
 so an interrupted table resumes. The table is printed and written to
 ``<out>/levers.md``, with every figure in ``<out>/levers.json``.
 """
@@ -54,59 +55,76 @@ def run_lever(
         timing.write_text(f"{time.perf_counter() - start:.1f}\n")
     metrics = json.loads(metrics_path.read_text())
     checkpoint = metrics["evaluated_checkpoint"]
-    if not heldout_path.is_file():
-        subprocess.run(
-            [
-                "seqrec-eval",
-                f"ckpt_path={checkpoint}",
-                f"manifest={cfg.heldout}",
-                f"output={heldout_path}",
-                f"threads={cfg.eval_threads}",
-            ],
-            check=True,
-        )
-    heldout = json.loads(heldout_path.read_text())
     row = {
         "lever": lever,
         "seed": seed,
         "overrides": list(overrides),
         "in_domain": {key: metrics[f"test/{key}"] for key in cfg.figures},
-        "heldout": {key: heldout[key] for key in cfg.figures},
         "wall_seconds": float(timing.read_text()),
         "checkpoint": checkpoint,
     }
-    if cfg.get("real"):  # real speakers: measured, never trained on
-        real_path = run / "real.json"
-        if not real_path.is_file():
+    for name, scored in scored_sets(cfg).items():  # measured, never trained on
+        path = run / f"{name}.json"
+        if not path.is_file():
             subprocess.run(
                 [
                     "seqrec-eval",
                     f"ckpt_path={checkpoint}",
-                    f"manifest={cfg.real}",
-                    f"output={real_path}",
+                    f"manifest={scored['manifest']}",
+                    f"output={path}",
                     f"threads={cfg.eval_threads}",
                 ],
                 check=True,
             )
-        real = json.loads(real_path.read_text())
-        row["real"] = {key: real[key] for key in cfg.figures}
+        figures = json.loads(path.read_text())
+        row[name] = {key: figures[key] for key in cfg.figures}
     return row
 
 
-def table(rows: list[dict[str, Any]], figures: list[str]) -> str:
-    """The rows as a markdown table, one line per lever and seed.
+def scored_sets(cfg: DictConfig) -> dict[str, dict[str, str]]:
+    """The sets each run is scored on besides its own test split, in column order:
+    ``heldout`` (the held-out synthesizer), each of ``more_heldout`` (more held-out
+    synthesizers: ``{name: {manifest, build, title}}``) and ``real`` if set; each as
+    ``{manifest, build, title}``."""
+    sets = {
+        "heldout": {
+            "manifest": cfg.heldout,
+            "build": f"{cfg.get('build_heldout')} (needs pip install -e '.[voices]')",
+            "title": TITLES["heldout"],
+        }
+    }
+    for name, spec in (cfg.get("more_heldout") or {}).items():
+        sets[name] = dict(spec)
+    if cfg.get("real"):
+        sets["real"] = {
+            "manifest": cfg.real,
+            "build": cfg.get("build_real"),
+            "title": TITLES["real"],
+        }
+    return sets
+
+
+TITLES = {
+    "in_domain": "in-domain test",
+    "heldout": "held-out synthesizer",
+    "real": "real speakers",
+}
+
+
+def table(
+    rows: list[dict[str, Any]], figures: list[str], titles: dict[str, str] | None = None
+) -> str:
+    """The rows as a markdown table, one line per lever and seed; a column per figure
+    of each set in ``titles`` (the in-domain test, then :func:`scored_sets`' titles;
+    default: in-domain, held-out synthesizer).
 
     >>> row = {"lever": "baseline", "seed": 0, "overrides": [], "wall_seconds": 421.0,
     ...        "in_domain": {"acc": 0.96}, "heldout": {"acc": 0.505}}
     >>> print(table([row], ["acc"]).splitlines()[-1])
     | baseline | 0 | 0.9600 | 0.5050 | 7 min 01 s | (none) |
     """
-    parts = ["in_domain", "heldout", *(["real"] if rows and "real" in rows[0] else [])]
-    titles = {
-        "in_domain": "in-domain test",
-        "heldout": "held-out synthesizer",
-        "real": "real speakers",
-    }
+    titles = titles or {part: TITLES[part] for part in ("in_domain", "heldout")}
+    parts = list(titles)
     names = [f"{titles[part]} {key}" for part in parts for key in figures]
     lines = [
         f"| lever | seed | {' | '.join(names)} | training wall time | overrides |",
@@ -130,23 +148,21 @@ def main(cfg: DictConfig) -> None:
     unknown = sorted(set(chosen) - set(levers))
     if unknown:
         raise SystemExit(f"seqrec-levers: no lever {unknown}; the file has {sorted(levers)}")
-    if cfg.get("real") and not Path(cfg.real).is_file():
-        raise SystemExit(
-            f"seqrec-levers: the real-speaker manifest {cfg.real} does not exist; build it "
-            f"with `{cfg.build_real}`"
-        )
-    if not Path(cfg.heldout).is_file():
-        raise SystemExit(
-            f"seqrec-levers: the held-out set {cfg.heldout} does not exist; build it with "
-            f"`{cfg.build_heldout}` (needs pip install -e '.[voices]')"
-        )
+    sets = scored_sets(cfg)
+    for scored in sets.values():
+        if not Path(scored["manifest"]).is_file():
+            raise SystemExit(
+                f"seqrec-levers: {scored['manifest']} ({scored['title']}) does not exist; "
+                f"build it with `{scored['build']}`"
+            )
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for lever in chosen:
         for seed in cfg.seeds:
             rows.append(run_lever(cfg, lever, list(levers[lever]), int(seed), out))
-    text = table(rows, list(cfg.figures))
+    titles = {"in_domain": TITLES["in_domain"]} | {k: v["title"] for k, v in sets.items()}
+    text = table(rows, list(cfg.figures), titles)
     (out / "levers.md").write_text(text + "\n")
     (out / "levers.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(text)
