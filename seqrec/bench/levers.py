@@ -38,7 +38,7 @@ def run_lever(
 ) -> dict[str, Any]:
     """Train one lever with one seed (unless already done) and score it; its row."""
     run = out / lever / f"seed{seed}"
-    metrics_path, heldout_path = run / "metrics.json", run / "heldout.json"
+    metrics_path = run / "metrics.json"
     timing = run / "wall_seconds.txt"
     if not (metrics_path.is_file() and timing.is_file()):
         command = [
