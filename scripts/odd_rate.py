@@ -5,7 +5,7 @@
     python scripts/odd_rate.py [RATE]
 
 torchaudio's resampler would build a 16,000 x 44,135 kernel (2.8 GB) for this rate;
-:mod:`seqrec.resampling` computes only its non-zero taps. The network's weights are
+:mod:`seqrec.core.resampling` computes only its non-zero taps. The network's weights are
 its initial ones: what is measured is reading and resampling, not accuracy.
 """
 

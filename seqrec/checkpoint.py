@@ -11,7 +11,7 @@ Three guards, applied in this order to every checkpoint seqrec opens (``seqrec.l
 1. :func:`read_checkpoint` unpickles with ``weights_only=True``: tensors and plain
    containers only.
 2. :func:`check_hyper_parameters` walks every hyper-parameter before anything is built,
-   by the one loading policy of :mod:`seqrec.safe_config`: every ``_target_`` anywhere
+   by the one loading policy of :mod:`seqrec.core.safe_config`: every ``_target_`` anywhere
    in a field (nested nodes, ``_args_`` lists, ``_partial_`` nodes) is on that field's
    allowlist, no string holds an OmegaConf interpolation or resolver, no field names a
    file seqrec would read or write, and the reader's settings are bounded.
@@ -26,7 +26,7 @@ Hydra's own blocklist covers only a few callables, so seqrec keeps allowlists.
 >>> check_config({"a": [{"_target_": "builtins.open", "_args_": ["x", "w"]}]}, "bad.ckpt")
 Traceback (most recent call last):
 ...
-seqrec.checkpoint.CheckpointError: bad.ckpt: refused to load: a[0]._target_ names 'builtins.open', which is not one of seqrec's building blocks allowed in a config (seqrec.safe_config.ALLOWED_TARGETS)
+seqrec.checkpoint.CheckpointError: bad.ckpt: refused to load: a[0]._target_ names 'builtins.open', which is not one of seqrec's building blocks allowed in a config (seqrec.core.safe_config.ALLOWED_TARGETS)
 """
 
 import pickle
@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from seqrec.safe_config import (
+from seqrec.core.safe_config import (
     ALLOWED_TARGETS,
     MODEL_TARGETS,
     READER_TARGETS,
@@ -99,7 +99,7 @@ def read_checkpoint(path: str | Path, ignore: tuple[str, ...] = ()) -> dict[str,
 
 
 def check_hyper_parameters(hparams: dict[str, Any], source: str | Path) -> None:
-    """The loading policy (:mod:`seqrec.safe_config`) for each field of a checkpoint's
+    """The loading policy (:mod:`seqrec.core.safe_config`) for each field of a checkpoint's
     hyper-parameters: the model and the reader name only their own building blocks,
     the reader's settings are bounded, the decoding names no file, the labels are a
     bounded list of strings, and everything else is plain data."""
@@ -134,7 +134,7 @@ def check_config(
     allowed: frozenset[str] = ALLOWED_TARGETS,
 ) -> None:
     """Refuse ``tree`` unless every ``_target_`` in it is in ``allowed`` and no string
-    or key holds ``${`` (:func:`seqrec.safe_config.check_tree`, with tensors as leaves).
+    or key holds ``${`` (:func:`seqrec.core.safe_config.check_tree`, with tensors as leaves).
     ``source`` names the file in the error."""
     check_tree(tree, source, where, allowed, CheckpointError, (torch.Tensor,))
 

@@ -14,11 +14,11 @@ from typing import Any
 import torch
 
 from seqrec.checkpoint import check_config
-from seqrec.ctc_search import FlashlightSearch, beam_search, decoding_config, lexicon_search
-from seqrec.results import Hypothesis, best_paths, greedy_hypotheses
-from seqrec.results import WordTime as WordTime
-from seqrec.results import word_times as word_times
-from seqrec.safe_config import DECODING_TARGETS
+from seqrec.core.ctc_search import FlashlightSearch, beam_search, decoding_config, lexicon_search
+from seqrec.core.results import Hypothesis, best_paths, greedy_hypotheses
+from seqrec.core.results import WordTime as WordTime
+from seqrec.core.results import word_times as word_times
+from seqrec.core.safe_config import DECODING_TARGETS
 from seqrec.text.tokenizers import Tokenizer
 
 
@@ -94,7 +94,7 @@ class GreedySearch(CTCSearch):
 
 
 class _FlashlightSearch(CTCSearch):
-    """A beam search run by flashlight-text (:class:`seqrec.ctc_search.FlashlightSearch`,
+    """A beam search run by flashlight-text (:class:`seqrec.core.ctc_search.FlashlightSearch`,
     which :mod:`seqrec.runtime` runs too)."""
 
     def __init__(self, tokenizer: Tokenizer, search: FlashlightSearch) -> None:
@@ -128,7 +128,7 @@ class LexiconBeamSearch(_FlashlightSearch):
 
     Args:
         tokenizer: the model's :class:`~seqrec.text.Tokenizer`.
-        settings: those of :func:`seqrec.ctc_search.lexicon_search`, with its defaults:
+        settings: those of :func:`seqrec.core.ctc_search.lexicon_search`, with its defaults:
             ``beam_size``, ``beam_threshold`` (as for :class:`BeamSearch`);
             ``lm_path``, an ARPA or KenLM binary model, or ``lm_text``, normalised
             sentences one per line to estimate an n-gram LM of order ``lm_order``
@@ -138,7 +138,7 @@ class LexiconBeamSearch(_FlashlightSearch):
             words of ``lm_text``); ``lm_weight`` and ``word_score``, the LM weight
             and word insertion bonus; ``lm_arpa`` and ``words``, the LM's ARPA text
             and the words as data, the form checkpoints and exports carry
-            (:func:`seqrec.ctc_search.embed_decoding`). The same function builds the
+            (:func:`seqrec.core.ctc_search.embed_decoding`). The same function builds the
             runtime's search.
     """
 

@@ -15,21 +15,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from seqrec.api import Classifies, ModelMethods, Transcribes
 from seqrec.checkpoint import CheckpointError, build_model, build_reader, read_checkpoint
+from seqrec.core.results import Prediction as Prediction
+from seqrec.core.results import Transcript, chunk_transcript, join_transcripts
+from seqrec.core.results import WordTime as WordTime
+from seqrec.core.waveform import chunks_of, cut_at, quiet_cuts
 from seqrec.data.audio import AudioReader
 from seqrec.data.batch import pad_sequences
 from seqrec.data.video import ClipReader
-from seqrec.results import (
-    Classifies,
-    ModelMethods,
-    Transcribes,
-    Transcript,
-    chunk_transcript,
-    join_transcripts,
-)
-from seqrec.results import Prediction as Prediction
-from seqrec.results import WordTime as WordTime
-from seqrec.waveform import chunks_of, cut_at, quiet_cuts
 
 Input = str | Path | np.ndarray | torch.Tensor
 
@@ -49,7 +43,7 @@ def load(
 
     ``decoding`` (speech-to-text) replaces the file's CTC search config, which is then
     neither checked nor built: the caller's config may name an LM and a lexicon by
-    path (``conf/decoding/``), a file's may not (:mod:`seqrec.safe_config`)."""
+    path (``conf/decoding/``), a file's may not (:mod:`seqrec.core.safe_config`)."""
     if Path(path).suffix == ".onnx":
         from seqrec import runtime
 
@@ -239,9 +233,9 @@ class Transcriber(Transcribes, LoadedModel):
         ``{"_target_": "seqrec.decoding.LexiconBeamSearch", "lm_path": "lm.arpa",
         "lexicon": "words.txt"}``; the ``{"method": "beam_lm", ...}`` form of older
         checkpoints works too (:func:`~seqrec.decoding.build_search`). The files it
-        names are read once, into :attr:`decoding` (:func:`~seqrec.ctc_search.embed_decoding`),
+        names are read once, into :attr:`decoding` (:func:`~seqrec.core.ctc_search.embed_decoding`),
         so an export of this model carries them as data."""
-        from seqrec.ctc_search import embed_decoding
+        from seqrec.core.ctc_search import embed_decoding
         from seqrec.decoding import build_search
 
         self.decoding = embed_decoding(decoding)
@@ -283,7 +277,7 @@ def split_at_quiet_points(
     waveform: torch.Tensor, max_samples: int, sample_rate: int
 ) -> list[torch.Tensor]:
     """Cut a waveform into pieces of at most ``max_samples`` where
-    :func:`seqrec.waveform.split_at_quiet_points` cuts it: each at the centre of the
+    :func:`seqrec.core.waveform.split_at_quiet_points` cuts it: each at the centre of the
     frame of lowest energy (25 ms frames, 10 ms hop) in the last quarter of its piece.
     The pieces are views of ``waveform``; put back together they are all of it.
 

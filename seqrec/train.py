@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from seqrec.checkpoint import CheckpointError, read_checkpoint
-from seqrec.ctc_search import embed_decoding
+from seqrec.core.ctc_search import embed_decoding
 from seqrec.tasks.callbacks import NONFINITE_STEPS, NonFiniteGuard, SkippedSampleReport
 from seqrec.tasks.checkpointing import AtomicCheckpointIO, TopCheckpoints, average_checkpoints
 

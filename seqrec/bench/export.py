@@ -13,7 +13,7 @@ that a change in the machine's speed reaches them all alike:
 - ``kws_ms_per_clip``: milliseconds to classify one 1 s clip held in memory
   (``classify_clips``), the median of ``--runs`` turns.
 - ``kws_detect_rtf``: seconds per stream second to detect keywords
-  (:mod:`seqrec.streaming`: 1 s windows every 100 ms, from chunks of 0.1 s held in
+  (:mod:`seqrec.kws.detector`: 1 s windows every 100 ms, from chunks of 0.1 s held in
   memory) in ``--stream-seconds`` of the test clips end to end, the median of
   ``--repeats`` turns.
 - ``asr_rtf``: seconds per audio second to transcribe the first ``--utterances`` of
@@ -84,10 +84,10 @@ def load_variants(ckpt: str | Path, out_dir: Path, threads: int) -> dict[str, An
 def kws_detect_rtf(
     models: dict[str, Any], manifest: str | Path | None, seconds: float, repeats: int
 ) -> dict[str, float]:
-    """Median seconds per stream second of :func:`seqrec.streaming.detect`, 100 ms
+    """Median seconds per stream second of :func:`seqrec.kws.detector.detect`, 100 ms
     chunks in, on a stream of the manifest's clips end to end (noise if none)."""
+    from seqrec.core.waveform import read_soundfile
     from seqrec.data.manifest import read_manifest
-    from seqrec.waveform import read_soundfile
 
     rate = models["torch"].sample_rate
     samples = round(seconds * rate)
@@ -150,8 +150,8 @@ def video_clips_per_second(models: dict[str, Any], runs: int, batch: int = 8) ->
 
 def scores(models: dict[str, Any], manifest: str | Path) -> dict[str, dict[str, float]]:
     """Each version's test figures on ``manifest``, as ``seqrec-eval`` prints them."""
+    from seqrec.api import Transcribes
     from seqrec.evaluate import evaluate_classifier, evaluate_transcriber
-    from seqrec.results import Transcribes
 
     figures = {}
     for name, model in models.items():

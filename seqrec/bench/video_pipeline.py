@@ -35,8 +35,8 @@ from hydra.utils import instantiate
 from torch.utils.data import DataLoader, Subset
 
 from seqrec.config import conf_dir, register_resolvers
+from seqrec.core.video_frames import SEEK_AFTER
 from seqrec.data.video import ClipReader
-from seqrec.video_frames import SEEK_AFTER
 
 
 def raw_decode(paths: list[Path], frame_times: list[list[list[float]]]) -> float:

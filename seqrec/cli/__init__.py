@@ -15,7 +15,7 @@ def refuse_unused_options(prog: str, cfg: Any, model: Any) -> None:
     """Exit with a one-line message when ``cfg`` sets an option that ``model`` would
     silently ignore: decoding or word times for a classifier, frame shuffling for
     audio."""
-    from seqrec.results import Transcribes
+    from seqrec.api import Transcribes
 
     def refuse(option: str, wants: str) -> None:
         raise SystemExit(f"{prog}: {option}= applies to {wants}; {cfg.ckpt_path} is a {model.kind}")

@@ -29,7 +29,7 @@ def main(cfg: DictConfig) -> None:
 
     from omegaconf import OmegaConf
 
-    from seqrec.waveform import AudioError
+    from seqrec.core.waveform import AudioError
 
     model = load_model(cfg)
     if model.kind != "classifier" or model.modality != "audio":

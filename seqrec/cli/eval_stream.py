@@ -1,7 +1,7 @@
 """seqrec-eval-stream: keyword spotting on long streams with keywords at known times:
 recall at 0.5, 1 and 5 false alarms per hour, a DET curve, latencies, and the
 threshold that keeps to ``fa_per_hour``, written beside the model for ``detect()``
-and ``seqrec-detect`` to take by default (:mod:`seqrec.stream_eval`).
+and ``seqrec-detect`` to take by default (:mod:`seqrec.kws.evaluate`).
 
 seqrec-eval-stream ckpt_path=<kws run>/checkpoints/best.ckpt streams=data/kws_streams/streams.jsonl
     seqrec-eval-stream ckpt_path=best.onnx streams=streams.jsonl fa_per_hour=0.5 out=eval_onnx
@@ -19,7 +19,7 @@ from seqrec.config import conf_dir, register_resolvers
 
 register_resolvers()
 
-# the options of seqrec.stream_eval.evaluate_streams that the config sets
+# the options of seqrec.kws.evaluate.evaluate_streams that the config sets
 OPTIONS = (
     "out",
     "fa_per_hour",
@@ -38,9 +38,9 @@ OPTIONS = (
 
 def eval_stream(cfg: DictConfig) -> dict[str, Any]:
     """Load ``cfg.ckpt_path``, score it on ``cfg.streams``, print the table; the metrics."""
-    from seqrec.stream_eval import evaluate_streams
-    from seqrec.stream_manifest import StreamManifestError
-    from seqrec.waveform import AudioError
+    from seqrec.core.waveform import AudioError
+    from seqrec.kws.evaluate import evaluate_streams
+    from seqrec.kws.streams_manifest import StreamManifestError
 
     model = load_model(cfg)
     if getattr(model, "kind", None) != "classifier" or model.modality != "audio":
@@ -60,7 +60,7 @@ def eval_stream(cfg: DictConfig) -> dict[str, Any]:
 
 
 def format_table(metrics: dict[str, Any]) -> str:
-    """The metrics of :func:`seqrec.stream_eval.evaluate_streams` as a table to read:
+    """The metrics of :func:`seqrec.kws.evaluate.evaluate_streams` as a table to read:
     per keyword and overall, recall at each FA/h target, and at the chosen threshold
     the counts and latencies (seconds from the keyword's end to the event)."""
     targets = list(metrics["recall_at_fa_per_hour"])

@@ -22,13 +22,13 @@ register_resolvers()
 @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="eval")
 def main(cfg: DictConfig) -> None:
 
+    from seqrec.api import Transcribes
     from seqrec.evaluate import (
         evaluate_classifier,
         evaluate_transcriber,
         read_known_words,
         write_json,
     )
-    from seqrec.results import Transcribes
 
     model = load_model(cfg)
     refuse_unused_options("seqrec-eval", cfg, model)

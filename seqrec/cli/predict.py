@@ -23,10 +23,10 @@ def main(cfg: DictConfig) -> None:
     import json
     from pathlib import Path
 
+    from seqrec.api import Transcribes
     from seqrec.data.dataset import read_entry
     from seqrec.data.manifest import read_manifest
     from seqrec.evaluate import model_inputs, model_reader
-    from seqrec.results import Transcribes
 
     model = load_model(cfg)
     refuse_unused_options("seqrec-predict", cfg, model)

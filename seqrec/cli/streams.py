@@ -29,9 +29,9 @@ def build(cfg: DictConfig) -> dict:
 
     from hydra.utils import instantiate
 
+    from seqrec.core.waveform import AudioError
     from seqrec.data.prepared import DatasetLayoutError
     from seqrec.data.streams import MANIFEST, STATS
-    from seqrec.waveform import AudioError
 
     if cfg.source not in cfg.sources:
         raise SystemExit(

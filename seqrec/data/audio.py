@@ -10,12 +10,12 @@ import numpy as np
 import torch
 import torchaudio
 
+from seqrec.core.resampling import DENSE_KERNEL_TAPS, check_sample_rate, dense_kernel_taps, resample
+from seqrec.core.waveform import PLACEMENTS, AudioError, check_finite, fit_clip, read_soundfile
 from seqrec.data.batch import AudioSample, SkippedSample, collate_audio
 from seqrec.data.dataset import LabelledManifestDataset
 from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem
-from seqrec.resampling import DENSE_KERNEL_TAPS, check_sample_rate, dense_kernel_taps, resample
 from seqrec.text import TextError, Tokenizer
-from seqrec.waveform import PLACEMENTS, AudioError, check_finite, fit_clip, read_soundfile
 
 
 def load_audio(
@@ -28,9 +28,9 @@ def load_audio(
 
     Multi-channel audio is averaged to mono; other rates are resampled. ``offset`` and
     ``duration`` (seconds) select a segment without reading the rest of the file
-    (:func:`seqrec.waveform.read_soundfile`). A file that cannot be read or resampled
-    (a rate outside what :func:`seqrec.resampling.check_sample_rate` takes) is an
-    :class:`~seqrec.waveform.AudioError`, which ``on_error=skip`` counts.
+    (:func:`seqrec.core.waveform.read_soundfile`). A file that cannot be read or resampled
+    (a rate outside what :func:`seqrec.core.resampling.check_sample_rate` takes) is an
+    :class:`~seqrec.core.waveform.AudioError`, which ``on_error=skip`` counts.
     """
     data, file_rate = read_soundfile(path, offset, duration)
     if file_rate == sample_rate:
@@ -64,7 +64,7 @@ class AudioReader:
     at 1 s, so that a clip's length tells nothing about its label.
 
     Three more settings bring a user's recording to the training clips' format
-    (:func:`seqrec.waveform.fit_clip`): ``trim_db`` cuts the quiet ends (padding,
+    (:func:`seqrec.core.waveform.fit_clip`): ``trim_db`` cuts the quiet ends (padding,
     leading and trailing silence), ``level_db`` sets the RMS level, and ``placement``
     puts the waveform at the ``start`` of the ``clip_seconds`` window or in its
     ``centre``; the training reader then places it at random (:meth:`for_training`).
@@ -123,7 +123,7 @@ class AudioReader:
         self, item: "str | Path | np.ndarray | torch.Tensor", index: int | None = None
     ) -> list[torch.Tensor]:
         """A file path, or a waveform already at :attr:`sample_rate`, checked: 1-D,
-        not empty, and finite (:func:`seqrec.waveform.check_finite`); an error names
+        not empty, and finite (:func:`seqrec.core.waveform.check_finite`); an error names
         the file, or ``waveform <index>`` (the item's place among the inputs)."""
         if isinstance(item, str | Path):
             return self(item)

@@ -12,14 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqrec.json_lines import JsonLineError, NonFiniteNumberError, numbered_lines, parse_json_line
-from seqrec.waveform import MISSING_FILE
+from seqrec.core.json_lines import (
+    JsonLineError,
+    NonFiniteNumberError,
+    numbered_lines,
+    parse_json_line,
+)
+from seqrec.core.waveform import MISSING_FILE
 
 # Why a line or a sample was rejected; the keys of skip counts and reports.
 INVALID_JSON = "invalid_json"
 MISSING_FIELD = "missing_field"
 BAD_VALUE = "bad_value"
-# MISSING_FILE: from seqrec.waveform, which raises it for audio files
+# MISSING_FILE: from seqrec.core.waveform, which raises it for audio files
 UNKNOWN_LABEL = "unknown_label"
 BAD_TEXT = "bad_text"
 TOO_LONG = "too_long"

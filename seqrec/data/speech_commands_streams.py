@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 from tqdm import tqdm
 
+from seqrec.core.waveform import read_soundfile
 from seqrec.data.prepared import DatasetLayoutError
 from seqrec.data.speech_commands import NOISE_SHARES, WORDS_10
 from seqrec.data.streams import (
@@ -24,7 +25,6 @@ from seqrec.data.streams import (
     word_list,
     write_stream,
 )
-from seqrec.waveform import read_soundfile
 
 LISTS = {"test": "testing_list.txt", "val": "validation_list.txt"}  # the split's clips
 

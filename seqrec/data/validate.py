@@ -12,11 +12,11 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from seqrec.core.resampling import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, check_sample_rate
+from seqrec.core.waveform import DURATION_MISMATCH, EMPTY_AUDIO, UNREADABLE_AUDIO
 from seqrec.data.manifest import BAD_TEXT, ManifestEntry, ManifestError, Problem, scan_manifest
 from seqrec.data.video import VideoError, decode_video, probe_video
-from seqrec.resampling import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, check_sample_rate
 from seqrec.text.normalize import TextError, normalize_text
-from seqrec.waveform import DURATION_MISMATCH, EMPTY_AUDIO, UNREADABLE_AUDIO
 
 UNSUPPORTED_FORMAT = "unsupported_format"
 

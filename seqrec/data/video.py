@@ -1,5 +1,5 @@
 """Video clips for the models: :class:`ClipReader` reads a video (or a segment) as
-clips of frames sampled by time (:mod:`seqrec.video_frames` decodes them, torch-free),
+clips of frames sampled by time (:mod:`seqrec.core.video_frames` decodes them, torch-free),
 and :class:`ClipTransform` makes normalised tensors of them."""
 
 import math
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from seqrec.video_frames import (
+from seqrec.core.video_frames import (
     EMPTY_VIDEO,
     END_TOLERANCE,
     TRUNCATED_VIDEO,

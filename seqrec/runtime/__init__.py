@@ -13,7 +13,8 @@ PyAV (``av``), whose frames are sampled, resized and cropped as the checkpoint's
 reader does it (:mod:`seqrec.runtime.video`).
 """
 
-from seqrec.results import Prediction, Transcript, WordTime
+from seqrec.core.results import Prediction, Transcript, WordTime
+from seqrec.core.waveform import AudioError, split_at_quiet_points
 from seqrec.runtime.audio import read_audio, resample
 from seqrec.runtime.model import (
     ExportedModelError,
@@ -22,7 +23,6 @@ from seqrec.runtime.model import (
     load,
     read_metadata,
 )
-from seqrec.waveform import AudioError, split_at_quiet_points
 
 __all__ = [
     "AudioError",

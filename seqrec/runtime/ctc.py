@@ -1,7 +1,7 @@
 """The CTC searches of :mod:`seqrec.decoding` in numpy: greedy, and, where
 flashlight-text is installed, beam search with or without a lexicon and its n-gram LM
-(:mod:`seqrec.ctc_search`, which the PyTorch side runs too). The hypotheses and their
-word times are :mod:`seqrec.results`', shared with it."""
+(:mod:`seqrec.core.ctc_search`, which the PyTorch side runs too). The hypotheses and their
+word times are :mod:`seqrec.core.results`', shared with it."""
 
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from seqrec.ctc_search import SEARCHES, beam_search, decoding_config, lexicon_search
-from seqrec.results import Hypothesis, greedy_hypotheses
+from seqrec.core.ctc_search import SEARCHES, beam_search, decoding_config, lexicon_search
+from seqrec.core.results import Hypothesis, greedy_hypotheses
 from seqrec.text.tokenizers import Tokenizer
 
 

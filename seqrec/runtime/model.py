@@ -9,13 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from seqrec import results
-from seqrec.ctc_search import embed_decoding
-from seqrec.resampling import check_sample_rate
+from seqrec import api
+from seqrec.core import results
+from seqrec.core.ctc_search import embed_decoding
+from seqrec.core.resampling import check_sample_rate
+from seqrec.core.safe_config import READER_TARGETS, check_decoding, check_reader, check_tree
+from seqrec.core.waveform import check_finite, chunks_of, fit_clip, split_at_quiet_points
 from seqrec.runtime.audio import read_audio
 from seqrec.runtime.ctc import build_search
-from seqrec.safe_config import READER_TARGETS, check_decoding, check_reader, check_tree
-from seqrec.waveform import check_finite, chunks_of, fit_clip, split_at_quiet_points
 
 Input = str | Path | np.ndarray
 
@@ -62,7 +63,7 @@ def read_metadata(
 
 
 def check_metadata(meta: dict[str, Any], source: str | Path) -> None:
-    """The loading policy of :mod:`seqrec.safe_config` for an export's metadata, as
+    """The loading policy of :mod:`seqrec.core.safe_config` for an export's metadata, as
     :func:`seqrec.checkpoint.check_hyper_parameters` applies it to a checkpoint: the
     reader names only readers and its settings are bounded, the decoding names no file,
     and everything else is plain data with no ``_target_``."""
@@ -128,7 +129,7 @@ def run_batches(
         yield batch, outputs.astype(np.float32), out_lengths
 
 
-class OnnxModel(results.ModelMethods):
+class OnnxModel(api.ModelMethods):
     """What every exported model shares: the session, the metadata, and the reading of
     inputs by the reader settings the metadata holds."""
 
@@ -153,7 +154,7 @@ class OnnxModel(results.ModelMethods):
     def _fit(self, waveform: np.ndarray) -> np.ndarray:
         """The reader's clip format (:class:`seqrec.data.audio.AudioReader`:
         ``clip_seconds``, ``trim_db``, ``level_db``, ``placement``), by the same
-        :func:`seqrec.waveform.fit_clip`."""
+        :func:`seqrec.core.waveform.fit_clip`."""
         settings = ("clip_seconds", "trim_db", "level_db")
         options = {key: self.reader_config.get(key) for key in settings}
         if all(value is None for value in options.values()):
@@ -194,7 +195,7 @@ class OnnxModel(results.ModelMethods):
         return [clip]
 
 
-class OnnxClassifier(results.Classifies, OnnxModel):
+class OnnxClassifier(api.Classifies, OnnxModel):
     """An exported sequence classifier: audio or video in, labels out."""
 
     kind = "classifier"
@@ -231,7 +232,7 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-class OnnxTranscriber(results.Transcribes, OnnxModel):
+class OnnxTranscriber(api.Transcribes, OnnxModel):
     """An exported CTC speech recogniser: audio in, text out, decoded as the
     metadata's decoding config says (:meth:`set_decoding` changes it).
 
@@ -272,7 +273,7 @@ class OnnxTranscriber(results.Transcribes, OnnxModel):
     def transcripts(
         self, waveforms: Sequence[np.ndarray], batch_size: int = 16, with_times: bool = True
     ) -> list[results.Transcript]:
-        """:class:`~seqrec.results.Transcript` of waveforms already read; word times if ``with_times``."""
+        """:class:`~seqrec.core.results.Transcript` of waveforms already read; word times if ``with_times``."""
         max_samples = round(self.chunk_seconds * self.sample_rate)
         chunks, owners, offsets = chunks_of(
             [np.asarray(w) for w in waveforms],

@@ -1,6 +1,6 @@
 """Video for the ONNX runtime, in numpy: a file read as the checkpoint's
 :class:`seqrec.data.video.ClipReader` reads it in evaluation. The frames are decoded and
-sampled by :mod:`seqrec.video_frames`, as the PyTorch side does; the resize is
+sampled by :mod:`seqrec.core.video_frames`, as the PyTorch side does; the resize is
 PyTorch's antialiased bilinear resize of uint8 images computed the same way (the
 same fixed-point weights and rounding, so the same pixels); then the centre crop and
 the normalisation."""
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from seqrec.video_frames import VideoError, clip_times, clip_windows, probe_video, read_frames
+from seqrec.core.video_frames import VideoError, clip_times, clip_windows, probe_video, read_frames
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -30,9 +30,9 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
+from seqrec.core.resampling import resample
 from seqrec.data.manifest import write_manifest
 from seqrec.data.speech_commands import WORDS_35
-from seqrec.resampling import resample
 from seqrec.synth import acoustics, gnuspeech, piper
 from seqrec.synth.asr import speak
 from seqrec.synth.espeak import ESpeak, split_variants

@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from seqrec.core.resampling import check_sample_rate, resample
+from seqrec.core.waveform import read_soundfile
 from seqrec.data.manifest import MISSING_FILE, ManifestError, read_manifest
 from seqrec.data.speech_commands import WORDS_10, WORDS_35
 from seqrec.data.streams import (
@@ -47,13 +49,11 @@ from seqrec.data.streams import (
     word_list,
     write_stream,
 )
-from seqrec.resampling import check_sample_rate, resample
 from seqrec.synth import acoustics
 from seqrec.synth.espeak import split_variants
 from seqrec.synth.sentences import SentenceGenerator, grammar_fingerprint, vocabulary
 from seqrec.synth.spoken import SpokenCorpus, init_worker, worker
 from seqrec.synth.workers import job_seed, run_jobs
-from seqrec.waveform import read_soundfile
 
 # mean spoken length of a grammar sentence and of an isolated word at the default
 # rates (measured: 2.3 s and 0.4 s), for how much speech to synthesise

@@ -348,7 +348,7 @@ def test_pickled_payload_is_refused_and_never_runs(tmp_path):
         seqrec.load(tmp_path / "other.ckpt")
 
 
-# Every field a file carries is data (seqrec.safe_config): the planted files of the
+# Every field a file carries is data (seqrec.core.safe_config): the planted files of the
 # trust review, each refused before anything is read, written, downloaded or allocated.
 
 

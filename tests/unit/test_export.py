@@ -16,6 +16,7 @@ import torch
 
 import seqrec
 from seqrec.checkpoint import build_model
+from seqrec.core.video_frames import VideoError
 from seqrec.export import (
     PARITY_ATOL,
     ExportError,
@@ -28,7 +29,6 @@ from seqrec.export import (
 from seqrec.modules import SpeechEmbedding
 from seqrec.runtime import OnnxClassifier, OnnxTranscriber, read_metadata
 from seqrec.text import SentencePieceTokenizer
-from seqrec.video_frames import VideoError
 from tests.helpers import error_rates, fill_speech_embedding, run_cli
 
 RATE = 16000
@@ -657,7 +657,7 @@ def test_classify_gives_one_answer_for_a_word_whatever_its_format(tmp_path):
     """With the reader's clip format (trim, level, centre), classify() labels a word
     the same, with the same scores, whatever its padding, silence and level (peak
     0.05 to 1): on the checkpoint and on its export."""
-    from tests.unit.test_waveform import FORMAT, variants, word
+    from tests.unit.core.test_waveform import FORMAT, variants, word
 
     ckpt = write_checkpoint(tmp_path / "format.ckpt", "kws_lstm_attention")
     checkpoint = torch.load(ckpt, weights_only=True)

@@ -6,10 +6,10 @@ import soundfile as sf
 import torch
 
 import seqrec
+from seqrec.core.waveform import AudioError
 from seqrec.data.audio import AudioReader
 from seqrec.inference import Classifier, Transcriber
 from seqrec.text import CharTokenizer
-from seqrec.waveform import AudioError
 from tests.conftest import TINY_WORDS
 from tests.helpers import assert_batch_invariant, build_kws_model, tiny_ctc_model, waveforms
 

@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 
 from seqrec.cli import detect
 from seqrec.config import conf_dir
-from tests.unit.stream_stubs import RATE, ToneSpotter, stream
+from tests.unit.kws.stream_stubs import RATE, ToneSpotter, stream
 
 BURSTS = [("low", 1.0, 1.5), ("high", 3.5, 4.0)]
 

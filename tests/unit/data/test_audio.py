@@ -142,7 +142,7 @@ def test_reader_owns_the_clip_format_and_training_places_words_at_random():
     """A reader with trimming, a level and centring gives one waveform for a word
     whatever its padding, silence and level; its training variant places the word
     anywhere in the window."""
-    from tests.unit.test_waveform import FORMAT, variants, word
+    from tests.unit.core.test_waveform import FORMAT, variants, word
 
     reader = AudioReader(16000, **FORMAT)
     clips = [reader.prepare(w)[0] for w in variants(word()).values()]

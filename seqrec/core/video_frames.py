@@ -36,7 +36,7 @@ from typing import TypeVar
 import av
 import numpy as np
 
-from seqrec.waveform import DURATION_MISMATCH
+from seqrec.core.waveform import DURATION_MISMATCH
 
 UNREADABLE_VIDEO = "unreadable_video"
 EMPTY_VIDEO = "empty_video"

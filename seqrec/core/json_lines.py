@@ -1,5 +1,5 @@
 """JSON Lines read strictly, for every manifest seqrec reads (:mod:`seqrec.data.manifest`,
-:mod:`seqrec.stream_manifest`). Torch-free.
+:mod:`seqrec.kws.streams_manifest`). Torch-free.
 
 Python's ``json`` accepts what JSON does not: ``NaN``, ``Infinity`` and ``-Infinity``,
 and ``1e999``, which it reads as infinity. A manifest number that is not finite
@@ -46,11 +46,11 @@ def parse_json_line(line: bytes | str) -> Any:
     >>> parse_json_line(b'{"keywords": [{"start": NaN}]}')
     Traceback (most recent call last):
     ...
-    seqrec.json_lines.NonFiniteNumberError: keywords[0].start is NaN; every number must be finite
+    seqrec.core.json_lines.NonFiniteNumberError: keywords[0].start is NaN; every number must be finite
     >>> parse_json_line(b'{"id": "caf\\xe9"}')
     Traceback (most recent call last):
     ...
-    seqrec.json_lines.JsonLineError: not UTF-8 text (byte 0xe9 at column 12)
+    seqrec.core.json_lines.JsonLineError: not UTF-8 text (byte 0xe9 at column 12)
     """
     if isinstance(line, bytes):
         try:

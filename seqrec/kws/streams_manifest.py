@@ -13,10 +13,10 @@ from pathlib import Path
 
 import soundfile as sf
 
-from seqrec.detect_sidecar import finite_number
-from seqrec.json_lines import JsonLineError, numbered_lines, parse_json_line
-from seqrec.streaming import NON_KEYWORDS, Event
-from seqrec.waveform import DURATION_TOLERANCE
+from seqrec.core.json_lines import JsonLineError, numbered_lines, parse_json_line
+from seqrec.core.waveform import DURATION_TOLERANCE
+from seqrec.kws.detector import NON_KEYWORDS, Event
+from seqrec.kws.settings import finite_number
 
 
 class StreamManifestError(ValueError):

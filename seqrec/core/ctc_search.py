@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from seqrec.results import Hypothesis
-from seqrec.safe_config import (
+from seqrec.core.results import Hypothesis
+from seqrec.core.safe_config import (
     BEAM,
     DECODING_PATHS,
     GREEDY,
@@ -284,7 +284,7 @@ def embed_decoding(decoding: Mapping[str, Any] | None) -> dict[str, Any]:
     """``decoding`` (either form) with the files it names read into it: a lexicon
     search's LM as ARPA text (``lm_arpa``, estimated from ``lm_text`` if need be) and
     its words (``words``), so that a checkpoint or an export carries them as data and
-    names no file (:mod:`seqrec.safe_config`). Other configs are returned as
+    names no file (:mod:`seqrec.core.safe_config`). Other configs are returned as
     :func:`decoding_config` gives them.
 
     >>> embed_decoding({"method": "beam", "beam_size": 8})
@@ -321,7 +321,7 @@ def embed_decoding(decoding: Mapping[str, Any] | None) -> dict[str, Any]:
 def check_arpa(text: str, source: str = "lm_arpa") -> dict[int, int]:
     """The n-gram counts of an ARPA model's text, after checking that its header
     declares exactly the entries its sections hold, for orders 1 to
-    :data:`~seqrec.safe_config.MAX_LM_ORDER` (KenLM sizes its tables by the header)."""
+    :data:`~seqrec.core.safe_config.MAX_LM_ORDER` (KenLM sizes its tables by the header)."""
     declared: dict[int, int] = {}
     found: dict[int, int] = {}
     section = None

@@ -1,4 +1,4 @@
-"""seqrec.keyword_calibration and seqrec-eval-stream's calibration: offsets that line up
+"""seqrec.kws.calibration and seqrec-eval-stream's calibration: offsets that line up
 the keywords' impostor tails, a sweep over them that counts exactly the detector's
 events at the per-keyword thresholds, and the thresholds written for detect()."""
 
@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqrec.detect_sidecar import read_sidecar
-from seqrec.keyword_calibration import Calibration, calibrate, impostor_scores, logit, sigmoid
-from seqrec.stream_det import ALL, candidate_thresholds, match_events, sweep
-from seqrec.stream_eval import evaluate_streams
-from seqrec.stream_manifest import Keyword, Stream
-from seqrec.streaming import Track, detect, trigger
-from tests.unit.stream_stubs import ToneSpotter, write_streams
+from seqrec.kws.calibration import Calibration, calibrate, impostor_scores, logit, sigmoid
+from seqrec.kws.det import ALL, candidate_thresholds, match_events, sweep
+from seqrec.kws.detector import Track, detect, trigger
+from seqrec.kws.evaluate import evaluate_streams
+from seqrec.kws.settings import read_sidecar
+from seqrec.kws.streams_manifest import Keyword, Stream
+from tests.unit.kws.stream_stubs import ToneSpotter, write_streams
 
 LABELS = ("_silence_", "yes", "no")
 

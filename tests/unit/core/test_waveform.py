@@ -1,4 +1,4 @@
-"""seqrec.waveform: fit_clip brings a word to one clip format whatever its padding,
+"""seqrec.core.waveform: fit_clip brings a word to one clip format whatever its padding,
 silence and level; NaN and infinite samples are refused, named by their place."""
 
 import random
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from seqrec.waveform import AudioError, check_finite, fit_clip, read_soundfile
+from seqrec.core.waveform import AudioError, check_finite, fit_clip, read_soundfile
 
 RATE = 16000
 FORMAT = {"clip_seconds": 1.0, "trim_db": 40.0, "level_db": -20.0, "placement": "centre"}

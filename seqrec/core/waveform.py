@@ -45,7 +45,7 @@ def check_finite(
     >>> check_finite(np.array([0.0, 0.1, np.nan]), "stdin", first=100, sample_bytes=4)
     Traceback (most recent call last):
     ...
-    seqrec.waveform.AudioError: stdin: audio contains NaN or infinite samples (the first, nan, at sample 102, byte 408)
+    seqrec.core.waveform.AudioError: stdin: audio contains NaN or infinite samples (the first, nan, at sample 102, byte 408)
     """
     finite = np.isfinite(samples)
     if finite.all():

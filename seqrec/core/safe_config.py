@@ -23,7 +23,7 @@ Every check raises ``error(message)``, with the file and the field in the messag
 >>> check_tree({"a": [{"_target_": "builtins.open"}]}, "bad.ckpt", "reader", READER_TARGETS)
 Traceback (most recent call last):
 ...
-ValueError: bad.ckpt: refused to load: reader.a[0]._target_ names 'builtins.open', which is not one of seqrec's building blocks allowed in reader (seqrec.safe_config.READER_TARGETS)
+ValueError: bad.ckpt: refused to load: reader.a[0]._target_ names 'builtins.open', which is not one of seqrec's building blocks allowed in reader (seqrec.core.safe_config.READER_TARGETS)
 """
 
 import math
@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from seqrec.resampling import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from seqrec.core.resampling import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
 MODEL_TARGETS = frozenset(
     {
@@ -77,7 +77,7 @@ MAX_LM_ORDER = 6
 MAX_BEAM_SIZE = 4096
 MAX_WORDS = 1_000_000
 
-# Reader bounds. Audio rates are seqrec.resampling's; these bound what a reader
+# Reader bounds. Audio rates are seqrec.core.resampling's; these bound what a reader
 # allocates per input.
 MAX_CLIP_SECONDS = 600.0
 MAX_VIDEO_FRAMES = 1024  # frames per clip
@@ -112,7 +112,7 @@ def check_tree(
                 raise error(
                     f"{source}: refused to load: {path} names {value!r}, which is not one of "
                     f"seqrec's building blocks allowed in {field} "
-                    f"(seqrec.safe_config.{_allowlist_name(allowed)})"
+                    f"(seqrec.core.safe_config.{_allowlist_name(allowed)})"
                 )
             check_tree(value, source, path, allowed, error, leaves, field)
     elif isinstance(tree, list | tuple):

@@ -76,7 +76,7 @@ def _recall(value: Any) -> bool:
 
 
 def _calibration(value: Any) -> bool:
-    """``null``, or what :meth:`seqrec.keyword_calibration.Calibration.as_dict` writes."""
+    """``null``, or what :meth:`seqrec.kws.calibration.Calibration.as_dict` writes."""
     if value is None:
         return True
     checks = {

@@ -1,4 +1,4 @@
-"""seqrec.audio_chunks: a file, raw PCM on stdin or any binary stream, read a block at
+"""seqrec.core.audio_chunks: a file, raw PCM on stdin or any binary stream, read a block at
 a time; NaN samples and WAV files piped as raw PCM."""
 
 import io
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from seqrec.audio_chunks import chunks_of_source
-from seqrec.waveform import AudioError
+from seqrec.core.audio_chunks import chunks_of_source
+from seqrec.core.waveform import AudioError
 
 RATE = 8000
 
@@ -43,7 +43,7 @@ def test_a_wav_file_piped_to_stdin_is_read_as_raw_pcm_with_a_warning(monkeypatch
     for source in (wav_bytes(wave), Trickle(wav_bytes(wave), step=3)):
         caplog.clear()
         on_stdin(monkeypatch, source)
-        with caplog.at_level(logging.WARNING, logger="seqrec.audio_chunks"):
+        with caplog.at_level(logging.WARNING, logger="seqrec.core.audio_chunks"):
             samples = np.concatenate(list(chunks_of_source("-", RATE)))
         (record,) = caplog.records
         assert "stdin starts with a RIFF header" in record.getMessage()
@@ -52,7 +52,7 @@ def test_a_wav_file_piped_to_stdin_is_read_as_raw_pcm_with_a_warning(monkeypatch
         assert samples.size == RATE + 22  # the 44-byte header read as 22 samples
     caplog.clear()
     on_stdin(monkeypatch, (wave * 32767).astype("<i2").tobytes())  # raw PCM: no warning
-    with caplog.at_level(logging.WARNING, logger="seqrec.audio_chunks"):
+    with caplog.at_level(logging.WARNING, logger="seqrec.core.audio_chunks"):
         samples = np.concatenate(list(chunks_of_source("-", RATE)))
     assert not caplog.records and np.abs(samples - wave).max() < 1e-4
 

@@ -1,4 +1,4 @@
-"""seqrec.resampling: torchaudio's windowed-sinc resampling for any pair of rates, at a
+"""seqrec.core.resampling: torchaudio's windowed-sinc resampling for any pair of rates, at a
 cost bounded by the audio's length, shared by the PyTorch side and the runtime."""
 
 import math
@@ -9,9 +9,7 @@ import soundfile as sf
 import torch
 import torchaudio
 
-from seqrec.data.audio import AudioClassificationDataset, AudioReader, load_audio
-from seqrec.data.batch import SkippedSample
-from seqrec.resampling import (
+from seqrec.core.resampling import (
     DENSE_KERNEL_TAPS,
     _resample_dense,
     _resample_sparse,
@@ -19,8 +17,10 @@ from seqrec.resampling import (
     reduced_rates,
     resample,
 )
+from seqrec.core.waveform import AudioError
+from seqrec.data.audio import AudioClassificationDataset, AudioReader, load_audio
+from seqrec.data.batch import SkippedSample
 from seqrec.runtime.audio import read_audio
-from seqrec.waveform import AudioError
 from tests.conftest import write_manifest_lines
 
 

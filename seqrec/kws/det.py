@@ -1,14 +1,14 @@
 """The threshold sweep of keyword detection on streams (for ``seqrec-eval-stream``,
-:mod:`seqrec.stream_eval`), torch-free: events matched to the keywords' known times,
+:mod:`seqrec.kws.evaluate`), torch-free: events matched to the keywords' known times,
 hits and false alarms at every threshold, and the DET curve as CSV and PNG.
 
 An event is a hit when it names the word and is given (``Event.time``: its window's
 end, or the end of its decision span) between the keyword's start and
 ``tolerance_seconds`` after its end; a keyword is hit at most once, by its earliest
 such event; every other event is a false alarm. Every threshold's events come from
-:func:`seqrec.streaming.fired_windows`, the detector's own rule, so each point of the
+:func:`seqrec.kws.detector.fired_windows`, the detector's own rule, so each point of the
 sweep is exactly what ``detect()`` gives there. The threshold is one for every keyword,
-or with a :class:`~seqrec.keyword_calibration.Calibration` a reference threshold that
+or with a :class:`~seqrec.kws.calibration.Calibration` a reference threshold that
 stands for one threshold per keyword.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from seqrec.keyword_calibration import Calibration
-from seqrec.stream_manifest import Keyword, Stream
-from seqrec.streaming import NON_KEYWORDS, Event, Track, fired_windows
+from seqrec.kws.calibration import Calibration
+from seqrec.kws.detector import NON_KEYWORDS, Event, Track, fired_windows
+from seqrec.kws.streams_manifest import Keyword, Stream
 
 ALL = "all"  # the keyword column of the totals over every keyword
 FA_TARGETS = (0.5, 1.0, 5.0)  # false alarms per hour at which recall is reported
@@ -175,8 +175,8 @@ def sweep(
 ) -> Det:
     """The hits and false alarms at each threshold (one for all keywords, or the
     reference threshold of ``calibration``: one per keyword), from the windows that
-    fire on each stream's track (:func:`~seqrec.streaming.fired_windows`, the events of
-    :func:`~seqrec.streaming.trigger` and of the detector)."""
+    fire on each stream's track (:func:`~seqrec.kws.detector.fired_windows`, the events of
+    :func:`~seqrec.kws.detector.trigger` and of the detector)."""
     column = {w: k for k, w in enumerate(columns)}
     hits = np.zeros((len(thresholds), len(columns)), np.int64)
     events = np.zeros_like(hits)  # per column, all the events naming its word

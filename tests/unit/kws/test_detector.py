@@ -1,4 +1,4 @@
-"""seqrec.streaming: keyword events in a stream, from a classifier whose scores are
+"""seqrec.kws.detector: keyword events in a stream, from a classifier whose scores are
 known (a tone spotter), and from a trained-model stand-in exported to ONNX."""
 
 import io
@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from seqrec.audio_chunks import chunks_of_source
-from seqrec.detect_sidecar import detector_settings, sidecar_path
-from seqrec.streaming import (
+from seqrec.core.audio_chunks import chunks_of_source
+from seqrec.core.waveform import AudioError
+from seqrec.kws.detector import (
     Event,
     StreamingDetector,
     detect,
     score_track,
     trigger,
 )
-from seqrec.waveform import AudioError
-from tests.unit.stream_stubs import RATE, ToneSpotter, stream
+from seqrec.kws.settings import detector_settings, sidecar_path
+from tests.unit.kws.stream_stubs import RATE, ToneSpotter, stream
 
 BURSTS = [("low", 1.0, 1.5), ("high", 3.5, 4.0)]
 
@@ -142,7 +142,7 @@ def test_without_a_sidecar_the_threshold_is_half_and_the_log_says_so_once(tmp_pa
     wave = stream(BURSTS)
     model = ToneSpotter()
     model.source = str(tmp_path / "kws.onnx")
-    with caplog.at_level(logging.WARNING, logger="seqrec.detect_sidecar"):
+    with caplog.at_level(logging.WARNING, logger="seqrec.kws.settings"):
         first = list(detect(model, [wave]))
         second = list(detect(model, [wave]))
     assert first == second == events_of(wave, RATE, threshold=0.5)
@@ -212,7 +212,7 @@ def test_raw_pcm_formats_a_torn_sample_and_a_format_it_does_not_take(caplog):
     assert [(e.word, e.end) for e in as_float] == [
         (e.word, e.end) for e in detect(ToneSpotter(), [wave], threshold=0.9)
     ]
-    with caplog.at_level("WARNING", logger="seqrec.audio_chunks"):
+    with caplog.at_level("WARNING", logger="seqrec.core.audio_chunks"):
         chunks = list(
             chunks_of_source(io.BytesIO(wave.astype("<f4").tobytes()[:-3]), RATE, "f32le")
         )

@@ -12,7 +12,7 @@ from typing import BinaryIO
 import numpy as np
 import soundfile as sf
 
-from seqrec.waveform import MISSING_FILE, AudioError, check_finite
+from seqrec.core.waveform import MISSING_FILE, AudioError, check_finite
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def chunks_of_source(source: Source, rate: int, pcm: str = "s16le") -> Iterator[
     ``s16le`` (16-bit integers) or ``f32le`` (32-bit floats), little-endian.
 
     A NaN or infinite sample in a file or a raw stream is an :class:`AudioError`
-    naming the file or stream and where it lies (:func:`seqrec.waveform.check_finite`);
+    naming the file or stream and where it lies (:func:`seqrec.core.waveform.check_finite`);
     a raw stream that starts like a WAV file (``RIFF``) is read as raw PCM, with a
     warning."""
     if pcm not in PCM_FORMATS:

@@ -1,4 +1,4 @@
-"""seqrec.stream_eval and seqrec-eval-stream: hits and false alarms counted on
+"""seqrec.kws.evaluate and seqrec-eval-stream: hits and false alarms counted on
 hand-made events, the threshold sweep against the detector's own events, the whole
 evaluation on two tiny streams of a tone spotter, and clear manifest errors."""
 
@@ -11,7 +11,7 @@ import soundfile as sf
 from hydra import compose, initialize_config_dir
 
 from seqrec.config import conf_dir
-from seqrec.stream_det import (
+from seqrec.kws.det import (
     ALL,
     Det,
     candidate_thresholds,
@@ -20,7 +20,8 @@ from seqrec.stream_det import (
     sweep,
     sweep_thresholds,
 )
-from seqrec.stream_eval import (
+from seqrec.kws.detector import Event, Track, detect, score_track, trigger
+from seqrec.kws.evaluate import (
     evaluate_streams,
     keyword_peaks,
     keyword_rivals,
@@ -28,7 +29,7 @@ from seqrec.stream_eval import (
     peak_summary,
     recall_breakdown,
 )
-from seqrec.stream_manifest import (
+from seqrec.kws.streams_manifest import (
     CONTEXTS,
     Keyword,
     Speech,
@@ -36,8 +37,7 @@ from seqrec.stream_manifest import (
     StreamManifestError,
     read_streams,
 )
-from seqrec.streaming import Event, Track, detect, score_track, trigger
-from tests.unit.stream_stubs import RATE, ToneSpotter, write_streams
+from tests.unit.kws.stream_stubs import RATE, ToneSpotter, write_streams
 
 KEYWORDS = (
     Keyword("yes", 1.0, 1.5),

@@ -22,7 +22,7 @@ over 3 windows, one burst of impostor scores spans a few windows, so the default
 window lies about two to four false alarms deep into a keyword's tail. A higher rank
 rests each offset on more of the tail and less on its single worst burst.
 
-``seqrec.stream_eval`` then sweeps ``T`` on the test streams exactly as it sweeps the
+``seqrec.kws.evaluate`` then sweeps ``T`` on the test streams exactly as it sweeps the
 shared threshold, firing with the per-keyword thresholds (the detector's own rule), and
 writes the chosen ones into the sidecar as a mapping word -> threshold, which
 ``detect()`` takes as it is. The calibration streams must not be the test streams: a
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqrec.stream_manifest import Stream
-from seqrec.streaming import NON_KEYWORDS, Track
+from seqrec.kws.detector import NON_KEYWORDS, Track
+from seqrec.kws.streams_manifest import Stream
 
 EPS = 1e-7  # a keyword's tail score is clipped into [EPS, 1 - EPS]: its offset is finite
 RANK = 10  # the impostor window, counted from the highest score, that places a keyword's tail
@@ -105,7 +105,7 @@ def impostor_scores(
     the smoothing after it, is in them).
 
     >>> from pathlib import Path
-    >>> from seqrec.stream_manifest import Keyword
+    >>> from seqrec.kws.streams_manifest import Keyword
     >>> scores = np.linspace(0, 0.9, 10)  # windows ending at 1.0, 1.5, ..., 5.5 s
     >>> track = Track(("_silence_", "yes"), 10, 10, np.arange(10, 60, 5),
     ...               np.stack([1 - scores, scores], axis=1))

@@ -23,8 +23,8 @@ two steps a batch of windows at a time, so both give the same events.
 
 With ``threshold=None`` (the default) the threshold comes from the JSON sidecar that
 ``seqrec-eval-stream`` writes beside the model (``best.ckpt`` -> ``best.detect.json``,
-:mod:`seqrec.detect_sidecar`), with its hop, window, smoothing, refractory and decision
-settings; else it is 0.5. Sources are read by :mod:`seqrec.audio_chunks`.
+:mod:`seqrec.kws.settings`), with its hop, window, smoothing, refractory and decision
+settings; else it is 0.5. Sources are read by :mod:`seqrec.core.audio_chunks`.
 
     model = seqrec.load("kws.ckpt")               # or "kws.onnx"
     for event in model.detect("long.wav", threshold=0.8):
@@ -38,9 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from seqrec.audio_chunks import Source, chunks_of_source
-from seqrec.detect_sidecar import Thresholds, detector_settings
-from seqrec.waveform import check_finite
+from seqrec.core.audio_chunks import Source, chunks_of_source
+from seqrec.core.waveform import check_finite
+from seqrec.kws.settings import Thresholds, detector_settings
 
 # classes that are never events: Speech Commands' 12-class task has both
 NON_KEYWORDS = ("_silence_", "_unknown_")
@@ -130,7 +130,7 @@ class WindowScorer:
     def feed(self, samples: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Add ``samples`` (1-D, finite, at the model's sample rate); score every window
         that is now complete. A NaN or infinite sample is an
-        :class:`~seqrec.waveform.AudioError` naming its place in the stream: a NaN
+        :class:`~seqrec.core.waveform.AudioError` naming its place in the stream: a NaN
         would make every window that holds it score nan, and no event could fire."""
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim != 1:

@@ -1,4 +1,4 @@
-"""seqrec.ctc_search: flashlight-text's beam searches built from numpy, as
+"""seqrec.core.ctc_search: flashlight-text's beam searches built from numpy, as
 torchaudio's ``ctc_decoder`` builds them, give the same hypotheses it gives."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torchaudio.models.decoder import ctc_decoder
 
-from seqrec.ctc_search import (
+from seqrec.core.ctc_search import (
     FlashlightSearch,
     decoding_config,
     lexicon_search,
@@ -127,7 +127,7 @@ def test_decoding_configs_of_either_form():
 
 
 def test_an_lm_travels_as_arpa_text_whose_header_must_be_true(tmp_path):
-    from seqrec.ctc_search import check_arpa, embed_decoding
+    from seqrec.core.ctc_search import check_arpa, embed_decoding
 
     text = tmp_path / "lm.txt"
     text.write_text("".join(s + "\n" for s in SENTENCES))

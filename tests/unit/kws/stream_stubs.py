@@ -1,6 +1,6 @@
 """A classifier whose scores are known (a tone spotter), the streams of noise and tone
 bursts it listens to, and a streams manifest of them on disk: shared by the tests of
-seqrec.streaming and seqrec.stream_eval."""
+seqrec.kws.detector and seqrec.kws.evaluate."""
 
 import json
 from pathlib import Path
@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from seqrec import results
+from seqrec import api
 
 RATE = 8000
 TONES = {"low": 300.0, "high": 1200.0}
 
 
-class ToneSpotter(results.Classifies):
+class ToneSpotter(api.Classifies):
     """An audio classifier whose posterior for a word grows with the energy of the
     word's tone in the window: about 0.94 for half a second of a 0.5-amplitude tone."""
 

@@ -1,16 +1,16 @@
 """Keyword spotting on long streams, scored against the keywords' known times
 (``seqrec-eval-stream``), torch-free.
 
-The model runs once over each stream (:func:`seqrec.streaming.score_track`); every
-threshold's events then come from :func:`seqrec.streaming.trigger`, the detector's own
-rule, so each point of the sweep (:mod:`seqrec.stream_det`) is exactly what
+The model runs once over each stream (:func:`seqrec.kws.detector.score_track`); every
+threshold's events then come from :func:`seqrec.kws.detector.trigger`, the detector's own
+rule, so each point of the sweep (:mod:`seqrec.kws.det`) is exactly what
 ``detect()`` gives at that threshold. Quality is recall at 0.5, 1 and 5 false alarms
 per hour of audio, on one threshold for all keywords, or with ``calibration`` (streams
-of other voices) on per-keyword thresholds (:mod:`seqrec.keyword_calibration`); the
+of other voices) on per-keyword thresholds (:mod:`seqrec.kws.calibration`); the
 lowest threshold that keeps to ``fa_per_hour`` is written beside the model, where
 ``detect(threshold=None)`` takes it.
 
-The streams manifest: :mod:`seqrec.stream_manifest`.
+The streams manifest: :mod:`seqrec.kws.streams_manifest`.
 """
 
 import json
@@ -23,9 +23,8 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from seqrec.detect_sidecar import sidecar_path
-from seqrec.keyword_calibration import RANK, calibrate
-from seqrec.stream_det import (
+from seqrec.kws.calibration import RANK, calibrate
+from seqrec.kws.det import (
     ALL,
     EDGE,
     FA_TARGETS,
@@ -38,8 +37,9 @@ from seqrec.stream_det import (
     sweep_thresholds,
     write_det_csv,
 )
-from seqrec.stream_manifest import CONTEXTS, Stream, false_alarm_context, read_streams
-from seqrec.streaming import NON_KEYWORDS, Track, clip_window_seconds, score_track, trigger
+from seqrec.kws.detector import NON_KEYWORDS, Track, clip_window_seconds, score_track, trigger
+from seqrec.kws.settings import sidecar_path
+from seqrec.kws.streams_manifest import CONTEXTS, Stream, false_alarm_context, read_streams
 
 
 def evaluate_streams(
@@ -64,7 +64,7 @@ def evaluate_streams(
     lowest threshold whose FA/h is at most ``fa_per_hour``. With ``calibration`` (a
     streams manifest of other voices than ``streams``), the threshold swept is the
     reference threshold of per-keyword thresholds calibrated there
-    (:func:`seqrec.keyword_calibration.calibrate` at ``calibration_rank``). Writes
+    (:func:`seqrec.kws.calibration.calibrate` at ``calibration_rank``). Writes
     ``det.csv``, ``det.png``, ``stream_metrics.json``, ``events.jsonl`` (at that
     threshold) and the detection sidecar into ``out`` (default: ``stream_eval/`` beside
     the model) and, with ``write_default``, the sidecar beside the model too. Returns
@@ -148,7 +148,7 @@ def evaluate_streams(
             keyword_rivals(peak_tracks, entries, tolerance_seconds),
         ),
     }
-    # what detect() reads (seqrec.detect_sidecar.read_sidecar), and where it came from
+    # what detect() reads (seqrec.kws.settings.read_sidecar), and where it came from
     chosen_settings = {
         "threshold": limits,
         **detector,
@@ -184,7 +184,7 @@ def keyword_peaks(
     A keyword whose peak is below a threshold cannot be hit at that threshold, so the
     share of peaks at or above it bounds the recall there, whatever the false alarms.
 
-    >>> from seqrec.stream_manifest import Keyword
+    >>> from seqrec.kws.streams_manifest import Keyword
     >>> track = Track(("_silence_", "yes"), 10, 10, np.array([10, 15, 20, 30]),
     ...               np.array([[0.9, 0.1], [0.3, 0.7], [0.1, 0.9], [0.0, 1.0]]))
     >>> stream = Stream("s", Path("s.wav"), 3.0, (Keyword("yes", 0.9, 1.2),))
@@ -220,7 +220,7 @@ def keyword_rivals(
     hears instead, and whether it scores above the keyword there); None when no window
     is near it.
 
-    >>> from seqrec.stream_manifest import Keyword
+    >>> from seqrec.kws.streams_manifest import Keyword
     >>> track = Track(("_silence_", "yes", "no"), 10, 10, np.array([10, 15, 20]),
     ...               np.array([[0.8, 0.1, 0.1], [0.2, 0.3, 0.5], [0.5, 0.2, 0.3]]))
     >>> stream = Stream("s", Path("s.wav"), 3.0, (Keyword("yes", 0.9, 1.2),))
