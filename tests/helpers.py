@@ -5,6 +5,7 @@ scores recomputed outside the task, planted checkpoints, and stand-ins for the
 benchmark timers."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -23,6 +24,8 @@ import torch.nn.functional as F
 from torchaudio.functional import edit_distance
 
 import seqrec
+from seqrec.api import Classifies
+from seqrec.checkpoint import build_model
 from seqrec.data.audio import load_audio
 from seqrec.data.batch import pad_sequences
 from seqrec.data.manifest import scan_manifest
@@ -39,6 +42,7 @@ from seqrec.modules import (
     SpecAugment,
     SpeechEmbedding,
 )
+from seqrec.text import SentencePieceTokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -579,3 +583,287 @@ def fake_gnuspeech(folder: Path, version: str = "0.3.0") -> Path:
     (package / "package.json").write_text(json.dumps(manifest))
     (package / "dist" / "exports" / "GnuSpeech.js").write_text(_FAKE_GNUSPEECH)
     return package
+
+
+# A classifier whose scores are known (a tone spotter), the streams of noise and tone
+# bursts it listens to, and a streams manifest of them on disk: for the tests of
+# seqrec.kws and seqrec-detect.
+
+TONE_RATE = 8000  # ToneSpotter's sample rate
+TONES = {"low": 300.0, "high": 1200.0}
+
+
+class ToneSpotter(Classifies):
+    """An audio classifier whose posterior for a word grows with the energy of the
+    word's tone in the window: about 0.94 for half a second of a 0.5-amplitude tone."""
+
+    modality = "audio"
+    sample_rate = TONE_RATE
+    labels = ("_silence_", "low", "high")
+    source = "tone spotter"
+
+    def prepare(self, item, index=None):
+        return [np.asarray(item, dtype=np.float32)]
+
+    def posteriors(self, items, batch_size=32):
+        t = np.arange(TONE_RATE) / TONE_RATE
+        logits = []
+        for (window,) in items:
+            energy = [
+                abs(window @ np.exp(2j * np.pi * f * t[: window.size])) / (0.25 * TONE_RATE)
+                for f in TONES.values()
+            ]  # 0.5 per half second of a 0.5-amplitude tone
+            logits.append([1.0, *(8.0 * min(e, 1.0) for e in energy)])
+        logits = np.array(logits)
+        return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+
+def tone_stream(bursts, seconds=6.0, seed=0, amplitude=0.5):
+    """Quiet noise with tone bursts: (word, start, end) in seconds, or (word, start,
+    end, amplitude)."""
+    rng = np.random.default_rng(seed)
+    wave = 0.01 * rng.standard_normal(round(seconds * TONE_RATE)).astype(np.float32)
+    for word, start, end, *level in bursts:
+        t = np.arange(round(start * TONE_RATE), round(end * TONE_RATE))
+        wave[t] += (level[0] if level else amplitude) * np.sin(
+            2 * np.pi * TONES[word] * t / TONE_RATE
+        )
+    return wave
+
+
+def write_tone_streams(root: Path, streams: dict, seconds: float = 6.0) -> Path:
+    """``root/streams.jsonl`` and its wavs: per stream id, (bursts played, keywords
+    marked as (word, start, end))."""
+    (root / "streams").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for seed, (name, (bursts, keywords)) in enumerate(streams.items()):
+        sf.write(root / "streams" / f"{name}.wav", tone_stream(bursts, seconds, seed), TONE_RATE)
+        lines.append({
+            "audio_filepath": f"streams/{name}.wav",
+            "duration": seconds,
+            "id": name,
+            "keywords": [{"word": w, "start": s, "end": e} for w, s, e in keywords],
+            "speech": [],
+        })  # fmt: skip
+    manifest = root / "streams.jsonl"
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return manifest
+
+
+# A word-like burst and the same word padded, with silence and at other levels: for
+# the tests of the clip format (seqrec.core.waveform.fit_clip and its users).
+
+CLIP_FORMAT = {"clip_seconds": 1.0, "trim_db": 40.0, "level_db": -20.0, "placement": "centre"}
+
+
+def word_burst(seconds=0.45, seed=0, rate=16000) -> np.ndarray:
+    """A word-like burst: two tones under a smooth envelope, peak 1."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * rate)) / rate
+    envelope = np.sin(np.pi * t / seconds) ** 2
+    wave = envelope * (np.sin(2 * np.pi * 220 * t) + 0.5 * np.sin(2 * np.pi * 1250 * t))
+    wave += 1e-3 * envelope * rng.standard_normal(t.size)
+    return (wave / np.abs(wave).max()).astype(np.float32)
+
+
+def clip_variants(wave: np.ndarray, rate=16000) -> dict[str, np.ndarray]:
+    """The same word padded, with leading or trailing silence, and at peaks 0.05 to 1."""
+    zeros = np.zeros
+    return {
+        "as is": wave,
+        "padded to 1 s": np.pad(wave, (0, rate - wave.size)),
+        "leading silence": np.r_[zeros(rate // 3, np.float32), wave],
+        "trailing silence": np.r_[wave, zeros(rate // 5, np.float32)],
+        "both, 2 s": np.r_[zeros(rate // 2, np.float32), wave, zeros(rate, np.float32)],
+        "peak 0.05": 0.05 * wave,
+        "peak 0.3, padded": np.pad(0.3 * wave, (rate // 10, rate // 4)),
+    }
+
+
+# Small models of every kind, written as training writes checkpoints (random seeded
+# weights): for the export, runtime and detection tests and the export benchmark.
+
+MODEL_RATE = 16000
+AUDIO_READER = {"_target_": "seqrec.data.audio.AudioReader", "sample_rate": MODEL_RATE}
+VIDEO_READER = {
+    "_target_": "seqrec.data.video.ClipReader",
+    "num_frames": 4,
+    "short_side": 20,
+    "transform": {"_target_": "seqrec.data.video.ClipTransform", "size": 16},
+}
+MODEL_LABELS = ["yes", "no", "up"]
+MODEL_SENTENCES = [
+    "the cat sat on the mat",
+    "a dog ran up the hill",
+    "we're quick brown foxes jumping",
+]
+
+
+def audio_model(cell, head, featurizer="LogMelSpectrogram", subsample=False, proj_size=0):
+    features = {"_target_": f"seqrec.modules.{featurizer}", "sample_rate": MODEL_RATE, "n_mels": 16}
+    if featurizer == "MFCC":
+        features["n_mfcc"] = 12
+    width = 12 if featurizer == "MFCC" else 16
+    config = {
+        "_target_": "seqrec.modules.SequenceModel",
+        "frontend": {
+            "_target_": "seqrec.modules.AudioFrontend",
+            "featurizer": features,
+            "spec_augment": {"_target_": "seqrec.modules.SpecAugment"},
+        },
+        "encoder": None,
+    }
+    if subsample:
+        config["encoder"] = {
+            "_target_": "seqrec.modules.ConvSubsampling",
+            "input_dim": width,
+            "out_dim": 16,
+            "factor": 4,
+        }
+        width = 16
+    config["decoder"] = {
+        "_target_": "seqrec.modules.RecurrentDecoder",
+        "input_dim": width,
+        "hidden": 8,
+        "num_layers": 2,
+        "cell": cell,
+        "proj_size": proj_size,
+    }
+    config["head"] = {**head, "input_dim": proj_size or 16}
+    return config
+
+
+def embedding_model():
+    """The speech-embedding front end (as training writes it, ``pretrained: true``;
+    :func:`write_checkpoint` fills it with random weights) and a BiLSTM, no encoder."""
+    return {
+        "_target_": "seqrec.modules.SequenceModel",
+        "frontend": {"_target_": "seqrec.modules.SpeechEmbedding", "pretrained": True},
+        "encoder": None,
+        "decoder": {
+            "_target_": "seqrec.modules.RecurrentDecoder",
+            "input_dim": 96,
+            "hidden": 8,
+            "num_layers": 1,
+            "cell": "lstm",
+        },
+        "head": {**classifier_head("attention"), "input_dim": 16},
+    }
+
+
+def classifier_head(pooling):
+    return {"_target_": "seqrec.modules.ClassifierHead", "num_classes": 3, "pooling": pooling}
+
+
+def ctc_head(num_classes):
+    return {"_target_": "seqrec.modules.CTCHead", "num_classes": num_classes}
+
+
+VIDEO_MODEL = {
+    "_target_": "seqrec.modules.SequenceModel",
+    "frontend": {
+        "_target_": "seqrec.modules.FrameEncoder",
+        "backbone": {
+            "_target_": "seqrec.modules.SmallCNN",
+            "channels": [4, 8],
+            "out_dim": 8,
+            "spatial_pool": 2,
+        },
+    },
+    "decoder": {
+        "_target_": "seqrec.modules.RecurrentDecoder",
+        "input_dim": 8,
+        "hidden": 8,
+        "num_layers": 1,
+        "cell": "gru",
+    },
+    "head": {"_target_": "seqrec.modules.ClassifierHead", "input_dim": 16, "num_classes": 4},
+}
+
+
+def bpe_state():
+    return SentencePieceTokenizer.train(MODEL_SENTENCES * 4, vocab_size=40).state()
+
+
+# name -> (model config, the hyper-parameters besides it)
+EXPORT_MODELS = {
+    "kws_lstm_attention": (
+        lambda: audio_model("lstm", classifier_head("attention")),
+        lambda: {"labels": MODEL_LABELS, "reader": AUDIO_READER},
+    ),
+    "kws_gru_mean": (
+        lambda: audio_model("gru", classifier_head("mean")),
+        lambda: {"labels": MODEL_LABELS, "reader": AUDIO_READER},
+    ),
+    "kws_lstm_max_mfcc_proj": (
+        lambda: audio_model("lstm", classifier_head("max"), "MFCC", proj_size=8),
+        lambda: {"labels": MODEL_LABELS, "reader": AUDIO_READER},
+    ),
+    "kws_speech_embedding": (
+        embedding_model,
+        lambda: {"labels": MODEL_LABELS, "reader": AUDIO_READER},
+    ),
+    "ctc_char": (
+        lambda: audio_model("gru", ctc_head(29)),
+        lambda: {"tokenizer": {"kind": "char"}, "reader": AUDIO_READER},
+    ),
+    "ctc_bpe_subsampled": (
+        lambda: audio_model("lstm", ctc_head(41), subsample=True),
+        lambda: {"tokenizer": bpe_state(), "reader": AUDIO_READER},
+    ),
+    "video_small_cnn": (
+        lambda: VIDEO_MODEL,
+        lambda: {"labels": ["left", "right", "up", "down"], "reader": VIDEO_READER},
+    ),
+}
+CLASSIFIERS = [
+    "kws_lstm_attention",
+    "kws_gru_mean",
+    "kws_lstm_max_mfcc_proj",
+    "kws_speech_embedding",
+]
+TRANSCRIBERS = ["ctc_char", "ctc_bpe_subsampled"]
+
+
+def write_checkpoint(path: Path, name: str) -> Path:
+    """A checkpoint as training writes one: random weights (seeded), its config."""
+    model_config, hparams = EXPORT_MODELS[name][0](), EXPORT_MODELS[name][1]()
+    torch.manual_seed(0)
+    model = build_model(model_config, path)
+    if "tokenizer" in hparams:  # a blank that does not win every frame: non-empty text
+        with torch.no_grad():
+            model.head.linear.bias[0] = -1.0
+    if isinstance(model.frontend, SpeechEmbedding):  # built without the wheel's weights
+        fill_speech_embedding(model.frontend)
+    state = {f"model.{key}": value for key, value in model.state_dict().items()}
+    hparams = {"model_config": model_config, **hparams}
+    torch.save({"state_dict": state, "hyper_parameters": hparams}, path)
+    return path
+
+
+def synthetic_waves(seconds=(1.0, 0.3, 2.2, 0.05, 1.5, 0.6), seed=0) -> list[np.ndarray]:
+    """Tones with noise and a pause: a small synthetic set of several lengths."""
+    rng = np.random.default_rng(seed)
+    waves = []
+    for s in seconds:
+        t = np.arange(round(s * MODEL_RATE)) / MODEL_RATE
+        wave = 0.3 * np.sin(2 * math.pi * rng.uniform(150, 3000) * t)
+        wave += 0.02 * rng.standard_normal(t.size)
+        wave[t.size // 3 : t.size // 3 + MODEL_RATE // 20] = 0  # a pause
+        waves.append(wave.astype(np.float32))
+    return waves
+
+
+def write_test_set(folder: Path, kind: str) -> Path:
+    """A manifest of the synthetic waves, labelled (``kws``) or transcribed (``ctc``)."""
+    from tests.conftest import write_manifest_lines
+
+    rows = []
+    for i, wave in enumerate(synthetic_waves()):
+        path = folder / f"{kind}{i}.wav"
+        sf.write(path, wave, MODEL_RATE)
+        target = (
+            {"label": MODEL_LABELS[i % 3]} if kind == "kws" else {"text": MODEL_SENTENCES[i % 3]}
+        )
+        rows.append({"audio_filepath": str(path), "duration": wave.size / MODEL_RATE, **target})
+    return write_manifest_lines(folder / f"{kind}.jsonl", rows)

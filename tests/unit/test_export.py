@@ -3,7 +3,6 @@ exported graph's outputs, the runtime's labels and transcripts, the metadata, in
 quantisation, the command, and the runtime without torch."""
 
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -26,163 +25,23 @@ from seqrec.export import (
     max_difference,
     reader_config,
 )
-from seqrec.modules import SpeechEmbedding
 from seqrec.runtime import OnnxClassifier, OnnxTranscriber, read_metadata
-from seqrec.text import SentencePieceTokenizer
-from tests.helpers import error_rates, fill_speech_embedding, run_cli
-
-RATE = 16000
-AUDIO_READER = {"_target_": "seqrec.data.audio.AudioReader", "sample_rate": RATE}
-VIDEO_READER = {
-    "_target_": "seqrec.data.video.ClipReader",
-    "num_frames": 4,
-    "short_side": 20,
-    "transform": {"_target_": "seqrec.data.video.ClipTransform", "size": 16},
-}
-LABELS = ["yes", "no", "up"]
-SENTENCES = ["the cat sat on the mat", "a dog ran up the hill", "we're quick brown foxes jumping"]
-
-
-def audio_model(cell, head, featurizer="LogMelSpectrogram", subsample=False, proj_size=0):
-    features = {"_target_": f"seqrec.modules.{featurizer}", "sample_rate": RATE, "n_mels": 16}
-    if featurizer == "MFCC":
-        features["n_mfcc"] = 12
-    width = 12 if featurizer == "MFCC" else 16
-    config = {
-        "_target_": "seqrec.modules.SequenceModel",
-        "frontend": {
-            "_target_": "seqrec.modules.AudioFrontend",
-            "featurizer": features,
-            "spec_augment": {"_target_": "seqrec.modules.SpecAugment"},
-        },
-        "encoder": None,
-    }
-    if subsample:
-        config["encoder"] = {
-            "_target_": "seqrec.modules.ConvSubsampling",
-            "input_dim": width,
-            "out_dim": 16,
-            "factor": 4,
-        }
-        width = 16
-    config["decoder"] = {
-        "_target_": "seqrec.modules.RecurrentDecoder",
-        "input_dim": width,
-        "hidden": 8,
-        "num_layers": 2,
-        "cell": cell,
-        "proj_size": proj_size,
-    }
-    config["head"] = {**head, "input_dim": proj_size or 16}
-    return config
-
-
-def embedding_model():
-    """The speech-embedding front end (as training writes it, ``pretrained: true``;
-    :func:`write_checkpoint` fills it with random weights) and a BiLSTM, no encoder."""
-    return {
-        "_target_": "seqrec.modules.SequenceModel",
-        "frontend": {"_target_": "seqrec.modules.SpeechEmbedding", "pretrained": True},
-        "encoder": None,
-        "decoder": {
-            "_target_": "seqrec.modules.RecurrentDecoder",
-            "input_dim": 96,
-            "hidden": 8,
-            "num_layers": 1,
-            "cell": "lstm",
-        },
-        "head": {**classifier_head("attention"), "input_dim": 16},
-    }
-
-
-def classifier_head(pooling):
-    return {"_target_": "seqrec.modules.ClassifierHead", "num_classes": 3, "pooling": pooling}
-
-
-def ctc_head(num_classes):
-    return {"_target_": "seqrec.modules.CTCHead", "num_classes": num_classes}
-
-
-VIDEO_MODEL = {
-    "_target_": "seqrec.modules.SequenceModel",
-    "frontend": {
-        "_target_": "seqrec.modules.FrameEncoder",
-        "backbone": {
-            "_target_": "seqrec.modules.SmallCNN",
-            "channels": [4, 8],
-            "out_dim": 8,
-            "spatial_pool": 2,
-        },
-    },
-    "decoder": {
-        "_target_": "seqrec.modules.RecurrentDecoder",
-        "input_dim": 8,
-        "hidden": 8,
-        "num_layers": 1,
-        "cell": "gru",
-    },
-    "head": {"_target_": "seqrec.modules.ClassifierHead", "input_dim": 16, "num_classes": 4},
-}
-
-
-def bpe_state():
-    return SentencePieceTokenizer.train(SENTENCES * 4, vocab_size=40).state()
-
-
-# name -> (model config, the hyper-parameters besides it)
-MODELS = {
-    "kws_lstm_attention": (
-        lambda: audio_model("lstm", classifier_head("attention")),
-        lambda: {"labels": LABELS, "reader": AUDIO_READER},
-    ),
-    "kws_gru_mean": (
-        lambda: audio_model("gru", classifier_head("mean")),
-        lambda: {"labels": LABELS, "reader": AUDIO_READER},
-    ),
-    "kws_lstm_max_mfcc_proj": (
-        lambda: audio_model("lstm", classifier_head("max"), "MFCC", proj_size=8),
-        lambda: {"labels": LABELS, "reader": AUDIO_READER},
-    ),
-    "kws_speech_embedding": (
-        embedding_model,
-        lambda: {"labels": LABELS, "reader": AUDIO_READER},
-    ),
-    "ctc_char": (
-        lambda: audio_model("gru", ctc_head(29)),
-        lambda: {"tokenizer": {"kind": "char"}, "reader": AUDIO_READER},
-    ),
-    "ctc_bpe_subsampled": (
-        lambda: audio_model("lstm", ctc_head(41), subsample=True),
-        lambda: {"tokenizer": bpe_state(), "reader": AUDIO_READER},
-    ),
-    "video_small_cnn": (
-        lambda: VIDEO_MODEL,
-        lambda: {"labels": ["left", "right", "up", "down"], "reader": VIDEO_READER},
-    ),
-}
-CLASSIFIERS = [
-    "kws_lstm_attention",
-    "kws_gru_mean",
-    "kws_lstm_max_mfcc_proj",
-    "kws_speech_embedding",
-]
-TRANSCRIBERS = ["ctc_char", "ctc_bpe_subsampled"]
-
-
-def write_checkpoint(path: Path, name: str) -> Path:
-    """A checkpoint as training writes one: random weights (seeded), its config."""
-    model_config, hparams = MODELS[name][0](), MODELS[name][1]()
-    torch.manual_seed(0)
-    model = build_model(model_config, path)
-    if "tokenizer" in hparams:  # a blank that does not win every frame: non-empty text
-        with torch.no_grad():
-            model.head.linear.bias[0] = -1.0
-    if isinstance(model.frontend, SpeechEmbedding):  # built without the wheel's weights
-        fill_speech_embedding(model.frontend)
-    state = {f"model.{key}": value for key, value in model.state_dict().items()}
-    hparams = {"model_config": model_config, **hparams}
-    torch.save({"state_dict": state, "hyper_parameters": hparams}, path)
-    return path
+from tests.helpers import (
+    AUDIO_READER,
+    CLASSIFIERS,
+    TRANSCRIBERS,
+    VIDEO_MODEL,
+    VIDEO_READER,
+    error_rates,
+    run_cli,
+    synthetic_waves,
+    write_checkpoint,
+    write_test_set,
+)
+from tests.helpers import EXPORT_MODELS as MODELS
+from tests.helpers import MODEL_LABELS as LABELS
+from tests.helpers import MODEL_RATE as RATE
+from tests.helpers import MODEL_SENTENCES as SENTENCES
 
 
 class Exports:
@@ -207,19 +66,6 @@ class Exports:
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory) -> Exports:
     return Exports(tmp_path_factory.mktemp("onnx"))
-
-
-def synthetic_waves(seconds=(1.0, 0.3, 2.2, 0.05, 1.5, 0.6), seed=0) -> list[np.ndarray]:
-    """Tones with noise and a pause: a small synthetic set of several lengths."""
-    rng = np.random.default_rng(seed)
-    waves = []
-    for s in seconds:
-        t = np.arange(round(s * RATE)) / RATE
-        wave = 0.3 * np.sin(2 * math.pi * rng.uniform(150, 3000) * t)
-        wave += 0.02 * rng.standard_normal(t.size)
-        wave[t.size // 3 : t.size // 3 + RATE // 20] = 0  # a pause
-        waves.append(wave.astype(np.float32))
-    return waves
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -545,19 +391,6 @@ def test_export_refuses_an_unknown_quantisation(exports, tmp_path):
         export_onnx(loaded, tmp_path / "x.onnx", quantize="int4")
 
 
-def write_test_set(folder: Path, kind: str) -> Path:
-    """A manifest of the synthetic waves, labelled (``kws``) or transcribed (``ctc``)."""
-    from tests.conftest import write_manifest_lines
-
-    rows = []
-    for i, wave in enumerate(synthetic_waves()):
-        path = folder / f"{kind}{i}.wav"
-        sf.write(path, wave, RATE)
-        target = {"label": LABELS[i % 3]} if kind == "kws" else {"text": SENTENCES[i % 3]}
-        rows.append({"audio_filepath": str(path), "duration": wave.size / RATE, **target})
-    return write_manifest_lines(folder / f"{kind}.jsonl", rows)
-
-
 @pytest.mark.parametrize("name", ["kws_lstm_attention", "ctc_bpe_subsampled"])
 def test_seqrec_eval_scores_an_export_as_its_checkpoint(exports, name, tmp_path):
     """seqrec-eval on the .onnx file reads the manifest with the reader its metadata
@@ -657,7 +490,9 @@ def test_classify_gives_one_answer_for_a_word_whatever_its_format(tmp_path):
     """With the reader's clip format (trim, level, centre), classify() labels a word
     the same, with the same scores, whatever its padding, silence and level (peak
     0.05 to 1): on the checkpoint and on its export."""
-    from tests.unit.core.test_waveform import FORMAT, variants, word
+    from tests.helpers import CLIP_FORMAT as FORMAT
+    from tests.helpers import clip_variants as variants
+    from tests.helpers import word_burst as word
 
     ckpt = write_checkpoint(tmp_path / "format.ckpt", "kws_lstm_attention")
     checkpoint = torch.load(ckpt, weights_only=True)

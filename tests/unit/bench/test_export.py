@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.unit.test_export import write_checkpoint, write_test_set
+from tests.helpers import write_checkpoint, write_test_set
 
 
 def test_seqrec_bench_export_compares_the_three_side_by_side(tmp_path, capsys, monkeypatch):

@@ -13,7 +13,9 @@ from hydra import compose, initialize_config_dir
 
 from seqrec.cli import detect
 from seqrec.config import conf_dir
-from tests.unit.kws.stream_stubs import RATE, ToneSpotter, stream
+from tests.helpers import TONE_RATE as RATE
+from tests.helpers import ToneSpotter
+from tests.helpers import tone_stream as stream
 
 BURSTS = [("low", 1.0, 1.5), ("high", 3.5, 4.0)]
 

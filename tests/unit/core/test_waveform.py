@@ -8,33 +8,11 @@ import pytest
 import soundfile as sf
 
 from seqrec.core.waveform import AudioError, check_finite, fit_clip, read_soundfile
+from tests.helpers import CLIP_FORMAT as FORMAT
+from tests.helpers import clip_variants as variants
+from tests.helpers import word_burst as word
 
 RATE = 16000
-FORMAT = {"clip_seconds": 1.0, "trim_db": 40.0, "level_db": -20.0, "placement": "centre"}
-
-
-def word(seconds=0.45, seed=0) -> np.ndarray:
-    """A word-like burst: two tones under a smooth envelope, peak 1."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(round(seconds * RATE)) / RATE
-    envelope = np.sin(np.pi * t / seconds) ** 2
-    wave = envelope * (np.sin(2 * np.pi * 220 * t) + 0.5 * np.sin(2 * np.pi * 1250 * t))
-    wave += 1e-3 * envelope * rng.standard_normal(t.size)
-    return (wave / np.abs(wave).max()).astype(np.float32)
-
-
-def variants(wave: np.ndarray) -> dict[str, np.ndarray]:
-    """The same word padded, with leading or trailing silence, and at peaks 0.05 to 1."""
-    zeros = np.zeros
-    return {
-        "as is": wave,
-        "padded to 1 s": np.pad(wave, (0, RATE - wave.size)),
-        "leading silence": np.r_[zeros(RATE // 3, np.float32), wave],
-        "trailing silence": np.r_[wave, zeros(RATE // 5, np.float32)],
-        "both, 2 s": np.r_[zeros(RATE // 2, np.float32), wave, zeros(RATE, np.float32)],
-        "peak 0.05": 0.05 * wave,
-        "peak 0.3, padded": np.pad(0.3 * wave, (RATE // 10, RATE // 4)),
-    }
 
 
 def test_the_same_samples_whatever_the_padding_silence_and_level():

@@ -142,7 +142,9 @@ def test_reader_owns_the_clip_format_and_training_places_words_at_random():
     """A reader with trimming, a level and centring gives one waveform for a word
     whatever its padding, silence and level; its training variant places the word
     anywhere in the window."""
-    from tests.unit.core.test_waveform import FORMAT, variants, word
+    from tests.helpers import CLIP_FORMAT as FORMAT
+    from tests.helpers import clip_variants as variants
+    from tests.helpers import word_burst as word
 
     reader = AudioReader(16000, **FORMAT)
     clips = [reader.prepare(w)[0] for w in variants(word()).values()]

@@ -14,7 +14,8 @@ from seqrec.kws.detector import Track, detect, trigger
 from seqrec.kws.evaluate import evaluate_streams
 from seqrec.kws.settings import read_sidecar
 from seqrec.kws.streams_manifest import Keyword, Stream
-from tests.unit.kws.stream_stubs import ToneSpotter, write_streams
+from tests.helpers import ToneSpotter
+from tests.helpers import write_tone_streams as write_streams
 
 LABELS = ("_silence_", "yes", "no")
 

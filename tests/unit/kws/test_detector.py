@@ -19,7 +19,9 @@ from seqrec.kws.detector import (
     trigger,
 )
 from seqrec.kws.settings import detector_settings, sidecar_path
-from tests.unit.kws.stream_stubs import RATE, ToneSpotter, stream
+from tests.helpers import TONE_RATE as RATE
+from tests.helpers import ToneSpotter
+from tests.helpers import tone_stream as stream
 
 BURSTS = [("low", 1.0, 1.5), ("high", 3.5, 4.0)]
 
@@ -282,8 +284,7 @@ def test_a_checkpoint_and_its_export_detect_the_same_events(tmp_path):
     same events on a long file."""
     import seqrec
     from seqrec.export import export_onnx
-    from tests.helpers import run_cli
-    from tests.unit.test_export import synthetic_waves, write_checkpoint
+    from tests.helpers import run_cli, synthetic_waves, write_checkpoint
 
     ckpt = write_checkpoint(tmp_path / "kws.ckpt", "kws_gru_mean")
     loaded = seqrec.load(ckpt)

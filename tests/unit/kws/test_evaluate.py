@@ -37,7 +37,9 @@ from seqrec.kws.streams_manifest import (
     StreamManifestError,
     read_streams,
 )
-from tests.unit.kws.stream_stubs import RATE, ToneSpotter, write_streams
+from tests.helpers import TONE_RATE as RATE
+from tests.helpers import ToneSpotter
+from tests.helpers import write_tone_streams as write_streams
 
 KEYWORDS = (
     Keyword("yes", 1.0, 1.5),
