@@ -126,9 +126,9 @@ class Classifies:
     def detect(self, source: Any, **options: Any) -> Iterator[Event]:
         """Keywords in a stream, as they are heard: a long file at the model's sample
         rate, ``"-"`` for raw 16-bit PCM on stdin, or an iterable of 1-D chunks of any
-        size (a microphone callback's). Yields :class:`~seqrec.streaming.Event` s
+        size (a microphone callback's). Yields :class:`~seqrec.kws.detector.Event` s
         (word, start, end, score, decided). ``options``: those of
-        :class:`~seqrec.streaming.StreamingDetector` (``threshold``, ``hop_seconds``,
+        :class:`~seqrec.kws.detector.StreamingDetector` (``threshold``, ``hop_seconds``,
         ``smooth_windows``, ``refractory_seconds``, ``decision_seconds``, ...); those not given come from the
         model's ``<model>.detect.json`` beside it, which seqrec-eval-stream writes
         (else a threshold of 0.5, with a warning)."""
