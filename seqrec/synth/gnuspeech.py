@@ -18,6 +18,7 @@ import json
 import shutil
 import struct
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,13 +107,16 @@ class GnuSpeech:
     def __init__(self, package_dir: str | Path = DEFAULT_DIR) -> None:
         self.main = package_main(package_dir)
         self._process: subprocess.Popen | None = None
+        self._stderr = None
 
     def __enter__(self) -> "GnuSpeech":
+        # node's messages go to a file, not a pipe that nobody reads while it speaks
+        self._stderr = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             ["node", "--input-type=module", "-e", _SERVER, str(self.main)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
         )
         return self
 
@@ -126,7 +130,7 @@ class GnuSpeech:
                 process.kill()
                 process.wait()
             process.stdout.close()
-            process.stderr.close()
+            self._stderr.close()
 
     def speak(self, text: str, style: Style) -> tuple[np.ndarray, int]:
         """GnuSpeech's waveform for ``text`` (float32, mono) and its sample rate."""
@@ -142,7 +146,9 @@ class GnuSpeech:
             header = b""
         if len(header) != 4:
             process.kill()
-            error = process.stderr.read().decode(errors="replace").strip()
+            process.wait()
+            self._stderr.seek(0)
+            error = self._stderr.read()[-4000:].decode(errors="replace").strip()
             raise RuntimeError(f"GnuSpeech (node) stopped while speaking {text!r}: {error}")
         (size,) = struct.unpack(">I", header)
         if size > MAX_WAV_BYTES:
