@@ -10,8 +10,31 @@ from seqrec.core.waveform import AudioError
 from seqrec.data.audio import AudioReader
 from seqrec.inference import Classifier, Transcriber
 from seqrec.text import CharTokenizer
-from tests.conftest import TINY_WORDS
-from tests.helpers import assert_batch_invariant, build_kws_model, tiny_ctc_model, waveforms
+from tests.helpers import MODEL_LABELS as LABELS
+from tests.helpers import (
+    assert_batch_invariant,
+    build_kws_model,
+    synthetic_waves,
+    tiny_ctc_model,
+    waveforms,
+    write_checkpoint,
+)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A classifier's and a speech recogniser's checkpoint, written as training writes
+    them (random seeded weights): what seqrec.load reads."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    return {
+        kind: write_checkpoint(folder / f"{name}.ckpt", name)
+        for kind, name in (("classifier", "kws_lstm_attention"), ("transcriber", "ctc_char"))
+    }
+
+
+@pytest.fixture(scope="module")
+def model(checkpoints):
+    return seqrec.load(checkpoints["classifier"])
 
 
 def test_transcribe_returns_a_string_per_input_and_chunks_long_audio():
@@ -66,8 +89,8 @@ def test_word_times_come_from_the_frames_where_the_tokens_fire():
         assert abs(word.start - start) <= 0.04 and abs(word.end - end) <= 0.04, (word, start, end)
 
 
-def test_a_model_says_which_methods_its_checkpoint_has(trained_run, asr_run):
-    classifier_ckpt = trained_run / "checkpoints" / "best.ckpt"
+def test_a_model_says_which_methods_its_checkpoint_has(checkpoints):
+    classifier_ckpt = checkpoints["classifier"]
     classifier = seqrec.load(classifier_ckpt)
     with pytest.raises(TypeError) as error:
         classifier.transcribe([torch.zeros(16000)])
@@ -75,22 +98,25 @@ def test_a_model_says_which_methods_its_checkpoint_has(trained_run, asr_run):
         f"{classifier_ckpt}: transcribe() needs a speech-to-text (CTC) checkpoint, "
         "but this checkpoint is a classifier"
     )
-    transcriber = seqrec.load(asr_run / "checkpoints" / "best.ckpt")
-    with pytest.raises(TypeError, match=r"best\.ckpt: classify\(\) needs a classifier"):
+    transcriber = seqrec.load(checkpoints["transcriber"])
+    with pytest.raises(TypeError, match=r"ctc_char\.ckpt: classify\(\) needs a classifier"):
         transcriber.classify([torch.zeros(16000)])
 
 
-def test_load_rebuilds_the_model_from_the_checkpoint_alone(trained_run, model):
-    checkpoint = torch.load(trained_run / "checkpoints" / "best.ckpt", weights_only=True)
+def test_load_rebuilds_the_model_from_the_checkpoint_alone(checkpoints, model):
+    checkpoint = torch.load(checkpoints["classifier"], weights_only=True)
     assert (
         checkpoint["hyper_parameters"]["model_config"]["_target_"] == "seqrec.modules.SequenceModel"
     )
-    assert model.labels == TINY_WORDS and model.sample_rate == 16000
+    assert model.labels == LABELS and model.sample_rate == 16000
     assert not model.model.training
 
 
-def test_classify_paths_and_waveforms(model, synthetic_data_dir):
-    files = sorted((synthetic_data_dir / "kws_synthetic" / "test").glob("*/*.wav"))[:5]
+def test_classify_paths_and_waveforms(model, tmp_path):
+    files = []
+    for i, wave in enumerate(synthetic_waves()[:5]):
+        files.append(tmp_path / f"clip{i}.wav")
+        sf.write(files[-1], wave, 16000)
     by_path = model.classify(files, top_k=2, batch_size=2)
     assert len(by_path) == len(files)
     for prediction, path in zip(by_path, files, strict=True):
@@ -98,7 +124,7 @@ def test_classify_paths_and_waveforms(model, synthetic_data_dir):
         with torch.no_grad():  # the network on this file alone, outside classify()
             logits, _ = model.model(wave.unsqueeze(0), torch.tensor([wave.numel()]))
         probs, best = logits[0].softmax(-1).topk(2)
-        assert [label for label, _ in prediction.top_k] == [TINY_WORDS[i] for i in best]
+        assert [label for label, _ in prediction.top_k] == [LABELS[i] for i in best]
         assert [p for _, p in prediction.top_k] == pytest.approx(probs.tolist(), abs=1e-5)
         assert prediction.input == str(path)
         assert len(prediction.top_k) == 2 and prediction.top_k[0] == (

@@ -4,11 +4,10 @@ import torch
 
 from seqrec.cli.validate import main as validate_main
 from tests.conftest import write_manifest_lines, write_wav
+from tests.helpers import write_checkpoint
 
 
-def test_validate_takes_the_character_set_from_a_speech_to_text_checkpoint(
-    tmp_path, asr_run, capsys
-):
+def test_validate_takes_the_character_set_from_a_speech_to_text_checkpoint(tmp_path, capsys):
     write_wav(tmp_path / "a.wav")
     manifest = write_manifest_lines(
         tmp_path / "asr.jsonl",
@@ -17,7 +16,7 @@ def test_validate_takes_the_character_set_from_a_speech_to_text_checkpoint(
             {"audio_filepath": "a.wav", "duration": 1.0, "text": "room 101"},
         ],
     )
-    ckpt = asr_run / "checkpoints" / "best.ckpt"
+    ckpt = write_checkpoint(tmp_path / "ctc_char.ckpt", "ctc_char")  # characters, as asr_synthetic
     assert validate_main([str(manifest), "--checkpoint", str(ckpt)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and out[0].startswith(f"{manifest}:2: bad_text: character '1'")
