@@ -44,6 +44,7 @@ from seqrec.core.safe_config import (
     check_decoding,
     check_reader,
     check_tree,
+    renamed,
 )
 
 __all__ = [
@@ -94,6 +95,8 @@ def read_checkpoint(path: str | Path, ignore: tuple[str, ...] = ()) -> dict[str,
     hparams = checkpoint.get("hyper_parameters", {})
     if not isinstance(hparams, dict):
         raise CheckpointError(f"{path}: refused to load: hyper_parameters is not a mapping")
+    if isinstance(hparams.get("model_config"), dict):  # older names under the new ones
+        hparams["model_config"] = renamed(hparams["model_config"])
     check_hyper_parameters({k: v for k, v in hparams.items() if k not in ignore}, path)
     return checkpoint
 
@@ -156,6 +159,7 @@ def build_model(
     """
     from hydra.utils import instantiate
 
+    model_config = renamed(model_config)
     check_config(model_config, source, "model_config", MODEL_TARGETS)
     config = _without_weight_files(model_config)
     if state_dict is not None:

@@ -15,41 +15,11 @@ import torch
 
 from seqrec.checkpoint import check_config
 from seqrec.core.ctc_search import FlashlightSearch, beam_search, decoding_config, lexicon_search
-from seqrec.core.results import Hypothesis, best_paths, greedy_hypotheses
+from seqrec.core.results import Hypothesis, greedy_hypotheses
 from seqrec.core.results import WordTime as WordTime
 from seqrec.core.results import word_times as word_times
 from seqrec.core.safe_config import DECODING_TARGETS
 from seqrec.text.tokenizers import Tokenizer
-
-
-def ctc_greedy_decode(
-    log_probs: torch.Tensor, lengths: torch.Tensor, blank: int = 0
-) -> list[list[int]]:
-    """Best path decoding: take the top token per frame, merge repeats, drop blanks.
-
-    Args:
-        log_probs: (B, T, V) scores per frame; padded frames are ignored.
-        lengths: (B,) real frame counts.
-        blank: index of the CTC blank.
-
-    >>> frames = torch.tensor([[0, 3, 3, 0, 3, 5, 5, 0]])  # blank = 0
-    >>> ctc_greedy_decode(torch.nn.functional.one_hot(frames, 6).float(), torch.tensor([7]))
-    [[3, 3, 5]]
-    """
-    return [tokens for tokens, _ in ctc_greedy_path(log_probs, lengths, blank)]
-
-
-def ctc_greedy_path(
-    log_probs: torch.Tensor, lengths: torch.Tensor, blank: int = 0
-) -> list[tuple[list[int], list[int]]]:
-    """:func:`ctc_greedy_decode` with, for every token, the frame where its run of
-    frames begins.
-
-    >>> frames = torch.tensor([[0, 3, 3, 0, 3, 5, 5, 0]])
-    >>> ctc_greedy_path(torch.nn.functional.one_hot(frames, 6).float(), torch.tensor([7]))
-    [([3, 3, 5], [1, 4, 5])]
-    """
-    return best_paths(log_probs.argmax(dim=-1).cpu().numpy(), lengths.tolist(), blank)
 
 
 class CTCSearch:

@@ -37,7 +37,6 @@ from seqrec.modules import (
     CTCHead,
     LogMelSpectrogram,
     RecurrentDecoder,
-    SequenceClassifier,
     SequenceModel,
     SpecAugment,
     SpeechEmbedding,
@@ -322,10 +321,10 @@ def fill_speech_embedding(frontend: SpeechEmbedding, seed: int = 0) -> SpeechEmb
     return frontend
 
 
-def build_kws_model(cell: str) -> SequenceClassifier:
+def build_kws_model(cell: str) -> SequenceModel:
     torch.manual_seed(0)
     frontend = AudioFrontend(LogMelSpectrogram(n_mels=20), spec_augment=SpecAugment())
-    return SequenceClassifier(
+    return SequenceModel(
         frontend=frontend,
         encoder=ConvSubsampling(20, 24, factor=4),
         decoder=RecurrentDecoder(24, hidden=16, num_layers=2, cell=cell),
@@ -389,7 +388,7 @@ def mean_cross_entropy(model, manifest: Path, label_smoothing: float) -> float:
 # planted checkpoints: each payload would create ``marker`` if it ran
 
 CLASSIFIER = {
-    "_target_": "seqrec.modules.SequenceClassifier",
+    "_target_": "seqrec.modules.SequenceModel",
     "frontend": {
         "_target_": "seqrec.modules.AudioFrontend",
         "featurizer": {"_target_": "seqrec.modules.LogMelSpectrogram", "n_mels": 8},

@@ -46,7 +46,6 @@ MODEL_TARGETS = frozenset(
         "seqrec.modules.PCEN",
         "seqrec.modules.MaskedPooling",
         "seqrec.modules.RecurrentDecoder",
-        "seqrec.modules.SequenceClassifier",
         "seqrec.modules.SequenceModel",
         "seqrec.modules.SmallCNN",
         "seqrec.modules.SpecAugment",
@@ -58,6 +57,9 @@ MODEL_TARGETS = frozenset(
         "torchvision.models.resnet18",
     }
 )
+# Targets that an earlier seqrec wrote under another name, read under the new one: the
+# one map through which older checkpoints keep loading.
+RENAMED_TARGETS = {"seqrec.modules.SequenceClassifier": "seqrec.modules.SequenceModel"}
 READER_TARGETS = frozenset(
     {
         "seqrec.data.audio.AudioReader",
@@ -86,6 +88,25 @@ MAX_VIDEO_SIDE = 1024  # pixels: the decoded short side and the crop
 MAX_VIDEO_ELEMENTS = 1 << 28  # clips x frames x 3 x size x size floats per input (1 GiB)
 
 _PLAIN = (str, int, float, bool, type(None))
+
+
+def renamed(tree: Any) -> Any:
+    """``tree`` with every ``_target_`` that :data:`RENAMED_TARGETS` lists under its new
+    name (a copy; the rest as it is).
+
+    >>> renamed({"_target_": "seqrec.modules.SequenceClassifier", "x": [1]})
+    {'_target_': 'seqrec.modules.SequenceModel', 'x': [1]}
+    """
+    if isinstance(tree, Mapping):
+        return {
+            key: RENAMED_TARGETS.get(value, value)
+            if key == "_target_" and isinstance(value, str)
+            else renamed(value)
+            for key, value in tree.items()
+        }
+    if isinstance(tree, list):
+        return [renamed(value) for value in tree]
+    return tree
 
 
 def check_tree(

@@ -10,7 +10,7 @@ from seqrec.modules.frame_encoders import (
     torchvision_backbone,
 )
 from seqrec.modules.heads import ClassifierHead, CTCHead, MaskedPooling
-from seqrec.modules.models import SequenceClassifier, SequenceModel
+from seqrec.modules.models import SequenceModel
 from seqrec.modules.speech_embedding import SpeechEmbedding
 from seqrec.modules.subsampling import ConvSubsampling
 
@@ -26,7 +26,6 @@ __all__ = [
     "LogMelSpectrogram",
     "MaskedPooling",
     "RecurrentDecoder",
-    "SequenceClassifier",
     "SequenceModel",
     "SmallCNN",
     "SpecAugment",

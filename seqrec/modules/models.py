@@ -47,7 +47,3 @@ class SequenceModel(nn.Module):
         if self.encoder is not None:
             x, lengths = self.encoder(x, lengths)
         return self.head(*self.decoder(x, lengths))
-
-
-# the name that checkpoints of classifiers written before one model config exists use
-SequenceClassifier = SequenceModel

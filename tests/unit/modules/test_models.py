@@ -9,7 +9,7 @@ from seqrec.modules import (
     ClassifierHead,
     FrameEncoder,
     RecurrentDecoder,
-    SequenceClassifier,
+    SequenceModel,
     SmallCNN,
 )
 from tests.helpers import assert_batch_invariant, build_kws_model, tiny_ctc_model, waveforms
@@ -33,7 +33,7 @@ def test_whole_model_batch_invariance(cell):
 
 def test_model_batch_invariance_across_clips_of_different_lengths():
     torch.manual_seed(0)
-    model = SequenceClassifier(
+    model = SequenceModel(
         frontend=FrameEncoder(SmallCNN(channels=(8, 16), out_dim=16)),
         decoder=RecurrentDecoder(16, hidden=12, num_layers=1, cell="gru"),
         head=ClassifierHead(24, num_classes=10),
