@@ -30,6 +30,7 @@ def main(cfg: DictConfig) -> None:
     from omegaconf import OmegaConf
 
     from seqrec.core.waveform import AudioError
+    from seqrec.kws.settings import SETTINGS
 
     model = load_model(cfg)
     if model.kind != "classifier" or model.modality != "audio":
@@ -37,10 +38,7 @@ def main(cfg: DictConfig) -> None:
             f"seqrec-detect: {cfg.ckpt_path} is a {model.modality} {model.kind}; "
             f"detection needs a voice-commands classifier"
         )
-    settings = ("threshold", "hop_seconds", "window_seconds", "smooth_windows")
-    options = {
-        key: cfg[key] for key in (*settings, "refractory_seconds", "decision_seconds", "pcm")
-    }
+    options = {key: cfg[key] for key in (*SETTINGS, "pcm")}
     if OmegaConf.is_config(options["threshold"]):  # threshold={yes:0.8,no:0.9}
         options["threshold"] = OmegaConf.to_container(options["threshold"])
     found = 0

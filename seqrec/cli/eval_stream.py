@@ -16,19 +16,17 @@ from omegaconf import DictConfig
 
 from seqrec.cli import load_model
 from seqrec.config import conf_dir, register_resolvers
+from seqrec.kws.settings import SETTINGS
 
 register_resolvers()
 
-# the options of seqrec.kws.evaluate.evaluate_streams that the config sets
+# the options of seqrec.kws.evaluate.evaluate_streams that the config sets: the
+# detector's settings but the threshold (which it chooses), and its own
 OPTIONS = (
+    *(name for name in SETTINGS if name != "threshold"),
     "out",
     "fa_per_hour",
     "tolerance_seconds",
-    "hop_seconds",
-    "smooth_windows",
-    "refractory_seconds",
-    "decision_seconds",
-    "window_seconds",
     "batch_windows",
     "write_default",
     "calibration",

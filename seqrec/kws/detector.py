@@ -40,7 +40,7 @@ import numpy as np
 
 from seqrec.core.audio_chunks import Source, chunks_of_source
 from seqrec.core.waveform import check_finite
-from seqrec.kws.settings import Thresholds, detector_settings
+from seqrec.kws.settings import DetectorSettings, Thresholds
 
 # classes that are never events: Speech Commands' 12-class task has both
 NON_KEYWORDS = ("_silence_", "_unknown_")
@@ -180,7 +180,7 @@ class StreamingDetector:
         model: a classifier from :func:`seqrec.load` (audio, checkpoint or ONNX).
         threshold: the smoothed score that triggers an event: one for every keyword,
             or a mapping word -> threshold (a word not in it cannot trigger); default:
-            the model's sidecar (:func:`detector_settings`), else 0.5.
+            the model's sidecar (:meth:`DetectorSettings.for_model`), else 0.5.
         hop_seconds: the step between windows (default: the sidecar's, else 0.1).
         window_seconds: the window length; default: the sidecar's, else the reader's
             ``clip_seconds``, else 1 s (the synthetic and Speech Commands clips).
@@ -206,27 +206,23 @@ class StreamingDetector:
         batch_windows: int = 16,
     ) -> None:
         _check_audio_classifier(model)
-        settings = detector_settings(
+        settings = DetectorSettings.for_model(
             model,
-            threshold,
-            hop_seconds,
-            window_seconds,
-            smooth_windows,
-            refractory_seconds,
-            decision_seconds,
+            threshold=threshold,
+            hop_seconds=hop_seconds,
+            window_seconds=window_seconds,
+            smooth_windows=smooth_windows,
+            refractory_seconds=refractory_seconds,
+            decision_seconds=decision_seconds,
         )
         self.settings = settings  # what it uses, and the sidecar the threshold came from
-        windowing = (
-            settings["hop_seconds"],
-            settings["window_seconds"],
-            settings["smooth_windows"],
-        )
+        windowing = (settings.hop_seconds, settings.window_seconds, settings.smooth_windows)
         self.scorer = WindowScorer(model, *windowing, batch_windows)
         self.rate, self.labels = self.scorer.rate, self.scorer.labels
         self.window = self.scorer.window  # samples
-        self.limits = keyword_limits(self.labels, settings["threshold"], settings["sidecar"])
-        self.refractory = round(settings["refractory_seconds"] * self.rate)
-        self.decision = round(settings["decision_seconds"] * self.rate)
+        self.limits = keyword_limits(self.labels, settings.threshold, settings.sidecar)
+        self.refractory = round(settings.refractory_seconds * self.rate)
+        self.decision = round(settings.decision_seconds * self.rate)
         self.state = TriggerState()
 
     def feed(self, samples: np.ndarray) -> list[Event]:

@@ -38,7 +38,7 @@ from seqrec.kws.det import (
     write_det_csv,
 )
 from seqrec.kws.detector import NON_KEYWORDS, Track, clip_window_seconds, score_track, trigger
-from seqrec.kws.settings import sidecar_path
+from seqrec.kws.settings import DetectorSettings, sidecar_path
 from seqrec.kws.streams_manifest import CONTEXTS, Stream, false_alarm_context, read_streams
 
 
@@ -113,13 +113,13 @@ def evaluate_streams(
         )
         for track, s in zip(tracks, entries, strict=True)
     ]
-    detector = {
-        "hop_seconds": hop_seconds,
-        "window_seconds": window_seconds,
-        "smooth_windows": smooth_windows,
-        "refractory_seconds": refractory_seconds,
-        "decision_seconds": decision_seconds,
-    }
+    detector = DetectorSettings(
+        hop_seconds=hop_seconds,
+        window_seconds=window_seconds,
+        smooth_windows=smooth_windows,
+        refractory_seconds=refractory_seconds,
+        decision_seconds=decision_seconds,
+    ).windowing()
     recall_at = {f"{t:g}": det.recall_at(t) for t in targets}
     # on the calibrated scale with a calibration, where the reference threshold applies
     peak_tracks = (

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +22,73 @@ log = logging.getLogger(__name__)
 
 SIDECAR_SUFFIX = ".detect.json"  # beside the model: the threshold seqrec-eval-stream chose
 DEFAULT_THRESHOLD = 0.5  # when neither the caller nor a sidecar gives one
-# the other settings when neither the caller nor a sidecar gives them (window: the clip's)
-DEFAULT_SETTINGS = {
-    "hop_seconds": 0.1,
-    "window_seconds": None,
-    "smooth_windows": 3,
-    "refractory_seconds": 1.0,
-    "decision_seconds": 0.0,
-}
 _told_no_sidecar: set[str] = set()  # models whose missing sidecar was logged already
 
 Thresholds = float | Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """A detector's settings, declared once: their names, their defaults (used when
+    neither the caller nor a sidecar gives one) and, in :data:`SIDECAR_CHECKS`, what a
+    sidecar may hold for each.
+
+    Args:
+        threshold: the smoothed score that triggers an event: one for every keyword, or
+            a mapping word -> threshold.
+        hop_seconds: the step between windows.
+        window_seconds: the window length; None: the model reader's ``clip_seconds``.
+        smooth_windows: posteriors are averaged over this many windows.
+        refractory_seconds: after an event, no event for this long.
+        decision_seconds: after a crossing, wait this long and name the best keyword
+            above its threshold in that span (0: at once).
+        sidecar: the file the threshold came from, or "".
+    """
+
+    threshold: Thresholds = DEFAULT_THRESHOLD
+    hop_seconds: float = 0.1
+    window_seconds: float | None = None
+    smooth_windows: int = 3
+    refractory_seconds: float = 1.0
+    decision_seconds: float = 0.0
+    sidecar: str = ""
+
+    @classmethod
+    def for_model(cls, model: Any, **given: Any) -> "DetectorSettings":
+        """The settings ``given`` (None: not given); for the others, those of the
+        model's sidecar (:func:`sidecar_path` of ``model.source``) when it has one,
+        else the defaults (threshold 0.5, said once in the log). ``sidecar`` names the
+        file the threshold came from."""
+        unknown = sorted(set(given) - set(SETTINGS))
+        if unknown:
+            raise TypeError(f"unknown detector settings {unknown}; they are {list(SETTINGS)}")
+        given = {name: given.get(name) for name in SETTINGS}
+        source = str(getattr(model, "source", ""))
+        sidecar = sidecar_path(source)
+        found = {}
+        if None in given.values() and sidecar is not None and sidecar.is_file():
+            found = read_sidecar(sidecar)
+        chosen = {**found, **{name: value for name, value in given.items() if value is not None}}
+        threshold_from = str(sidecar) if found and given["threshold"] is None else ""
+        if given["threshold"] is None and not found and source not in _told_no_sidecar:
+            _told_no_sidecar.add(source)
+            log.warning(
+                "%s: no detection sidecar %s (seqrec-eval-stream writes it); threshold %s",
+                source,
+                sidecar,
+                DEFAULT_THRESHOLD,
+            )
+        return cls(**chosen, sidecar=threshold_from)
+
+    def windowing(self) -> dict[str, Any]:
+        """Every setting but the threshold (and where it came from): what a sidecar
+        and ``stream_metrics.json`` record beside the threshold."""
+        return {k: v for k, v in asdict(self).items() if k not in ("threshold", "sidecar")}
+
+
+# the settings' names, in order; the defaults of all but the threshold
+SETTINGS = tuple(f.name for f in fields(DetectorSettings) if f.name != "sidecar")
+DEFAULT_SETTINGS = DetectorSettings().windowing()
 
 
 def sidecar_path(model_source: str | Path) -> Path | None:
@@ -163,44 +220,4 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
     settings = {key: data[key] for key in SIDECAR_CHECKS if key in data}
     if "smooth_windows" in settings:
         settings["smooth_windows"] = int(settings["smooth_windows"])
-    return settings
-
-
-def detector_settings(
-    model: Any,
-    threshold: Thresholds | None = None,
-    hop_seconds: float | None = None,
-    window_seconds: float | None = None,
-    smooth_windows: int | None = None,
-    refractory_seconds: float | None = None,
-    decision_seconds: float | None = None,
-) -> dict[str, Any]:
-    """The detector's settings: those given; for the others (None), those of the
-    model's sidecar (:func:`sidecar_path` of ``model.source``) when it has one, else
-    the defaults (threshold 0.5, said once in the log); ``"sidecar"``: the file the
-    threshold came from, or ""."""
-    given = {
-        "threshold": threshold,
-        "hop_seconds": hop_seconds,
-        "window_seconds": window_seconds,
-        "smooth_windows": smooth_windows,
-        "refractory_seconds": refractory_seconds,
-        "decision_seconds": decision_seconds,
-    }
-    source = str(getattr(model, "source", ""))
-    sidecar = sidecar_path(source)
-    found = {}
-    if None in given.values() and sidecar is not None and sidecar.is_file():
-        found = read_sidecar(sidecar)
-    defaults = {"threshold": DEFAULT_THRESHOLD, **DEFAULT_SETTINGS, **found}
-    settings = {key: defaults[key] if value is None else value for key, value in given.items()}
-    settings["sidecar"] = str(sidecar) if found and threshold is None else ""
-    if threshold is None and not found and source not in _told_no_sidecar:
-        _told_no_sidecar.add(source)
-        log.warning(
-            "%s: no detection sidecar %s (seqrec-eval-stream writes it); threshold %s",
-            source,
-            sidecar,
-            DEFAULT_THRESHOLD,
-        )
     return settings

@@ -18,7 +18,7 @@ from seqrec.kws.detector import (
     score_track,
     trigger,
 )
-from seqrec.kws.settings import detector_settings, sidecar_path
+from seqrec.kws.settings import SETTINGS, SIDECAR_CHECKS, DetectorSettings, sidecar_path
 from tests.helpers import TONE_RATE as RATE
 from tests.helpers import ToneSpotter
 from tests.helpers import tone_stream as stream
@@ -134,9 +134,10 @@ def test_threshold_none_reads_the_sidecar_beside_the_model(tmp_path):
         wave, RATE, threshold=0.3, refractory_seconds=2.0
     )  # given arguments win over the sidecar's
     sidecar.write_text(json.dumps({"threshold": {"high": 0.9}, "hop_seconds": 0.2}))
-    settings = detector_settings(model)
-    assert settings["threshold"] == {"high": 0.9} and settings["hop_seconds"] == 0.2
-    assert settings["smooth_windows"] == 3 and settings["sidecar"] == str(sidecar)
+    settings = DetectorSettings.for_model(model)
+    assert settings.threshold == {"high": 0.9} and settings.hop_seconds == 0.2
+    assert settings.smooth_windows == 3 and settings.sidecar == str(sidecar)
+    assert DetectorSettings.for_model(model, threshold=0.7).sidecar == ""  # not the sidecar's
     assert [e.word for e in detect(model, [wave])] == ["high"]
 
 
@@ -312,3 +313,22 @@ def assert_same_events(got: list[dict], expected: list[dict]) -> None:
     ONNX Runtime compute them in different orders)."""
     assert [{**e, "score": None} for e in got] == [{**e, "score": None} for e in expected]
     np.testing.assert_allclose([e["score"] for e in got], [e["score"] for e in expected], atol=1e-5)
+
+
+def test_the_detector_settings_are_declared_once():
+    """The dataclass names them; the sidecar's schema, the detector's and
+    seqrec-detect's arguments, and seqrec-eval-stream's options follow it."""
+    import inspect
+
+    from seqrec.cli.eval_stream import OPTIONS
+
+    assert list(SIDECAR_CHECKS) == list(SETTINGS)
+    parameters = inspect.signature(StreamingDetector).parameters
+    assert [p for p in parameters if p in SETTINGS] == list(SETTINGS)
+    assert set(SETTINGS) - set(OPTIONS) == {"threshold"}
+    assert DetectorSettings().windowing() == {
+        "hop_seconds": 0.1, "window_seconds": None, "smooth_windows": 3,
+        "refractory_seconds": 1.0, "decision_seconds": 0.0,
+    }  # fmt: skip
+    with pytest.raises(TypeError, match="unknown detector settings"):
+        DetectorSettings.for_model(object(), hop=0.2)
