@@ -38,8 +38,8 @@ from seqrec.synth.sentences import (
     split_vocabulary,
     zipf_weights,
 )
-from seqrec.synth.spoken import SPLITS, SpokenCorpus, init_worker, worker
-from seqrec.synth.workers import job_seed, run_jobs
+from seqrec.synth.spoken import SPLITS, SpokenCorpus, worker
+from seqrec.synth.workers import job_seed
 
 log = logging.getLogger(__name__)
 
@@ -115,16 +115,7 @@ class SyntheticSpeech(SpokenCorpus):
         texts = self.texts()
         voices = split_variants(self.seed, self.val_voices, self.test_voices)
         jobs = [job for split in SPLITS for job in self.jobs(split, texts[split], voices[split])]
-        results, crashed = run_jobs(
-            _speak,
-            jobs,
-            self.num_workers,
-            init_worker,
-            (self,),
-            chunksize=8,
-            desc="synthesising sentences",
-            unit="utt",
-        )
+        results, crashed = self.run_in_workers(_speak, jobs, "sentences", "utt", chunksize=8)
         rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
         for split, row in results:
             rows[split].append(row)

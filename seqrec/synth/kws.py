@@ -37,8 +37,8 @@ from seqrec.synth import acoustics, gnuspeech, piper
 from seqrec.synth.asr import speak
 from seqrec.synth.espeak import ESpeak, split_variants
 from seqrec.synth.sentences import SentenceGenerator, grammar_fingerprint, vocabulary
-from seqrec.synth.spoken import SPLITS, SpokenCorpus, init_worker, worker
-from seqrec.synth.workers import job_seed, run_jobs
+from seqrec.synth.spoken import SPLITS, SpokenCorpus, worker
+from seqrec.synth.workers import job_seed
 
 log = logging.getLogger(__name__)
 
@@ -180,15 +180,7 @@ class SyntheticCommands(SpokenCorpus):
         for split, voices in self.voice_split().items():
             for voice in voices:
                 jobs.append((split, voice, job_seed(self.seed, split, voice)))
-        results, crashed = run_jobs(
-            _speak_voice,
-            jobs,
-            self.num_workers,
-            init_worker,
-            (self,),
-            desc="synthesising voices",
-            unit="voice",
-        )
+        results, crashed = self.run_in_workers(_speak_voice, jobs, "voices", "voice")
         rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
         for split, voice_rows in results:
             rows[split].extend(voice_rows)

@@ -2,7 +2,7 @@
 acoustics settings, how a speaking style is drawn, reuse of a finished corpus, and the
 per-process state of their synthesis pools."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -11,6 +11,7 @@ import numpy as np
 
 from seqrec.data.prepared import is_prepared, mark_prepared
 from seqrec.synth.espeak import ENGLISH_ACCENTS, ESpeak
+from seqrec.synth.workers import run_jobs
 
 SPLITS = ("train", "val", "test")
 
@@ -92,6 +93,24 @@ class SpokenCorpus:
         self.synthesise(root)
         mark_prepared(marker, settings)
         return root
+
+    def run_in_workers(
+        self, speak: Callable[[Any], Any], jobs: Sequence[Any], what: str, unit: str, **options: Any
+    ) -> tuple[list[Any], list[Any]]:
+        """``speak`` on every job in :attr:`num_workers` processes, each holding this
+        corpus and an eSpeak NG instance (:func:`init_worker`), with a progress bar
+        ("synthesising <what>"): the results and the jobs whose worker crashed
+        (:func:`~seqrec.synth.workers.run_jobs`)."""
+        return run_jobs(
+            speak,
+            jobs,
+            self.num_workers,
+            init_worker,
+            (self,),
+            desc=f"synthesising {what}",
+            unit=unit,
+            **options,
+        )
 
     def synthesise(self, root: Path) -> None:
         """Write the audio, the manifests and any statistics under ``root``."""

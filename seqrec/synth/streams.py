@@ -52,8 +52,8 @@ from seqrec.data.streams import (
 from seqrec.synth import acoustics
 from seqrec.synth.espeak import split_variants
 from seqrec.synth.sentences import SentenceGenerator, grammar_fingerprint, vocabulary
-from seqrec.synth.spoken import SpokenCorpus, init_worker, worker
-from seqrec.synth.workers import job_seed, run_jobs
+from seqrec.synth.spoken import SpokenCorpus, worker
+from seqrec.synth.workers import job_seed
 
 # mean spoken length of a grammar sentence and of an isolated word at the default
 # rates (measured: 2.3 s and 0.4 s), for how much speech to synthesise
@@ -185,15 +185,7 @@ class SyntheticStreams(SpokenCorpus):
         """Synthesise every voice's segments, then mix and write the streams; their
         manifest rows, and the voices' statistics."""
         jobs = self.jobs()
-        results, crashed = run_jobs(
-            _speak_voice,
-            jobs,
-            self.num_workers,
-            init_worker,
-            (self,),
-            desc="synthesising voices",
-            unit="voice",
-        )
+        results, crashed = self.run_in_workers(_speak_voice, jobs, "voices", "voice")
         if not results:
             raise RuntimeError("eSpeak NG crashed on every voice: no streams to mix")
         results.sort(key=lambda result: result[0])
