@@ -16,14 +16,14 @@ from omegaconf import DictConfig
 
 from seqrec.cli import load_model
 from seqrec.config import conf_dir, register_resolvers
-from seqrec.kws.settings import SETTINGS
+from seqrec.kws.settings import SETTINGS, DetectorSettings
 
 register_resolvers()
 
-# the options of seqrec.kws.evaluate.evaluate_streams that the config sets: the
-# detector's settings but the threshold (which it chooses), and its own
+# the options of seqrec.kws.evaluate.evaluate_streams that the config sets besides the
+# detector's settings (all but the threshold, which it chooses: WINDOWING)
+WINDOWING = tuple(name for name in SETTINGS if name != "threshold")
 OPTIONS = (
-    *(name for name in SETTINGS if name != "threshold"),
     "out",
     "fa_per_hour",
     "tolerance_seconds",
@@ -47,7 +47,9 @@ def eval_stream(cfg: DictConfig) -> dict[str, Any]:
             f"stream evaluation needs a voice-commands classifier"
         )
     try:
-        metrics = evaluate_streams(model, cfg.streams, **{key: cfg[key] for key in OPTIONS})
+        settings = DetectorSettings(**{key: cfg[key] for key in WINDOWING})
+        options = {key: cfg[key] for key in OPTIONS}
+        metrics = evaluate_streams(model, cfg.streams, settings=settings, **options)
     except (StreamManifestError, AudioError, ValueError) as e:
         raise SystemExit(f"seqrec-eval-stream: {e}") from None
     print(format_table(metrics))

@@ -16,6 +16,7 @@ The streams manifest: :mod:`seqrec.kws.streams_manifest`.
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -48,11 +49,7 @@ def evaluate_streams(
     out: str | Path | None = None,
     fa_per_hour: float = 1.0,
     tolerance_seconds: float = 1.0,
-    hop_seconds: float = 0.1,
-    smooth_windows: int = 3,
-    refractory_seconds: float = 1.0,
-    decision_seconds: float = 0.0,
-    window_seconds: float | None = None,
+    settings: DetectorSettings | None = None,
     batch_windows: int = 16,
     write_default: bool = True,
     max_thresholds: int = MAX_THRESHOLDS,
@@ -68,7 +65,8 @@ def evaluate_streams(
     ``det.csv``, ``det.png``, ``stream_metrics.json``, ``events.jsonl`` (at that
     threshold) and the detection sidecar into ``out`` (default: ``stream_eval/`` beside
     the model) and, with ``write_default``, the sidecar beside the model too. Returns
-    the metrics."""
+    the metrics. ``settings``: the detector's (default: :class:`DetectorSettings`'
+    defaults); its threshold is not used, since this chooses one."""
     if not fa_per_hour > 0 or not tolerance_seconds >= 0:
         raise ValueError(f"fa_per_hour must be > 0 and tolerance_seconds >= 0, got "
                          f"{fa_per_hour} and {tolerance_seconds}")  # fmt: skip
@@ -84,9 +82,18 @@ def evaluate_streams(
         if shared:
             raise ValueError(f"{calibration}: {len(shared)} of its streams are test streams "
                              f"(first {shared[0]}); calibrate on streams of other voices")  # fmt: skip
+    settings = settings or DetectorSettings()
     # the window is fixed here, so that the sidecar of an earlier run cannot set it
-    window_seconds = window_seconds or clip_window_seconds(model)
-    scoring = (hop_seconds, window_seconds, smooth_windows, batch_windows)
+    settings = replace(
+        settings, window_seconds=settings.window_seconds or clip_window_seconds(model)
+    )
+    refractory_seconds, decision_seconds = settings.refractory_seconds, settings.decision_seconds
+    scoring = (
+        settings.hop_seconds,
+        settings.window_seconds,
+        settings.smooth_windows,
+        batch_windows,
+    )
     keyword_calibration = None
     if calibration is not None:
         tuning_tracks = [
@@ -113,13 +120,7 @@ def evaluate_streams(
         )
         for track, s in zip(tracks, entries, strict=True)
     ]
-    detector = DetectorSettings(
-        hop_seconds=hop_seconds,
-        window_seconds=window_seconds,
-        smooth_windows=smooth_windows,
-        refractory_seconds=refractory_seconds,
-        decision_seconds=decision_seconds,
-    ).windowing()
+    detector = settings.windowing()
     recall_at = {f"{t:g}": det.recall_at(t) for t in targets}
     # on the calibrated scale with a calibration, where the reference threshold applies
     peak_tracks = (

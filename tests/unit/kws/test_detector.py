@@ -320,12 +320,12 @@ def test_the_detector_settings_are_declared_once():
     seqrec-detect's arguments, and seqrec-eval-stream's options follow it."""
     import inspect
 
-    from seqrec.cli.eval_stream import OPTIONS
+    from seqrec.cli.eval_stream import OPTIONS, WINDOWING
 
     assert list(SIDECAR_CHECKS) == list(SETTINGS)
     parameters = inspect.signature(StreamingDetector).parameters
     assert [p for p in parameters if p in SETTINGS] == list(SETTINGS)
-    assert set(SETTINGS) - set(OPTIONS) == {"threshold"}
+    assert set(SETTINGS) - set(WINDOWING) == {"threshold"} and not set(SETTINGS) & set(OPTIONS)
     assert DetectorSettings().windowing() == {
         "hop_seconds": 0.1, "window_seconds": None, "smooth_windows": 3,
         "refractory_seconds": 1.0, "decision_seconds": 0.0,
