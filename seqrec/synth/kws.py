@@ -148,8 +148,8 @@ class SyntheticCommands(SpokenCorpus):
             setattr(self, name, int(getattr(self, name)))
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        gnuspeech.Style(gnuspeech.VOICES[0], self.gnuspeech_tempo[0])  # checks the tempo
-        gnuspeech.Style(gnuspeech.VOICES[0], self.gnuspeech_tempo[1])
+        for tempo in self.gnuspeech_tempo:  # GnuSpeech's style checks its tempo
+            gnuspeech.Style(gnuspeech.VOICES[0], tempo)
         if any(self.unknown_clips_per_voice.values()) and not self.unknown_words and shares < 1:
             raise ValueError(
                 "_unknown_ clips need unknown_words, unless the sentence and partial shares sum to 1"
@@ -161,11 +161,13 @@ class SyntheticCommands(SpokenCorpus):
             settings["grammar"] = grammar_fingerprint()
         settings.pop("gnuspeech_dir")
         # a corpus without Piper or GnuSpeech keeps the settings (and the reuse) it had
-        for synthesizer, versions in (("piper", piper.versions), ("gnuspeech", None)):
+        versions = {
+            "piper": piper.versions,
+            "gnuspeech": lambda: gnuspeech.versions(self.gnuspeech_dir),
+        }
+        for synthesizer, versions_of in versions.items():
             if settings[f"{synthesizer}_clips_per_word"]:
-                settings[f"{synthesizer}_versions"] = (
-                    versions() if versions else gnuspeech.versions(self.gnuspeech_dir)
-                )
+                settings[f"{synthesizer}_versions"] = versions_of()
             else:
                 for name in [k for k in settings if k.startswith(f"{synthesizer}_")]:
                     settings.pop(name)

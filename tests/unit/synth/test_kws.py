@@ -197,16 +197,20 @@ def test_partial_keywords_sit_at_an_edge_of_their_unknown_clips(tmp_path):
         SyntheticCommands(root="unused", unknown_sentence_share=0.7, unknown_partial_share=0.5)
 
 
+# one eSpeak NG voice per split, two words: the corpus that another synthesizer joins
+TWO_WORDS_ONE_VOICE = dict(
+    words=["yes", "no"],
+    max_voices=3,
+    val_voices=1,
+    test_voices=1,
+    clips_per_voice={"train": 1, "val": 1, "test": 1},
+    num_workers=1,
+)
+
+
 def test_piper_speaks_training_clips_only_and_warps_its_voice(tmp_path):
     needs_piper()
-    settings = dict(
-        words=["yes", "no"],
-        max_voices=3,
-        val_voices=1,
-        test_voices=1,
-        clips_per_voice={"train": 1, "val": 1, "test": 1},
-        num_workers=1,
-    )
+    settings = TWO_WORDS_ONE_VOICE
     plain = SyntheticCommands(root=str(tmp_path / "plain"), **settings)
     assert not any(key.startswith("piper") for key in plain.settings())  # old corpora reused
     corpus = SyntheticCommands(root=str(tmp_path / "mixed"), piper_clips_per_word=3, **settings)
@@ -228,15 +232,7 @@ def test_piper_speaks_training_clips_only_and_warps_its_voice(tmp_path):
 
 def test_gnuspeech_speaks_training_clips_only_in_its_five_voices(tmp_path):
     package = fake_gnuspeech(tmp_path)
-    settings = dict(
-        words=["yes", "no"],
-        max_voices=3,
-        val_voices=1,
-        test_voices=1,
-        clips_per_voice={"train": 1, "val": 1, "test": 1},
-        num_workers=1,
-        gnuspeech_dir=str(package),
-    )
+    settings = {**TWO_WORDS_ONE_VOICE, "gnuspeech_dir": str(package)}
     plain = SyntheticCommands(root=str(tmp_path / "plain"), **settings)
     assert not any(key.startswith("gnuspeech") for key in plain.settings())  # old corpora reused
     corpus = SyntheticCommands(
