@@ -79,7 +79,7 @@ def planted_files(folder: Path) -> list[tuple[Path, str]]:
         "tokenizer": {"kind": "char"},
         "reader": READER,
         "decoding": {
-            "_target_": "seqrec.decoding.LexiconBeamSearch",
+            "_target_": "seqrec.core.ctc_search.LexiconBeamSearch",
             "_partial_": True,
             "lm_text": str(lm_text),
             "lm_order": 3,

@@ -3,13 +3,13 @@
 A manifest is read the way training reads its test split: the Dataset built from the
 checkpoint's reader (and its labels or tokenizer), the duration-bucketing sampler in
 manifest order, the dataset's collate, and the same error policy. The batches then
-go through the model's own batched inference (:func:`seqrec.inference.run_batches`),
-as :meth:`~seqrec.inference.Classifier.classify` and
-:meth:`~seqrec.inference.Transcriber.transcribe` run them.
+go through the model's own batched inference (:func:`seqrec.api.run_batches`), as
+:meth:`~seqrec.api.Classifier.classify` and :meth:`~seqrec.api.Transcriber.transcribe`
+run them.
 
 An exported model (:mod:`seqrec.runtime`, an ``.onnx`` file) is scored the same way:
 its reader is built from the reader config in its metadata, and its batches go
-through onnxruntime as numpy arrays.
+through onnxruntime.
 """
 
 import json
@@ -32,18 +32,19 @@ from seqrec.data.dataset import ON_ERROR, LabelledManifestDataset
 from seqrec.data.manifest import ManifestError, Problem, read_manifest
 from seqrec.data.sampler import DurationBucketSampler
 from seqrec.data.video_dataset import VideoClassificationDataset
+from seqrec.runtime import ExportReader
 from seqrec.text import TextError, align_words, normalize_text
 
-# a model from seqrec.load: a checkpoint's (seqrec.inference) or an export's (seqrec.runtime)
+# a model from seqrec.load (seqrec.api.Classifier or Transcriber), of a checkpoint or an export
 Model = Any
 
 
 def model_reader(model: Model) -> Any:
-    """The input reader of a loaded model: a checkpoint's, or the one an exported
-    model's metadata describes (checked as a checkpoint's is)."""
-    if hasattr(model, "reader"):
-        return model.reader
-    return build_reader({"reader": model.reader_config}, model.source)
+    """The PyTorch input reader of a loaded model: a checkpoint's, or the one an
+    exported model's metadata describes (checked as a checkpoint's is)."""
+    if isinstance(model.reader, ExportReader):
+        return build_reader({"reader": model.reader.config}, model.source)
+    return model.reader
 
 
 def manifest_dataset(
@@ -60,14 +61,6 @@ def manifest_dataset(
     if model.modality == "video":
         return VideoClassificationDataset(manifest, model.labels, reader, on_error=on_error)
     return AudioClassificationDataset(manifest, model.labels, reader, on_error=on_error)
-
-
-def model_inputs(model: Model, items: list[list[torch.Tensor]]) -> list[list[Any]]:
-    """A batch's items as the model takes them: tensors, or numpy arrays for an
-    exported model."""
-    if hasattr(model, "reader"):
-        return items
-    return [[clip.numpy() for clip in clips] for clips in items]
 
 
 class ManifestBatches:
@@ -148,7 +141,6 @@ def evaluate_classifier(
         items = batch.sequences()
         if shuffle_frames:
             items = shuffle_time(items, generator)
-        items = model_inputs(model, items)
         predictions = model.classify_clips(items, batch.ids, top_k=1, batch_size=batch_size)
         predicted = torch.tensor([dataset.label_to_index[p.label] for p in predictions])
         for metric in (micro, per_class):
@@ -249,7 +241,7 @@ def evaluate_transcriber(
     batches = ManifestBatches(dataset, manifest, batch_size, "transcribing")
     for batch in batches:
         references = batch.references(model.tokenizer)
-        waveforms = [item[0] for item in model_inputs(model, batch.sequences())]
+        waveforms = [item[0] for item in batch.sequences()]
         began = time.perf_counter()
         hypotheses = model.transcribe_waveforms(waveforms, batch_size)
         compute_seconds += time.perf_counter() - began

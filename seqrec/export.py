@@ -241,17 +241,9 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def frame_seconds(model: nn.Module, sample_rate: int) -> float:
-    """Seconds between output frames of an audio model (as ``Transcriber.frame_seconds``)."""
-    stride = 1
-    for part in (model.frontend, model.encoder, model.decoder):
-        stride *= getattr(part, "time_stride", 1)
-    return stride / sample_rate
-
-
 def export_metadata(loaded: Any) -> dict[str, str]:
     """The ``seqrec.*`` metadata of an export of ``loaded`` (a
-    :class:`~seqrec.inference.Classifier` or :class:`~seqrec.inference.Transcriber`),
+    :class:`~seqrec.api.Classifier` or :class:`~seqrec.api.Transcriber` loaded from a checkpoint),
     each value a JSON string."""
     reader = loaded.reader
     meta: dict[str, Any] = {
@@ -273,7 +265,7 @@ def export_metadata(loaded: Any) -> dict[str, str]:
         meta["kind"] = "transcriber"
         meta["tokenizer"] = loaded.tokenizer.state()
         meta["decoding"] = loaded.decoding
-        meta["frame_seconds"] = frame_seconds(loaded.model, reader.sample_rate)
+        meta["frame_seconds"] = loaded.frame_seconds
         meta["chunk_seconds"] = loaded.chunk_seconds
     else:
         meta["kind"] = "classifier"
@@ -313,7 +305,7 @@ def export_onnx(loaded: Any, out: str | Path, quantize: str | None = None) -> Pa
         raise ExportError(f"quantize must be one of {QUANTIZE_CHOICES}, got {quantize!r}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    model = copy.deepcopy(loaded.model).cpu().eval()  # the loaded model stays as it is
+    model = copy.deepcopy(loaded.network.model).cpu().eval()  # the loaded model stays as it is
     _spectra_by_matmul(model)
     graph = ExportGraph(model).eval()
     inputs, lengths = example_inputs(loaded)
@@ -369,7 +361,7 @@ def check_lengths(loaded: Any) -> list[int]:
     reader = loaded.reader
     if reader.modality == "audio":
         rate = reader.sample_rate
-        return [1, shortest_input(loaded.model.frontend) - 1, rate // 10, rate, 3 * rate]
+        return [1, shortest_input(loaded.network.model.frontend) - 1, rate // 10, rate, 3 * rate]
     return [1, reader.num_frames, 2 * reader.num_frames + 1]
 
 
@@ -381,7 +373,7 @@ def max_difference(loaded: Any, path: str | Path, lengths: Sequence[int], seed: 
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     generator = torch.Generator().manual_seed(seed)
-    device = next(loaded.model.parameters()).device
+    device = next(loaded.network.model.parameters()).device
     shape = () if loaded.reader.modality == "audio" else (3, *[loaded.reader.transform.size] * 2)
     items = [0.1 * torch.randn(n, *shape, generator=generator) for n in lengths]
     batches = [[item] for item in items] + [items]
@@ -392,7 +384,9 @@ def max_difference(loaded: Any, path: str | Path, lengths: Sequence[int], seed: 
         for row, item in zip(x, batch, strict=True):
             row[: item.shape[0]] = item
         with torch.no_grad():
-            expected, expected_lengths = (t.cpu() for t in loaded.model.eval()(x.to(device), n))
+            expected, expected_lengths = (
+                t.cpu() for t in loaded.network.model.eval()(x.to(device), n)
+            )
         got, got_lengths = session.run(None, {"inputs": x.numpy(), "lengths": n.numpy()})
         if not np.array_equal(got_lengths, expected_lengths.numpy()):
             raise ExportError(f"{path}: output lengths {got_lengths} instead of {expected_lengths}")

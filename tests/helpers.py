@@ -357,7 +357,7 @@ def direct_scores(checkpoint: str | Path, manifest: Path) -> dict:
         row = json.loads(line)
         wave = load_audio(manifest.parent / row["audio_filepath"], model.sample_rate)
         with torch.no_grad():
-            logits, _ = model.model(wave.unsqueeze(0), torch.tensor([wave.numel()]))
+            logits, _ = model.network.model(wave.unsqueeze(0), torch.tensor([wave.numel()]))
         log_p = logits[0].log_softmax(-1)
         target = model.labels.index(row["label"])
         losses.append(-(1 - smoothing) * log_p[target] - smoothing * log_p.mean())
@@ -379,7 +379,7 @@ def mean_cross_entropy(model, manifest: Path, label_smoothing: float) -> float:
     for entry in entries:
         waveform = load_audio(entry.path, model.sample_rate, entry.offset, entry.duration)
         with torch.inference_mode():
-            logits, _ = model.model(waveform[None], torch.tensor([waveform.shape[0]]))
+            logits, _ = model.network.model(waveform[None], torch.tensor([waveform.shape[0]]))
         target = torch.tensor([model.labels.index(entry.label)])
         losses.append(F.cross_entropy(logits, target, label_smoothing=label_smoothing).item())
     return sum(losses) / len(losses)
@@ -458,7 +458,7 @@ def plant(path: Path, payload: dict, field: str = "model_config") -> Path:
     elif field in ("decoding", "tokenizer"):
         hparams.pop("labels")
         hparams["tokenizer"] = {"kind": "char"}
-        hparams["decoding"] = {"_target_": "seqrec.decoding.BeamSearch", "_partial_": True}
+        hparams["decoding"] = {"_target_": "seqrec.core.ctc_search.BeamSearch", "_partial_": True}
         if field == "decoding":
             hparams["decoding"]["beam_threshold"] = payload
         else:

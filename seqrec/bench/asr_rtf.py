@@ -8,7 +8,7 @@ The real-time factor (RTF) is processing seconds per second of audio. It has one
 definition, :func:`measure_rtf`, which ``seqrec-bench`` uses for its ``asr_rtf``
 figure too: every utterance of the manifest (the whole test set unless ``--limit``),
 read from its file, resampled to the model's rate, run through the network and
-decoded, as :meth:`~seqrec.inference.Transcriber.transcribe` does it, in batches of
+decoded, as :meth:`~seqrec.api.Transcriber.transcribe` does it, in batches of
 ``--batch-size``. Each decoder (greedy, the ``asr_rtf`` figure; beam search with the
 lexicon and the n-gram LM) is timed over the whole set in turn, and its WER and CER
 are printed beside it, so a fast decoder cannot hide a broken one. The seconds spent
@@ -26,11 +26,11 @@ from typing import Any
 import torch
 from torchmetrics.text import CharErrorRate, WordErrorRate
 
+from seqrec.api import Transcriber
 from seqrec.data.manifest import read_manifest
-from seqrec.inference import Transcriber
 from seqrec.text import normalize_text
 
-GREEDY = {"_target_": "seqrec.decoding.GreedySearch"}
+GREEDY = {"_target_": "seqrec.core.ctc_search.GreedySearch"}
 
 
 def measure_rtf(
@@ -43,7 +43,7 @@ def measure_rtf(
 ) -> dict[str, Any]:
     """Real-time factor of transcribing the utterances of ``manifest`` (the first
     ``limit``) from their files, with each of ``decoders`` (name: decoding config,
-    as :meth:`~seqrec.inference.Transcriber.set_decoding` takes; greedy alone by
+    as :meth:`~seqrec.api.Transcriber.set_decoding` takes; greedy alone by
     default).
 
     For each decoder: ``seconds`` from the first file read to the last transcript,
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     decoders = {"greedy": GREEDY}
     if not args.greedy_only:
         decoders["beam_lm"] = {
-            "_target_": "seqrec.decoding.LexiconBeamSearch",
+            "_target_": "seqrec.core.ctc_search.LexiconBeamSearch",
             "lm_path": args.lm_path,
             "lm_text": args.lm_text,
             "lexicon": args.lexicon,

@@ -11,8 +11,9 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from seqrec.api import Classifier
 from seqrec.bench.common import compose_config, in_turns
-from seqrec.inference import Classifier
+from seqrec.inference import torch_classifier
 
 
 def kws_model(checkpoint: str | None, overrides: Sequence[str] = ()) -> Classifier:
@@ -24,7 +25,7 @@ def kws_model(checkpoint: str | None, overrides: Sequence[str] = ()) -> Classifi
         return seqrec.load(checkpoint)
     cfg = compose_config("kws_synthetic", overrides)
     model_config = OmegaConf.to_container(cfg.model, resolve=True)
-    return Classifier(
+    return torch_classifier(
         instantiate(model_config), list(cfg.data.labels), instantiate(cfg.data.reader)
     )
 

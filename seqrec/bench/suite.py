@@ -47,6 +47,7 @@ from collections.abc import Callable
 import torch
 from hydra.utils import instantiate
 
+from seqrec.api import Transcriber
 from seqrec.bench.asr_rtf import measure_rtf
 from seqrec.bench.common import build_task, compose_config
 from seqrec.bench.ddp import ddp2_speedup
@@ -54,7 +55,7 @@ from seqrec.bench.gflops import gemm_gflops, rnn_gflops_preset_batches, rnn_gflo
 from seqrec.bench.kws import kws_model, kws_ms_per_clip
 from seqrec.bench.padding import measure_padding
 from seqrec.bench.pipeline import bottleneck, train_pipeline_efficiency
-from seqrec.inference import Transcriber
+from seqrec.inference import torch_transcriber
 
 __all__ = ["GOALS", "MEASUREMENTS", "compose_config", "judge", "main", "run"]
 
@@ -103,7 +104,7 @@ def asr_model(cfg, checkpoint: str | None) -> Transcriber:
         return seqrec.load(checkpoint)
     datamodule = instantiate(cfg.data)
     task = build_task(cfg, datamodule)
-    return Transcriber(task.model, task.tokenizer, datamodule.reader)
+    return torch_transcriber(task.model, task.tokenizer, datamodule.reader)
 
 
 def run(argv: list[str] | None = None) -> dict:

@@ -9,7 +9,7 @@ renders the first ``--limit`` utterances of a split again: the same sentences,
 voices, speaking styles and acoustics as the corpus's files (the waveforms can
 differ from them by some milliseconds; see :mod:`seqrec.synth.spoken`), and with
 each the sample at which eSpeak NG began every word. It transcribes them with
-each decoder (:meth:`~seqrec.inference.Transcriber.transcripts`). A minimum-edit
+each decoder (:meth:`~seqrec.api.Transcriber.transcripts`). A minimum-edit
 alignment of reference and transcript then pairs every correctly recognised word
 with its reference, and the command compares the start the model gives the word
 with the start eSpeak NG reports. It prints a table, then one JSON line.
@@ -26,8 +26,9 @@ import torchaudio
 from tqdm import tqdm
 
 import seqrec
+from seqrec.api import Transcriber
+from seqrec.core.results import Transcript
 from seqrec.data.prepared import is_prepared
-from seqrec.inference import Transcriber, Transcript
 from seqrec.synth.asr import SyntheticSpeech, speak
 from seqrec.synth.espeak import ESpeak, split_variants
 from seqrec.text import align_words
@@ -135,8 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     waveforms, texts, starts = render_split(args.corpus, args.split, args.limit)
     lm_text = args.lm_text or str(args.corpus / "lm_text.txt")
     decoders = {
-        "greedy": {"_target_": "seqrec.decoding.GreedySearch"},
-        "beam_lm": {"_target_": "seqrec.decoding.LexiconBeamSearch", "lm_text": lm_text},
+        "greedy": {"_target_": "seqrec.core.ctc_search.GreedySearch"},
+        "beam_lm": {"_target_": "seqrec.core.ctc_search.LexiconBeamSearch", "lm_text": lm_text},
     }
     results = {}
     for name, decoding in decoders.items():

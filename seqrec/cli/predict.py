@@ -26,7 +26,7 @@ def main(cfg: DictConfig) -> None:
     from seqrec.api import Transcribes
     from seqrec.data.dataset import read_entry
     from seqrec.data.manifest import read_manifest
-    from seqrec.evaluate import model_inputs, model_reader
+    from seqrec.evaluate import model_reader
 
     model = load_model(cfg)
     refuse_unused_options("seqrec-predict", cfg, model)
@@ -41,7 +41,7 @@ def main(cfg: DictConfig) -> None:
             read_entry(e, lambda e: reader(e.path, e.offset, e.duration), reader.error)
             for e in entries
         ]
-        items += model_inputs(model, segments)
+        items += segments
         names += [e.id for e in entries]
     if not items:
         raise SystemExit("seqrec-predict: nothing to do; give inputs=[...] or manifest=...")

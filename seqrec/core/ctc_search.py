@@ -1,13 +1,15 @@
-"""CTC beam search in numpy, torch-free: flashlight-text's lexicon-free and lexicon
-decoders with its KenLM, shared by :mod:`seqrec.decoding` (PyTorch) and
-:mod:`seqrec.runtime` (ONNX), so that both give the same transcripts.
+"""The CTC searches, in numpy and torch-free, for the PyTorch models and the ONNX
+runtime alike: :class:`GreedySearch`, and flashlight-text's lexicon-free and lexicon
+decoders with its KenLM (:class:`BeamSearch`, :class:`LexiconBeamSearch`), built from
+a decoding config by :func:`build_search`.
 
-flashlight-text does the search; this module builds its decoders exactly as
-``torchaudio.models.decoder.ctc_decoder`` does (same options, same trie of the
-lexicon's spellings scored by the LM, same silence and blank), but from numpy arrays,
-because :mod:`seqrec.runtime` has no torch. Also here, torch-free: the decoding
-config of either form (:func:`decoding_config`) and the LM of a text
-(:func:`ensure_lm`).
+flashlight-text does the beam search; :class:`FlashlightSearch` builds its decoders
+exactly as ``torchaudio.models.decoder.ctc_decoder`` does (same options, same trie of
+the lexicon's spellings scored by the LM, same silence and blank), but from numpy
+arrays, so that the runtime needs no torch. Also here: the decoding config
+(:func:`decoding_config`) and the LM of a text (:func:`ensure_lm`). (The recurrent
+network is ``seqrec.modules.RecurrentDecoder``; the search here is called "search" to
+keep the two apart.)
 """
 
 import itertools
@@ -18,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from seqrec.core.results import Hypothesis
+from seqrec.core.results import Hypothesis, greedy_hypotheses
 from seqrec.core.safe_config import (
     BEAM,
     DECODING_PATHS,
@@ -26,6 +28,7 @@ from seqrec.core.safe_config import (
     LEXICON_BEAM,
     MAX_LM_ORDER,
     check_search_settings,
+    renamed,
 )
 from seqrec.text.tokenizers import WORD_BOUNDARY, Tokenizer
 
@@ -39,50 +42,44 @@ SEARCHES: dict[str, tuple[str, tuple[str, ...]]] = {
     BEAM: ("beam", _BEAM),
     LEXICON_BEAM: ("beam_lm", (*_BEAM, *_LM)),
 }
-# Checkpoints written before the searches were named by ``_target_`` hold the arguments
-# of the old ``CTCSearch(tokenizer, method, ...)``: ``{"method": ..., ...}``. Each
-# method becomes the class it meant, keeping only the settings that class takes (the
-# others it ignored, so it decodes as it did).
-_BY_METHOD = {method: target for target, (method, _) in SEARCHES.items()}
 
 
 def decoding_config(decoding: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``decoding`` as a config that names its search class.
+    """``decoding`` as a config naming one of :data:`SEARCHES` by ``_target_`` (an old
+    name under its new one, :data:`~seqrec.core.safe_config.RENAMED_TARGETS`); None
+    means greedy.
 
-    A config with a ``_target_`` (``conf/decoding/``) is returned as it is, and None
-    means greedy. The ``{"method": "greedy"|"beam"|"beam_lm", ...}`` of checkpoints
-    written before the classes were named becomes the class that method meant, with
-    the settings it used.
-
-    >>> decoding_config({"method": "beam", "beam_size": 8, "lm_weight": 2.0})
-    {'_target_': 'seqrec.decoding.BeamSearch', '_partial_': True, 'beam_size': 8}
+    >>> decoding_config({"_target_": "seqrec.decoding.BeamSearch", "beam_size": 8})
+    {'_target_': 'seqrec.core.ctc_search.BeamSearch', 'beam_size': 8}
+    >>> decoding_config({"method": "beam"})
+    Traceback (most recent call last):
+    ...
+    ValueError: decoding names no search: give a _target_, one of greedy, beam, beam_lm (conf/decoding/)
     """
     if not decoding:
-        return {"_target_": GREEDY, "_partial_": True}
-    config = dict(decoding)
-    if "_target_" in config:
-        return config
-    method = config.pop("method", "greedy")
-    if method not in _BY_METHOD:
+        return {"_target_": GREEDY}
+    config = renamed(dict(decoding))
+    if config.get("_target_") not in SEARCHES:
+        if "_target_" not in config:
+            names = ", ".join(method for method, _ in SEARCHES.values())
+            raise ValueError(
+                f"decoding names no search: give a _target_, one of {names} (conf/decoding/)"
+            )
         raise ValueError(
-            f"decoding has no _target_, and its method {method!r} is none of {tuple(_BY_METHOD)}"
+            f"decoding names {config['_target_']!r}, which is none of seqrec's searches "
+            f"{tuple(SEARCHES)}"
         )
-    target = _BY_METHOD[method]
-    settings = {key: value for key, value in config.items() if key in SEARCHES[target][1]}
-    return {"_target_": target, "_partial_": True, **settings}
+    return config
 
 
 def search_method(decoding: Mapping[str, Any] | None) -> str:
-    """``greedy``, ``beam`` or ``beam_lm``: the method of a decoding config of either
-    form; an error for a class that is none of seqrec's three searches.
+    """``greedy``, ``beam`` or ``beam_lm``: the method of a decoding config; an error
+    for a class that is none of seqrec's three searches.
 
-    >>> search_method({"_target_": "seqrec.decoding.LexiconBeamSearch", "lm_text": "t.txt"})
+    >>> search_method({"_target_": "seqrec.core.ctc_search.LexiconBeamSearch", "lm_text": "t.txt"})
     'beam_lm'
     """
-    target = decoding_config(decoding)["_target_"]
-    if target not in SEARCHES:
-        raise ValueError(f"decoding names {target!r}, which is none of {tuple(SEARCHES)}")
-    return SEARCHES[target][0]
+    return SEARCHES[decoding_config(decoding)["_target_"]][0]
 
 
 class FlashlightSearch:
@@ -223,13 +220,6 @@ def read_words(path: str | Path, is_lexicon: bool) -> list[str]:
     return list(words)
 
 
-def beam_search(
-    tokenizer: Tokenizer, beam_size: int = 32, beam_threshold: float = 25.0
-) -> FlashlightSearch:
-    """The search of :class:`seqrec.decoding.BeamSearch` (its arguments, its defaults)."""
-    return FlashlightSearch(tokenizer, beam_size, beam_threshold)
-
-
 def lexicon_search(
     tokenizer: Tokenizer,
     beam_size: int = 32,
@@ -243,7 +233,7 @@ def lexicon_search(
     lm_arpa: str | None = None,
     words: Sequence[str] | None = None,
 ) -> FlashlightSearch:
-    """The search of :class:`seqrec.decoding.LexiconBeamSearch` (its arguments, its
+    """The flashlight search of :class:`LexiconBeamSearch` (its arguments, its
     defaults): the LM ``lm_arpa`` (an ARPA model's text), ``lm_path``, or one estimated
     from ``lm_text``; the words of ``words``, ``lexicon``, or ``lm_text`` (with
     ``lm_arpa`` alone: the LM's unigrams)."""
@@ -280,6 +270,129 @@ def lexicon_search(
     )
 
 
+class CTCSearch:
+    """What every search over CTC paths does: (B, T, V) log-probabilities and (B,)
+    frame counts in (numpy arrays), text out. ``method`` names it in reports
+    (``greedy``, ``beam``, ``beam_lm``, as the files in ``conf/decoding/``).
+
+    Args:
+        tokenizer: the model's :class:`~seqrec.text.Tokenizer`.
+    """
+
+    method: str
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def __call__(self, log_probs: np.ndarray, lengths: Sequence[int]) -> list[str]:
+        """(B, T, V) log-probabilities and (B,) frame counts -> B strings."""
+        return [hypothesis.text for hypothesis in self.decode(log_probs, lengths)]
+
+    def decode(self, log_probs: np.ndarray, lengths: Sequence[int]) -> list[Hypothesis]:
+        """(B, T, V) log-probabilities and (B,) frame counts -> B hypotheses, with the
+        frame of every token (for :func:`~seqrec.core.results.word_times`)."""
+        raise NotImplementedError
+
+
+class GreedySearch(CTCSearch):
+    """Best path: the top token per frame, repeats merged, blanks dropped.
+
+    >>> from seqrec.text import CharTokenizer
+    >>> frames = np.array([[0, 10, 10, 0, 11, 0]])  # blank, h, h, blank, i, blank
+    >>> GreedySearch(CharTokenizer())(np.eye(29)[frames], [6])
+    ['hi']
+    """
+
+    method = "greedy"
+
+    def decode(self, log_probs: np.ndarray, lengths: Sequence[int]) -> list[Hypothesis]:
+        return greedy_hypotheses(np.asarray(log_probs).argmax(axis=-1), lengths, self.tokenizer)
+
+
+class BeamSearch(CTCSearch):
+    """Lexicon-free beam search without a language model (flashlight-text).
+
+    Args:
+        tokenizer: the model's :class:`~seqrec.text.Tokenizer`.
+        beam_size: hypotheses kept per frame.
+        beam_threshold: prune hypotheses this far below the best.
+    """
+
+    method = "beam"
+
+    def __init__(
+        self, tokenizer: Tokenizer, beam_size: int = 32, beam_threshold: float = 25.0
+    ) -> None:
+        super().__init__(tokenizer)
+        check_search_settings({"beam_size": beam_size})
+        self._search = FlashlightSearch(tokenizer, beam_size, beam_threshold)
+
+    def decode(self, log_probs: np.ndarray, lengths: Sequence[int]) -> list[Hypothesis]:
+        return self._search.decode(log_probs, lengths)
+
+
+class LexiconBeamSearch(BeamSearch):
+    """Beam search over a lexicon with a word n-gram LM (flashlight-text KenLM).
+
+    Args:
+        tokenizer: the model's :class:`~seqrec.text.Tokenizer`.
+        settings: those of :func:`lexicon_search`, with its defaults: ``beam_size``,
+            ``beam_threshold`` (as for :class:`BeamSearch`); ``lm_path``, an ARPA or
+            KenLM binary model, or ``lm_text``, normalised sentences one per line to
+            estimate an n-gram LM of order ``lm_order`` from (cached next to the text
+            as ``<name>.<order>gram.arpa``); ``lexicon``, a words file (one word per
+            line, or a lexicon whose first column is the word) limiting the words the
+            search may output (None: the words of ``lm_text``); ``lm_weight`` and
+            ``word_score``, the LM weight and word insertion bonus; ``lm_arpa`` and
+            ``words``, the LM's ARPA text and the words as data, the form checkpoints
+            and exports carry (:func:`embed_decoding`).
+    """
+
+    method = "beam_lm"
+
+    def __init__(self, tokenizer: Tokenizer, **settings: Any) -> None:
+        CTCSearch.__init__(self, tokenizer)
+        self._search = lexicon_search(tokenizer, **settings)
+
+
+def build_search(
+    decoding: Mapping[str, Any] | None,
+    tokenizer: Tokenizer,
+    source: str | Path = "the decoding config",
+) -> CTCSearch:
+    """The search a decoding config names (``conf/decoding/``; None: greedy), completed
+    with ``tokenizer``. Nothing in the config is instantiated: it may come from a
+    checkpoint or an export, so it may only name one of :data:`SEARCHES` with the
+    settings that search takes; ``source`` names it in an error.
+
+    >>> from seqrec.text import CharTokenizer
+    >>> build_search({"_target_": "seqrec.core.ctc_search.GreedySearch"}, CharTokenizer()).method
+    'greedy'
+    """
+    try:
+        config = decoding_config(decoding)
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}") from None
+    target = config.pop("_target_")
+    config.pop("_partial_", None)
+    method, allowed = SEARCHES[target]
+    unknown = sorted(set(config) - set(allowed))
+    if unknown:
+        raise ValueError(f"{source}: {method} decoding takes no {', '.join(unknown)}")
+    if method == "greedy":
+        return GreedySearch(tokenizer)
+    try:
+        import flashlight.lib.text  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            f"{source}: {method} decoding needs flashlight-text (pip install flashlight-text); "
+            f"greedy decoding does not"
+        ) from None
+    if method == "beam":
+        return BeamSearch(tokenizer, **config)
+    return LexiconBeamSearch(tokenizer, **config)
+
+
 def embed_decoding(decoding: Mapping[str, Any] | None) -> dict[str, Any]:
     """``decoding`` (either form) with the files it names read into it: a lexicon
     search's LM as ARPA text (``lm_arpa``, estimated from ``lm_text`` if need be) and
@@ -287,8 +400,8 @@ def embed_decoding(decoding: Mapping[str, Any] | None) -> dict[str, Any]:
     names no file (:mod:`seqrec.core.safe_config`). Other configs are returned as
     :func:`decoding_config` gives them.
 
-    >>> embed_decoding({"method": "beam", "beam_size": 8})
-    {'_target_': 'seqrec.decoding.BeamSearch', '_partial_': True, 'beam_size': 8}
+    >>> embed_decoding({"_target_": "seqrec.core.ctc_search.BeamSearch", "beam_size": 8})
+    {'_target_': 'seqrec.core.ctc_search.BeamSearch', 'beam_size': 8}
     """
     config = decoding_config(decoding)
     if config["_target_"] != LEXICON_BEAM or all(config.get(k) is None for k in DECODING_PATHS):

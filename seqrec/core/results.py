@@ -1,8 +1,7 @@
 """What the models give, torch-free: a classifier's :class:`Prediction`, a
 :class:`Transcript` with its :class:`WordTime` s, and the greedy CTC path and word
-times behind them. The one home of these for :mod:`seqrec.inference` and
-:mod:`seqrec.decoding` (PyTorch) and for :mod:`seqrec.runtime` (ONNX, no torch), so
-that both give the same results."""
+times behind them, for the loaded models of :mod:`seqrec.api` (a checkpoint's or an
+export's) and the CTC searches of :mod:`seqrec.core.ctc_search`."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,7 +62,7 @@ class WordTime:
 @dataclass
 class Transcript:
     """A transcript, with its words' times when asked for
-    (:meth:`seqrec.inference.Transcriber.transcribe_with_times`)."""
+    (:meth:`seqrec.api.Transcriber.transcribe_with_times`)."""
 
     text: str
     words: list[WordTime] = field(default_factory=list)
@@ -123,7 +122,7 @@ def word_times(
     before every SentencePiece piece that begins a word (``▁``).
 
     Args:
-        hypothesis: from :meth:`seqrec.decoding.CTCSearch.decode`.
+        hypothesis: from :meth:`seqrec.core.ctc_search.CTCSearch.decode`.
         tokenizer: the model's :class:`~seqrec.text.Tokenizer`.
         frame_seconds: seconds between the model's output frames.
         offset: seconds added to every time (where the decoded audio began).

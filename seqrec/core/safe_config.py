@@ -59,7 +59,12 @@ MODEL_TARGETS = frozenset(
 )
 # Targets that an earlier seqrec wrote under another name, read under the new one: the
 # one map through which older checkpoints keep loading.
-RENAMED_TARGETS = {"seqrec.modules.SequenceClassifier": "seqrec.modules.SequenceModel"}
+RENAMED_TARGETS = {
+    "seqrec.modules.SequenceClassifier": "seqrec.modules.SequenceModel",
+    "seqrec.decoding.GreedySearch": "seqrec.core.ctc_search.GreedySearch",
+    "seqrec.decoding.BeamSearch": "seqrec.core.ctc_search.BeamSearch",
+    "seqrec.decoding.LexiconBeamSearch": "seqrec.core.ctc_search.LexiconBeamSearch",
+}
 READER_TARGETS = frozenset(
     {
         "seqrec.data.audio.AudioReader",
@@ -67,9 +72,9 @@ READER_TARGETS = frozenset(
         "seqrec.data.video.ClipTransform",
     }
 )
-GREEDY = "seqrec.decoding.GreedySearch"
-BEAM = "seqrec.decoding.BeamSearch"
-LEXICON_BEAM = "seqrec.decoding.LexiconBeamSearch"
+GREEDY = "seqrec.core.ctc_search.GreedySearch"
+BEAM = "seqrec.core.ctc_search.BeamSearch"
+LEXICON_BEAM = "seqrec.core.ctc_search.LexiconBeamSearch"
 DECODING_TARGETS = frozenset({GREEDY, BEAM, LEXICON_BEAM})
 ALLOWED_TARGETS = MODEL_TARGETS | READER_TARGETS | DECODING_TARGETS
 
@@ -129,7 +134,9 @@ def check_tree(
             path = f"{where}.{key}" if where else key
             if "${" in key:
                 raise error(_interpolation(source, path, key))
-            if key == "_target_" and not (isinstance(value, str) and value in allowed):
+            if key == "_target_" and not (
+                isinstance(value, str) and RENAMED_TARGETS.get(value, value) in allowed
+            ):
                 raise error(
                     f"{source}: refused to load: {path} names {value!r}, which is not one of "
                     f"seqrec's building blocks allowed in {field} "

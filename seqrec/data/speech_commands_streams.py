@@ -13,18 +13,9 @@ import numpy as np
 from tqdm import tqdm
 
 from seqrec.core.waveform import read_soundfile
+from seqrec.data import streams as mixer
 from seqrec.data.prepared import DatasetLayoutError
 from seqrec.data.speech_commands import NOISE_SHARES, WORDS_10
-from seqrec.data.streams import (
-    Segment,
-    SegmentQueue,
-    StreamLayout,
-    crossfade,
-    prepare_streams,
-    recorded_word,
-    word_list,
-    write_stream,
-)
 
 LISTS = {"test": "testing_list.txt", "val": "validation_list.txt"}  # the split's clips
 
@@ -49,7 +40,7 @@ class SpeechCommandsStreams:
         out: where the corpus goes.
         keywords: the keyword folders (the 12-class task's 10 words).
         streams, stream_seconds: how many streams, and the length of each.
-        layout: where keywords and speech go (:class:`StreamLayout`).
+        layout: where keywords and speech go (:class:`seqrec.data.streams.StreamLayout`).
         snr_db: (low, high) SNR of each clip against the noise.
         pad_seconds: of each clip's own audio kept either side of its word.
         seed: the clips' order, and everything each stream draws.
@@ -63,7 +54,7 @@ class SpeechCommandsStreams:
     keywords: Sequence[str] = WORDS_10
     streams: int = 12
     stream_seconds: float = 300.0
-    layout: StreamLayout = field(default_factory=StreamLayout)
+    layout: mixer.StreamLayout = field(default_factory=mixer.StreamLayout)
     snr_db: Sequence[float] = (5.0, 30.0)
     pad_seconds: float = 0.05
     seed: int = 0
@@ -72,13 +63,13 @@ class SpeechCommandsStreams:
     def __post_init__(self) -> None:
         if self.split not in LISTS:
             raise ValueError(f"split must be one of {', '.join(LISTS)}, got {self.split!r}")
-        self.keywords, self.snr_db = word_list("keywords", self.keywords), tuple(self.snr_db)
+        self.keywords, self.snr_db = mixer.word_list("keywords", self.keywords), tuple(self.snr_db)
         if isinstance(self.layout, Mapping):
-            self.layout = StreamLayout(**self.layout)
+            self.layout = mixer.StreamLayout(**self.layout)
 
     def __call__(self) -> Path:
         settings = {**asdict(self), "root": str(Path(self.root).resolve()), "out": None}
-        return prepare_streams(Path(self.out), settings, self.keywords, self._build)
+        return mixer.prepare_streams(Path(self.out), settings, self.keywords, self._build)
 
     def _build(self, out: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         root = Path(self.root)
@@ -87,7 +78,7 @@ class SpeechCommandsStreams:
         order = np.random.default_rng(self.seed)
         skipped: list[str] = []
         keywords, speech = (
-            SegmentQueue(
+            mixer.SegmentQueue(
                 self._segments(root, [clips[i] for i in order.permutation(len(clips))], skipped)
             )
             for clips in (keyword_clips, other_clips)
@@ -100,7 +91,7 @@ class SpeechCommandsStreams:
             stream = self.layout.mix(
                 background, self.sample_rate, keywords, speech, self.snr_db, rng
             )
-            rows.append(write_stream(out, i, stream, self.sample_rate))
+            rows.append(mixer.write_stream(out, i, stream, self.sample_rate))
             too_long += stream.too_long
         return rows, {"skipped_clips": sorted(skipped), "speech_too_long": too_long}
 
@@ -171,15 +162,17 @@ class SpeechCommandsStreams:
             piece = share[rng.integers(0, share.shape[0] - shortest + 1) :]
             pieces.append(piece)
             total += piece.shape[0] - fade
-        return crossfade(pieces, fade)[:samples]
+        return mixer.crossfade(pieces, fade)[:samples]
 
-    def _segments(self, root: Path, clips: list[str], skipped: list[str]) -> Iterable[Segment]:
+    def _segments(
+        self, root: Path, clips: list[str], skipped: list[str]
+    ) -> Iterable[mixer.Segment]:
         pad = round(self.pad_seconds * self.sample_rate)
         for relative in clips:
             audio, rate = read_soundfile(root / relative)
             if rate != self.sample_rate:
                 raise DatasetLayoutError(f"{root / relative}: {rate} Hz, not {self.sample_rate}")
-            segment = recorded_word(audio, rate, pad, relative.split("/")[0])
+            segment = mixer.recorded_word(audio, rate, pad, relative.split("/")[0])
             if segment is None:
                 skipped.append(relative)
                 continue

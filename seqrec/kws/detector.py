@@ -421,17 +421,10 @@ def _check_audio_classifier(model: Any) -> None:
         raise TypeError(f"{getattr(model, 'source', model)}: detect() needs an audio classifier")
 
 
-def _reader_clip_seconds(model: Any) -> float | None:
-    reader = getattr(model, "reader", None)
-    if reader is not None:
-        return getattr(reader, "clip_seconds", None)
-    return getattr(model, "reader_config", {}).get("clip_seconds")
-
-
 def clip_window_seconds(model: Any) -> float:
     """The window a detector on ``model`` uses by default: the reader's clip length,
     else 1 s."""
-    return _reader_clip_seconds(model) or 1.0
+    return getattr(getattr(model, "reader", None), "clip_seconds", None) or 1.0
 
 
 def detect(model: Any, source: Source, pcm: str = "s16le", **options: Any) -> Iterator[Event]:

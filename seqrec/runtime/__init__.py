@@ -18,20 +18,24 @@ from seqrec.core.waveform import AudioError, split_at_quiet_points
 from seqrec.runtime.audio import read_audio, resample
 from seqrec.runtime.model import (
     ExportedModelError,
-    OnnxClassifier,
-    OnnxTranscriber,
+    ExportReader,
+    OnnxNetwork,
+    exported_classifier,
+    exported_transcriber,
     load,
     read_metadata,
 )
 
 __all__ = [
     "AudioError",
+    "ExportReader",
     "ExportedModelError",
-    "OnnxClassifier",
-    "OnnxTranscriber",
+    "OnnxNetwork",
     "Prediction",
     "Transcript",
     "WordTime",
+    "exported_classifier",
+    "exported_transcriber",
     "load",
     "read_audio",
     "read_metadata",

@@ -11,7 +11,8 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.text import CharErrorRate, WordErrorRate
 
-from seqrec.decoding import CTCSearch, GreedySearch, build_search, decoding_config
+from seqrec.core.ctc_search import CTCSearch, GreedySearch, build_search, decoding_config
+from seqrec.core.results import greedy_hypotheses
 from seqrec.tasks import metrics as names
 from seqrec.tasks.classification import (
     log_evaluation,
@@ -63,7 +64,7 @@ class CTCTask(pl.LightningModule):
         optimizer, scheduler, weight_decay: as for
             :class:`~seqrec.tasks.classification.SequenceClassificationTask`.
         decoding: config of the search for testing and inference, plain data naming
-            its class (``conf/decoding/``; see :func:`~seqrec.decoding.build_search`);
+            its class (``conf/decoding/``; see :func:`~seqrec.core.ctc_search.build_search`);
             greedy when None. Validation always decodes greedily.
         log_examples: hypothesis/reference pairs logged per validation epoch.
 
@@ -107,7 +108,6 @@ class CTCTask(pl.LightningModule):
         self.test_wer, self.test_cer = WordErrorRate(), CharErrorRate()
         self.test_wer_greedy, self.test_cer_greedy = WordErrorRate(), CharErrorRate()
         self._examples: list[tuple[str, str]] = []
-        self.greedy = GreedySearch(tokenizer)
         self._test_search: CTCSearch | None = None
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -149,6 +149,11 @@ class CTCTask(pl.LightningModule):
         self.log(names.TRAIN_LOSS, loss, prog_bar=True, batch_size=len(batch))
         return loss
 
+    def _greedy(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        """Best-path transcripts; the argmax is taken where the scores are."""
+        best = log_probs.argmax(dim=-1).cpu().numpy()
+        return [h.text for h in greedy_hypotheses(best, lengths.tolist(), self.tokenizer)]
+
     def _references(self, batch) -> list[str]:
         return [
             self.tokenizer.decode(t[:n].tolist())
@@ -158,7 +163,7 @@ class CTCTask(pl.LightningModule):
     def validation_step(self, batch, batch_idx: int) -> None:
         if len(batch) > 0:  # else an empty padding batch under DDP, or every sample skipped
             log_probs, lengths = self._score_loss(batch, self.val_loss)
-            hypotheses, references = self.greedy(log_probs, lengths), self._references(batch)
+            hypotheses, references = self._greedy(log_probs, lengths), self._references(batch)
             self.val_wer.update(hypotheses, references)
             self.val_cer.update(hypotheses, references)
             room = self.log_examples - len(self._examples)
@@ -200,9 +205,11 @@ class CTCTask(pl.LightningModule):
         if len(batch) > 0:  # else an empty padding batch under DDP, or every sample skipped
             log_probs, lengths = self._score_loss(batch, self.test_loss)
             references = self._references(batch)
-            greedy = self.greedy(log_probs, lengths)
+            greedy = self._greedy(log_probs, lengths)
             search = self.test_search()
-            hypotheses = greedy if isinstance(search, GreedySearch) else search(log_probs, lengths)
+            hypotheses = greedy
+            if not isinstance(search, GreedySearch):
+                hypotheses = search(log_probs.detach().float().cpu().numpy(), lengths.cpu().numpy())
             self.test_wer.update(hypotheses, references)
             self.test_cer.update(hypotheses, references)
             self.test_wer_greedy.update(greedy, references)

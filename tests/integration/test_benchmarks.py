@@ -11,6 +11,7 @@ import seqrec
 from seqrec.bench import asr_rtf
 from seqrec.bench.asr_rtf import GREEDY
 from seqrec.bench.suite import MEASUREMENTS, run
+from seqrec.core.safe_config import LEXICON_BEAM
 from seqrec.data.manifest import read_manifest
 from seqrec.evaluate import align_words
 from seqrec.text import normalize_text
@@ -66,7 +67,10 @@ def test_seqrec_bench_asr_with_its_default_arguments(
     assert summary["asr_rtf"] == summary["rtf_greedy"] > 0 and summary["rtf_beam_lm"] > 0
     model = seqrec.load(checkpoint)
     references = [normalize_text(e.text) for e in entries]
-    lm = {"_target_": "seqrec.decoding.LexiconBeamSearch", "lm_text": str(data / "lm_text.txt")}
+    lm = {
+        "_target_": "seqrec.core.ctc_search.LexiconBeamSearch",
+        "lm_text": str(data / "lm_text.txt"),
+    }
     for name, decoding in (("greedy", GREEDY), ("beam_lm", lm)):
         model.set_decoding(decoding)
         wer, cer = error_rates(model.transcribe([e.path for e in entries]), references)
@@ -82,8 +86,7 @@ def test_word_time_benchmark_reports_what_the_model_transcribed(
     known (greedy: every word, 30 ms late; beam_lm: the second word of each utterance
     wrong, the rest 50 ms early)."""
     from seqrec.bench import word_times as bench
-    from seqrec.decoding import WordTime
-    from seqrec.inference import Transcript
+    from seqrec.core.results import Transcript, WordTime
 
     corpus = asr_data_dir / "asr_synthetic"
     checkpoint = str(asr_run / "checkpoints" / "best.ckpt")
@@ -101,11 +104,12 @@ def test_word_time_benchmark_reports_what_the_model_transcribed(
 
     result = run()
     assert result["utterances"] == 2 and result["frame_seconds"] == 0.04
+    SEARCHES = {"greedy": GREEDY["_target_"], "beam_lm": LEXICON_BEAM}
     for method in ("greedy", "beam_lm"):
         model.set_decoding(
-            {"method": method, "lm_text": str(corpus / "lm_text.txt")}
+            {"_target_": SEARCHES[method], "lm_text": str(corpus / "lm_text.txt")}
             if method == "beam_lm"
-            else {"method": method}
+            else {"_target_": SEARCHES[method]}
         )
         correct = timed = 0
         for transcript, text, reference_starts in zip(

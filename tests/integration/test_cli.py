@@ -53,7 +53,7 @@ def test_load_transcribe_eval_and_predict(asr_run, asr_data_dir, tmp_path):
     rows = [json.loads(line) for line in out.open()]
     model.set_decoding(
         {
-            "_target_": "seqrec.decoding.LexiconBeamSearch",
+            "_target_": "seqrec.core.ctc_search.LexiconBeamSearch",
             "beam_size": 64,  # as conf/decoding/beam_lm.yaml, which the CLI used
             "lm_text": str(asr_data_dir / "asr_synthetic" / "lm_text.txt"),
         }

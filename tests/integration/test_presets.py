@@ -138,7 +138,7 @@ def test_every_experiment_preset_through_the_cli(tmp_path, experiment, request):
     # One optimizer step leaves a model that knows nothing yet, and its scores say so.
     if experiment.startswith("asr_"):
         # so the test decoder is the greedy one
-        assert cfg.decoding._target_ == "seqrec.decoding.GreedySearch"
+        assert cfg.decoding._target_ == "seqrec.core.ctc_search.GreedySearch"
         wer, cer = error_rates([r["hypothesis"] for r in rows], [r["reference"] for r in rows])
         assert metrics[names.TEST_WER] == metrics[names.TEST_WER_GREEDY]
         assert metrics[names.TEST_CER] == metrics[names.TEST_CER_GREEDY]

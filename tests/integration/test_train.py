@@ -48,7 +48,9 @@ def test_trained_run_writes_wer_and_cer(asr_run, asr_data_dir):
     for factor in (0.9, 1.1):
         samples = [math.ceil(sf.info(root / r["audio_filepath"]).frames / factor) for r in train]
         with torch.no_grad():
-            frames = [model.model(torch.zeros(1, n), torch.tensor([n]))[1].item() for n in samples]
+            frames = [
+                model.network.model(torch.zeros(1, n), torch.tensor([n]))[1].item() for n in samples
+            ]
         too_short[factor] = sum(f < k for f, k in zip(frames, needed, strict=True))
     assert too_short[0.9] <= metrics[names.TRAIN_TOO_SHORT] <= too_short[1.1]
     assert (asr_run / "checkpoints" / "best.ckpt").is_file()
@@ -122,7 +124,7 @@ def test_both_cells_train_and_learn(tmp_path, synthetic_data_dir, cell):
     assert len(losses) == json.loads((tmp_path / "metrics.json").read_text())["global_step"] >= 30
     assert sum(losses[-3:]) / 3 < 0.9 * sum(losses[:3]) / 3
     model = seqrec.load(tmp_path / "checkpoints" / "last.ckpt")
-    rnn = model.model.decoder.rnn
+    rnn = model.network.model.decoder.rnn
     assert isinstance(rnn, torch.nn.GRU if cell == "gru" else torch.nn.LSTM)
 
 
@@ -260,7 +262,7 @@ def test_tiny_video_training_and_classify(tmp_path, video_data_dir):
     clips = [model.reader(video)[0] for video in videos]
     with torch.no_grad():
         for clip, prediction in zip(clips, predictions, strict=True):
-            logits, _ = model.model(clip[None], torch.tensor([clip.shape[0]]))
+            logits, _ = model.network.model(clip[None], torch.tensor([clip.shape[0]]))
             top = logits.softmax(dim=-1)[0].topk(2)
             assert prediction.label == model.labels[top.indices[0]]
             assert [label for label, _ in prediction.top_k] == [
@@ -275,7 +277,7 @@ def test_single_frame_baseline_is_one_override(tmp_path, video_data_dir):
     overrides = [o for o in tiny_video_overrides(video_data_dir) if not o.startswith("decoder.")]
     cfg = make_config(tmp_path, ["experiment=video_synthetic", *overrides, "decoder=frame_pooling"])
     train(cfg)
-    model = seqrec.load(tmp_path / "checkpoints" / "last.ckpt").model
+    model = seqrec.load(tmp_path / "checkpoints" / "last.ckpt").network.model
     assert not any(isinstance(m, torch.nn.RNNBase) for m in model.modules())
     summary = json.loads((tmp_path / "metrics.json").read_text())
     assert "test/acc" in summary

@@ -199,7 +199,7 @@ def test_every_preset_checkpoint_still_loads(tmp_path, preset):
     read_checkpoint(path)  # the allowlist admits it
     model = seqrec.load(path)
     saved = torch.load(path, weights_only=True)["state_dict"]
-    loaded = model.model.state_dict()
+    loaded = model.network.model.state_dict()
     assert loaded.keys() == {k.removeprefix("model.") for k in saved}
     assert all(torch.equal(loaded[k.removeprefix("model.")], v) for k, v in saved.items())
     # the checkpoint carries the data config's reader, and the loaded model reads with it
@@ -239,7 +239,7 @@ def test_a_speech_embedding_checkpoint_loads_without_the_wheel(tmp_path, monkeyp
     )
     with pytest.raises(ImportError, match="openwakeword"):  # the wheel is hidden indeed
         SpeechEmbedding(pretrained=True)
-    loaded = seqrec.load(tmp_path / "e.ckpt").model.eval()
+    loaded = seqrec.load(tmp_path / "e.ckpt").network.model.eval()
     audio, lengths = torch.randn(2, 20000) * 0.1, torch.tensor([20000, 9000])
     with torch.no_grad():
         torch.testing.assert_close(loaded(audio, lengths), written.eval()(audio, lengths))
@@ -367,7 +367,7 @@ def test_a_decoding_naming_an_lm_file_is_refused_and_the_file_never_read(tmp_pat
     source = _preset_checkpoint(tmp_path, "asr_synthetic")
     text = tmp_path / "any.txt"
     text.write_text("secret words in a file\n")
-    lm = {"_target_": "seqrec.decoding.LexiconBeamSearch", "_partial_": True}
+    lm = {"_target_": "seqrec.core.ctc_search.LexiconBeamSearch", "_partial_": True}
     planted = _with(
         source, tmp_path / "lm.ckpt", lambda h: h.update(decoding={**lm, "lm_text": str(text)})
     )
@@ -376,7 +376,7 @@ def test_a_decoding_naming_an_lm_file_is_refused_and_the_file_never_read(tmp_pat
         seqrec.load(planted)
     assert _files(tmp_path) == before  # no <file>.3gram.arpa beside it
     # the user's own decoding replaces the file's, which is then not built
-    assert seqrec.load(planted, decoding={**lm, "_target_": "seqrec.decoding.GreedySearch"})
+    assert seqrec.load(planted, decoding={**lm, "_target_": "seqrec.core.ctc_search.GreedySearch"})
     for key, value in [("lm_path", str(text)), ("lexicon", str(text))]:
         bad = _with(
             source, tmp_path / "b.ckpt", lambda h, k=key, v=value: h.update(decoding={**lm, k: v})
@@ -501,7 +501,11 @@ def test_a_model_trained_with_an_lm_carries_it_and_loads_anywhere(tmp_path, monk
         tmp_path, "asr_synthetic", ("decoding=beam_lm", "data.lm_text=text.txt")
     )
     wave = [torch.randn(16000, generator=torch.Generator().manual_seed(0)) * 0.1]
-    lm = {"_target_": "seqrec.decoding.LexiconBeamSearch", "_partial_": True, "beam_size": 64}
+    lm = {
+        "_target_": "seqrec.core.ctc_search.LexiconBeamSearch",
+        "_partial_": True,
+        "beam_size": 64,
+    }
     user = seqrec.load(path, decoding={**lm, "lm_text": str(lm_dir / "text.txt")})
     expected = user.transcribe(wave)
     decoding = torch.load(path, weights_only=True)["hyper_parameters"]["decoding"]

@@ -1,5 +1,5 @@
-"""seqrec.decoding: greedy and beam search (with and without an LM), the decoding configs,
-old checkpoints' settings, word times."""
+"""The CTC searches (seqrec.core.ctc_search): greedy and beam search (with and without
+an LM), the decoding configs, old checkpoints' search names, word times."""
 
 import math
 
@@ -11,14 +11,8 @@ from hypothesis import strategies as st
 import seqrec
 from seqrec.checkpoint import CheckpointError
 from seqrec.config import CONF_DIR
-from seqrec.core.results import best_paths
-from seqrec.decoding import (
-    BeamSearch,
-    GreedySearch,
-    Hypothesis,
-    LexiconBeamSearch,
-    word_times,
-)
+from seqrec.core.ctc_search import BeamSearch, GreedySearch, LexiconBeamSearch, build_search
+from seqrec.core.results import Hypothesis, best_paths, word_times
 from seqrec.text import CharTokenizer
 from tests.conftest import make_config
 
@@ -74,7 +68,6 @@ def test_each_decoding_config_builds_its_search_class(tmp_path, name):
     from omegaconf import OmegaConf
 
     from seqrec.checkpoint import ALLOWED_TARGETS
-    from seqrec.decoding import build_search
 
     lm_text = tmp_path / "lm.txt"
     lm_text.write_text("the cat sat on the mat\n")
@@ -87,9 +80,11 @@ def test_each_decoding_config_builds_its_search_class(tmp_path, name):
     assert type(search) is SEARCHES[name] and search.method == name
 
 
-def test_a_checkpoint_from_before_named_searches_loads_and_decodes_as_before(tmp_path):
-    """Older checkpoints hold the tokenizer state ``{"kind": "char"}`` and the decoding
-    ``{"method": ..., ...}``: they load, and decode as the same search named by class."""
+def test_a_checkpoint_naming_the_searches_by_their_old_names_decodes_as_before(tmp_path):
+    """Checkpoints written before the searches moved to seqrec.core.ctc_search name
+    ``seqrec.decoding.*`` with ``_partial_``: they load through the one map of renamed
+    targets and decode as the search of the new name. The ``{"method": ...}`` form
+    of the first pre-release checkpoints is refused with the fix in the message."""
     import pytorch_lightning as pl
 
     from seqrec.tasks.ctc import CTCTask
@@ -115,45 +110,32 @@ def test_a_checkpoint_from_before_named_searches_loads_and_decodes_as_before(tmp
     trainer.strategy.connect(task)
     trainer.save_checkpoint(tmp_path / "new.ckpt", weights_only=True)
     checkpoint = torch.load(tmp_path / "new.ckpt", weights_only=True)
-    assert checkpoint["hyper_parameters"]["tokenizer"] == {"kind": "char"}  # as before
     generator = torch.Generator().manual_seed(0)
     waves = [torch.randn(n, generator=generator) * 0.1 for n in (16000, 9000)]
-    old_and_new = [
-        ({"method": "greedy"}, {"_target_": "seqrec.decoding.GreedySearch", "_partial_": True}),
-        (
-            {"method": "beam", "beam_size": 4, "beam_threshold": 20.0},
-            {"_target_": "seqrec.decoding.BeamSearch", "beam_size": 4, "beam_threshold": 20.0},
-        ),
-        (
-            {"method": "beam_lm", "lm_text": str(lm_text), "lm_weight": 2.0},
-            {
-                "_target_": "seqrec.decoding.LexiconBeamSearch",
-                "lm_text": str(lm_text),
-                "lm_weight": 2.0,
-            },
-        ),
-    ]
-    for old, new in old_and_new:
+    for name, options in [("Greedy", {}), ("Beam", {"beam_size": 4, "beam_threshold": 20.0})]:
+        old = {"_target_": f"seqrec.decoding.{name}Search", "_partial_": True, **options}
         checkpoint["hyper_parameters"]["decoding"] = old
         torch.save(checkpoint, tmp_path / "old.ckpt")
-        if "lm_text" in old:
-            # a file may not name the LM: the user gives it, and it is read into the model
-            with pytest.raises(
-                CheckpointError, match=r"old\.ckpt: refused to load: decoding\.lm_text"
-            ):
-                seqrec.load(tmp_path / "old.ckpt")
-            model = seqrec.load(tmp_path / "old.ckpt", decoding=old)
-            assert "lm_text" not in model.decoding
-            assert model.decoding["words"] == ["the", "cat", "sat", "on", "mat", "dog", "log"]
-            assert model.decoding["lm_arpa"].startswith("\\data\\")
-        else:
-            model = seqrec.load(tmp_path / "old.ckpt")
-            assert model.decoding == {"_partial_": True, **new}  # the old settings, all of them
-        assert type(model.search) is SEARCHES[old["method"]]
+        model = seqrec.load(tmp_path / "old.ckpt")
+        assert type(model.search) is SEARCHES[name.lower()]
         expected = model.transcribe(waves)
-        model.set_decoding(new)
-        assert type(model.search) is SEARCHES[old["method"]]
-        assert model.transcribe(waves) == expected, old
+        model.set_decoding({"_target_": f"seqrec.core.ctc_search.{name}Search", **options})
+        assert type(model.search) is SEARCHES[name.lower()]
+        assert model.transcribe(waves) == expected
+        assert any(expected)
+    old = {"_target_": "seqrec.decoding.LexiconBeamSearch", "lm_text": str(lm_text)}
+    checkpoint["hyper_parameters"]["decoding"] = old
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    # a file may not name the LM: the user gives it, and it is read into the model
+    with pytest.raises(CheckpointError, match=r"old\.ckpt: refused to load: decoding\.lm_text"):
+        seqrec.load(tmp_path / "old.ckpt")
+    model = seqrec.load(tmp_path / "old.ckpt", decoding=old)
+    assert type(model.search) is LexiconBeamSearch and "lm_text" not in model.decoding
+    assert model.decoding["words"] == ["the", "cat", "sat", "on", "mat", "dog", "log"]
+    checkpoint["hyper_parameters"]["decoding"] = {"method": "beam", "beam_size": 4}
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    with pytest.raises(ValueError, match=r"old\.ckpt: decoding names no search: give a _target_"):
+        seqrec.load(tmp_path / "old.ckpt")
 
 
 def test_beam_search_and_greedy_give_the_same_word_times(bpe):

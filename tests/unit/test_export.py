@@ -14,6 +14,7 @@ import soundfile as sf
 import torch
 
 import seqrec
+from seqrec.api import Classifier, Transcriber
 from seqrec.checkpoint import build_model
 from seqrec.core.video_frames import VideoError
 from seqrec.export import (
@@ -21,11 +22,11 @@ from seqrec.export import (
     ExportError,
     check_lengths,
     export_onnx,
-    frame_seconds,
     max_difference,
     reader_config,
 )
-from seqrec.runtime import OnnxClassifier, OnnxTranscriber, read_metadata
+from seqrec.inference import frame_seconds
+from seqrec.runtime import OnnxNetwork, read_metadata
 from tests.helpers import (
     AUDIO_READER,
     CLASSIFIERS,
@@ -129,7 +130,11 @@ def test_the_metadata_makes_the_file_self_contained(exports, name):
     assert meta["version"] == "0.1.0" and meta["quantized"] is None
     if name.startswith("ctc"):
         assert meta["kind"] == "transcriber" and meta["tokenizer"] == {"kind": "char"}
-        assert meta["frame_seconds"] == loaded.frame_seconds == frame_seconds(loaded.model, RATE)
+        assert (
+            meta["frame_seconds"]
+            == loaded.frame_seconds
+            == frame_seconds(loaded.network.model, RATE)
+        )
         assert meta["decoding"] == loaded.decoding and meta["sample_rate"] == RATE
     else:
         assert meta["kind"] == "classifier" and meta["labels"] == loaded.labels
@@ -141,7 +146,8 @@ def test_the_metadata_makes_the_file_self_contained(exports, name):
 def test_runtime_labels_audio_like_pytorch(exports, name, tmp_path):
     loaded, path = exports(name)
     runtime = seqrec.load(path)  # an .onnx file loads into seqrec.runtime
-    assert isinstance(runtime, OnnxClassifier) and runtime.labels == LABELS
+    assert isinstance(runtime, Classifier) and runtime.labels == LABELS
+    assert isinstance(runtime.network, OnnxNetwork)  # the same class, another network
     waves = synthetic_waves()
     files = [tmp_path / "a.wav", tmp_path / "b_8k_stereo.wav"]
     sf.write(files[0], waves[0], RATE, subtype="PCM_16")
@@ -222,7 +228,7 @@ def test_runtime_classifies_video_files_like_pytorch(exports, tmp_path):
 def test_runtime_transcripts_and_word_times_like_pytorch(exports, name):
     loaded, path = exports(name)
     runtime = seqrec.load(path)
-    assert isinstance(runtime, OnnxTranscriber)
+    assert isinstance(runtime, Transcriber) and isinstance(runtime.network, OnnxNetwork)
     waves = synthetic_waves()
     expected = loaded.transcribe_with_times(waves, batch_size=4)
     got = runtime.transcribe_with_times(waves, batch_size=4)
@@ -260,7 +266,7 @@ def test_runtime_beam_search_like_pytorch(exports, name, method, tmp_path):
     lm_text = tmp_path / "lm_text.txt"
     lm_text.write_text("\n".join(SENTENCES) + "\n")
     decoding = {
-        "_target_": f"seqrec.decoding.{'BeamSearch' if method == 'beam' else 'LexiconBeamSearch'}"
+        "_target_": f"seqrec.core.ctc_search.{'BeamSearch' if method == 'beam' else 'LexiconBeamSearch'}"
     }
     decoding |= {"beam_size": 8} | ({"lm_text": str(lm_text)} if method == "beam_lm" else {})
     waves = synthetic_waves()
@@ -287,8 +293,10 @@ def test_runtime_decoding_configs_are_checked(exports):
     with pytest.raises(ValueError, match=r"'os\.system', which is none of seqrec's searches"):
         runtime.set_decoding({"_target_": "os.system", "command": "true"})
     with pytest.raises(ValueError, match="beam decoding takes no lm_weight"):
-        runtime.set_decoding({"_target_": "seqrec.decoding.BeamSearch", "lm_weight": 2.0})
-    runtime.set_decoding({"method": "beam", "beam_size": 4})  # the old form of checkpoints
+        runtime.set_decoding({"_target_": "seqrec.core.ctc_search.BeamSearch", "lm_weight": 2.0})
+    with pytest.raises(ValueError, match="decoding names no search: give a _target_"):
+        runtime.set_decoding({"method": "beam", "beam_size": 4})
+    runtime.set_decoding({"_target_": "seqrec.decoding.BeamSearch", "beam_size": 4})  # old name
     assert runtime.search.method == "beam"
 
 
@@ -331,7 +339,7 @@ import seqrec
 import seqrec.runtime
 model = seqrec.load(sys.argv[1])
 waves = list(np.load(sys.argv[2]))
-if isinstance(model, seqrec.runtime.OnnxClassifier):
+if isinstance(model, seqrec.Classifier):
     print(json.dumps([p.as_dict() for p in model.classify(waves)]))
 else:
     print(json.dumps([t.as_dict() for t in model.transcribe_with_times(waves)]))
@@ -460,7 +468,7 @@ def test_a_fixed_clip_length_travels_with_the_export(tmp_path):
     torch.save(checkpoint, ckpt)
     loaded = seqrec.load(ckpt)
     runtime = seqrec.load(export_onnx(loaded, tmp_path / "fixed.onnx"))
-    assert runtime.reader_config["clip_seconds"] == 1.0
+    assert runtime.reader.config["clip_seconds"] == runtime.reader.clip_seconds == 1.0
     waves = synthetic_waves(seconds=(0.3, 1.0, 1.6))
     assert [w.shape[0] for wave in waves for w in runtime.prepare(wave)] == [RATE] * 3
     assert [p.as_dict() for p in runtime.classify(waves)] == [

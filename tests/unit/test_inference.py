@@ -1,4 +1,5 @@
-"""seqrec.inference: seqrec.load, classify, transcribe (chunked, with word times)."""
+"""seqrec.load on checkpoints, and the loaded models (seqrec.api): classify, transcribe
+(chunked, with word times)."""
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import torch
 import seqrec
 from seqrec.core.waveform import AudioError
 from seqrec.data.audio import AudioReader
-from seqrec.inference import Classifier, Transcriber
+from seqrec.inference import torch_classifier, torch_transcriber
 from seqrec.text import CharTokenizer
 from tests.helpers import MODEL_LABELS as LABELS
 from tests.helpers import (
@@ -38,15 +39,12 @@ def model(checkpoints):
 
 
 def test_transcribe_returns_a_string_per_input_and_chunks_long_audio():
-    transcriber = Transcriber(
-        tiny_ctc_model(),
-        CharTokenizer(),
-        AudioReader(16000),
-        chunk_seconds=2.0,
+    transcriber = torch_transcriber(
+        tiny_ctc_model(), CharTokenizer(), AudioReader(16000), chunk_seconds=2.0
     )
     seen = []
-    original = transcriber.model.forward
-    transcriber.model.forward = lambda x, n: seen.append(n.tolist()) or original(x, n)
+    original = transcriber.network.model.forward
+    transcriber.network.model.forward = lambda x, n: seen.append(n.tolist()) or original(x, n)
     inputs = [torch.randn(8000) * 0.1, torch.randn(16000 * 7) * 0.1, torch.randn(3200) * 0.1]
     texts = transcriber.transcribe(inputs, batch_size=2)
     chunk_lengths = [n for batch in seen for n in batch]
@@ -62,9 +60,11 @@ def test_word_times_come_from_the_frames_where_the_tokens_fire():
     frames. Each burst is then the word "aa", and its times must be the burst's,
     across chunk boundaries too."""
     tokenizer = CharTokenizer()
-    transcriber = Transcriber(tiny_ctc_model(), tokenizer, AudioReader(16000), chunk_seconds=2.0)
+    transcriber = torch_transcriber(
+        tiny_ctc_model(), tokenizer, AudioReader(16000), chunk_seconds=2.0
+    )
     assert transcriber.frame_seconds == pytest.approx(0.04)  # 10 ms hop, subsampled 4 times
-    network = transcriber.model.forward
+    network = transcriber.network.model.forward
     a, space = tokenizer.encode("a a")[:2]
 
     def spike_on_sound(x, lengths):
@@ -77,7 +77,7 @@ def test_word_times_come_from_the_frames_where_the_tokens_fire():
         best = torch.where(edge, a, torch.where(loud, 0, space))
         return torch.nn.functional.one_hot(best, tokenizer.num_classes).float().log(), out_lengths
 
-    transcriber.model.forward = spike_on_sound
+    transcriber.network.model.forward = spike_on_sound
     bursts = [(0.5, 0.7), (2.6, 2.9), (4.2, 4.4), (6.0, 6.5)]
     audio = torch.randn(7 * 16000) * 1e-3
     for start, end in bursts:
@@ -109,7 +109,7 @@ def test_load_rebuilds_the_model_from_the_checkpoint_alone(checkpoints, model):
         checkpoint["hyper_parameters"]["model_config"]["_target_"] == "seqrec.modules.SequenceModel"
     )
     assert model.labels == LABELS and model.sample_rate == 16000
-    assert not model.model.training
+    assert not model.network.model.training
 
 
 def test_classify_paths_and_waveforms(model, tmp_path):
@@ -122,7 +122,7 @@ def test_classify_paths_and_waveforms(model, tmp_path):
     for prediction, path in zip(by_path, files, strict=True):
         wave = torch.from_numpy(sf.read(path, dtype="float32")[0])
         with torch.no_grad():  # the network on this file alone, outside classify()
-            logits, _ = model.model(wave.unsqueeze(0), torch.tensor([wave.numel()]))
+            logits, _ = model.network.model(wave.unsqueeze(0), torch.tensor([wave.numel()]))
         probs, best = logits[0].softmax(-1).topk(2)
         assert [label for label, _ in prediction.top_k] == [LABELS[i] for i in best]
         assert [p for _, p in prediction.top_k] == pytest.approx(probs.tolist(), abs=1e-5)
@@ -144,10 +144,10 @@ def test_classify_paths_and_waveforms(model, tmp_path):
 def test_nan_or_inf_in_a_waveform_or_a_file_is_an_error_naming_it(tmp_path):
     """A NaN would make classify answer the first label at score nan, and transcribe
     an arbitrary text: every entry point refuses it, naming the file or the array."""
-    classifier = Classifier(
+    classifier = torch_classifier(
         build_kws_model("gru"), [f"w{i}" for i in range(35)], AudioReader(16000)
     )
-    transcriber = Transcriber(tiny_ctc_model(), CharTokenizer(), AudioReader(16000))
+    transcriber = torch_transcriber(tiny_ctc_model(), CharTokenizer(), AudioReader(16000))
     good, bad = waveforms(8000, 8000)
     bad[1234] = float("nan")
     path = tmp_path / "nan.wav"

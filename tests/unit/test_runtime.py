@@ -1,6 +1,6 @@
-"""seqrec.runtime's numpy parts against the PyTorch code they stand in for: resampling,
-reading audio, cutting long audio, greedy CTC search and word times; and the runtime
-imported with torch unimportable."""
+"""seqrec.runtime's numpy parts against the PyTorch code they stand in for (resampling,
+reading audio); the loaded models on stand-in sessions (word times, non-finite
+input); and the runtime imported with torch unimportable."""
 
 import subprocess
 import sys
@@ -14,21 +14,18 @@ import soundfile as sf
 import torch
 import torchaudio
 
+from seqrec.core.ctc_search import GreedySearch
+from seqrec.core.results import word_times
 from seqrec.data.audio import load_audio
-from seqrec.decoding import GreedySearch
-from seqrec.decoding import word_times as torch_word_times
-from seqrec.inference import split_at_quiet_points as torch_split
 from seqrec.runtime import (
     AudioError,
     ExportedModelError,
-    OnnxClassifier,
-    OnnxTranscriber,
+    exported_classifier,
+    exported_transcriber,
     read_audio,
     read_metadata,
     resample,
-    split_at_quiet_points,
 )
-from seqrec.runtime.ctc import greedy_decode
 from seqrec.text import CharTokenizer, SentencePieceTokenizer
 
 
@@ -57,43 +54,27 @@ def test_read_audio_matches_load_audio(tmp_path):
         read_audio(mono, 16000, offset=0.5, duration=1.0)
 
 
-def test_long_audio_is_cut_where_pytorch_cuts_it():
-    rng = np.random.default_rng(2)
-    wave = (0.3 * rng.standard_normal(16000 * 7)).astype(np.float32)
-    for start in (20_000, 47_000, 70_500, 101_000):
-        wave[start : start + 1600] *= 0.01  # pauses
-    for max_samples in (16_000, 30_000, 50_000):
-        expected = torch_split(torch.from_numpy(wave), max_samples, 16000)
-        got = split_at_quiet_points(wave, max_samples, 16000)
-        assert [p.size for p in got] == [p.numel() for p in expected]
-        assert sum(p.size for p in got) == wave.size
-
-
 def bpe() -> SentencePieceTokenizer:
     text = ["the cat sat on the mat", "a dog ran up the hill", "we're quick brown foxes"]
     return SentencePieceTokenizer.train(text * 4, vocab_size=40)
 
 
 @pytest.mark.parametrize("tokenizer", [CharTokenizer(), bpe()], ids=["char", "bpe"])
-def test_greedy_search_and_word_times_match_pytorch(tokenizer):
+def test_a_transcriber_gives_its_searchs_words_and_times(tokenizer):
+    """The greedy hypotheses of known log-probs, timed by word_times, are what a
+    transcriber whose network returns those log-probs gives, batched and reordered."""
     generator = torch.Generator().manual_seed(3)
     scores = torch.randn(4, 60, tokenizer.num_classes, generator=generator)
     scores[..., 0] += 1.5  # blanks between tokens, so words have gaps
     log_probs = scores.log_softmax(-1)
     lengths = torch.tensor([60, 31, 1, 45])
-    expected = GreedySearch(tokenizer).decode(log_probs, lengths)
-    got = greedy_decode(log_probs.numpy(), lengths.numpy(), tokenizer)
-    assert [(g.text, g.tokens, g.frames) for g in got] == [
-        (e.text, e.tokens, e.frames) for e in expected
-    ]
-    assert any(g.text for g in got)
-    # word times: PyTorch's greedy hypotheses timed by seqrec.decoding, against what the
-    # runtime's transcriber gives for the same log-probs (a session that returns them)
+    expected = GreedySearch(tokenizer).decode(log_probs.numpy(), lengths.numpy())
+    assert any(e.text for e in expected)
     frame_seconds = 0.04
-    expected_times = [torch_word_times(e, tokenizer, frame_seconds) for e in expected]
+    expected_times = [word_times(e, tokenizer, frame_seconds) for e in expected]
     meta = {"modality": "audio", "sample_rate": 16000, "reader": {},
             "tokenizer": tokenizer.state(), "frame_seconds": frame_seconds}  # fmt: skip
-    runtime = OnnxTranscriber(ReplaySession(log_probs.numpy()), meta)
+    runtime = exported_transcriber(ReplaySession(log_probs.numpy()), meta)
     waves = [np.full(100 * n, i, np.float32) for i, n in enumerate(lengths.tolist())]
     transcripts = runtime.transcripts(waves, batch_size=3, with_times=True)
     assert [t.text for t in transcripts] == [e.text for e in expected]
@@ -144,9 +125,9 @@ class MeanSession:
 def test_the_runtime_refuses_nan_or_inf_in_a_waveform_or_a_file(tmp_path):
     """Without the check, the runtime classifier answers its first label at score nan."""
     audio = {"modality": "audio", "sample_rate": 16000, "reader": {}}
-    classifier = OnnxClassifier(MeanSession(3), {**audio, "labels": ["a", "b", "c"]})
+    classifier = exported_classifier(MeanSession(3), {**audio, "labels": ["a", "b", "c"]})
     meta = {**audio, "tokenizer": {"kind": "char"}, "frame_seconds": 0.00625}
-    transcriber = OnnxTranscriber(MeanSession(29, ctc=True), meta)
+    transcriber = exported_transcriber(MeanSession(29, ctc=True), meta)
     good = np.full(1600, 0.1, np.float32)
     bad = good.copy()
     bad[345] = np.inf

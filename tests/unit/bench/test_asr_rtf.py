@@ -27,7 +27,7 @@ def test_rtf_is_reading_and_transcribing_time_over_audio_seconds(tmp_path):
         return real_reader(*args)
 
     class Model:  # transcribing costs 1 s a call
-        sample_rate, decoding, reader = 16000, {"method": "greedy"}, staticmethod(read)
+        sample_rate, decoding, reader = 16000, GREEDY, staticmethod(read)
 
         def set_decoding(self, decoding) -> None:
             self.decoding = decoding
@@ -36,7 +36,7 @@ def test_rtf_is_reading_and_transcribing_time_over_audio_seconds(tmp_path):
             clock.advance(1.0)
             return ["yes no", "down"][: len(waveforms)]
 
-    beam = {"_target_": "seqrec.decoding.BeamSearch"}
+    beam = {"_target_": "seqrec.core.ctc_search.BeamSearch"}
     results = asr_rtf.measure_rtf(Model(), manifest, {"greedy": GREEDY, "beam": beam}, clock=clock)
     assert results["utterances"] == 2 and results["audio_seconds"] == pytest.approx(
         4.0

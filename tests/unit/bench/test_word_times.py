@@ -5,8 +5,7 @@ import pytest
 
 def test_word_time_benchmark_pairs_correct_words_with_their_starts():
     from seqrec.bench.word_times import start_errors, summarise
-    from seqrec.decoding import WordTime
-    from seqrec.inference import Transcript
+    from seqrec.core.results import Transcript, WordTime
 
     words = [("the", 0.12), ("big", 0.3), ("rad", 0.5), ("cat", 0.9), ("sat", 1.25)]
     transcript = Transcript("the big rad cat sat", [WordTime(w, t, t + 0.1) for w, t in words])

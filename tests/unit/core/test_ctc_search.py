@@ -112,18 +112,15 @@ def test_read_words_keeps_the_first_column_of_a_lexicon(tmp_path):
     assert read_words(lexicon, is_lexicon=False)[:5] == ["cat", "c", "a", "t", "|"]
 
 
-def test_decoding_configs_of_either_form():
-    assert decoding_config(None)["_target_"] == "seqrec.decoding.GreedySearch"
-    assert decoding_config({"method": "beam_lm", "lm_text": "t.txt"}) == {
-        "_target_": "seqrec.decoding.LexiconBeamSearch",
-        "_partial_": True,
-        "lm_text": "t.txt",
-    }
-    assert search_method({"method": "beam"}) == "beam"
+def test_decoding_configs_name_a_search_old_names_under_new():
+    assert decoding_config(None) == {"_target_": "seqrec.core.ctc_search.GreedySearch"}
+    old = {"_target_": "seqrec.decoding.LexiconBeamSearch", "_partial_": True, "lm_text": "t.txt"}
+    assert decoding_config(old) == {**old, "_target_": "seqrec.core.ctc_search.LexiconBeamSearch"}
+    assert search_method(old) == "beam_lm"
     with pytest.raises(ValueError, match="none of"):
         search_method({"_target_": "os.system"})
-    with pytest.raises(ValueError, match="'viterbi' is none of"):
-        decoding_config({"method": "viterbi"})
+    with pytest.raises(ValueError, match="names no search: give a _target_, one of greedy, beam"):
+        decoding_config({"method": "beam"})
 
 
 def test_an_lm_travels_as_arpa_text_whose_header_must_be_true(tmp_path):
