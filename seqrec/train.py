@@ -17,8 +17,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from seqrec.checkpoint import CheckpointError, read_checkpoint
 from seqrec.core.ctc_search import embed_decoding
+from seqrec.inference.checkpoint import CheckpointError, read_checkpoint
 from seqrec.tasks.callbacks import NONFINITE_STEPS, NonFiniteGuard, SkippedSampleReport
 from seqrec.tasks.checkpointing import AtomicCheckpointIO, TopCheckpoints, average_checkpoints
 

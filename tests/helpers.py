@@ -25,11 +25,11 @@ from torchaudio.functional import edit_distance
 
 import seqrec
 from seqrec.api import Classifies
-from seqrec.checkpoint import build_model
 from seqrec.data.audio import load_audio
 from seqrec.data.batch import pad_sequences
 from seqrec.data.manifest import scan_manifest
 from seqrec.data.speech_commands import NOISE_SHARES, WORDS_10
+from seqrec.inference.checkpoint import build_model
 from seqrec.modules import (
     AudioFrontend,
     ClassifierHead,

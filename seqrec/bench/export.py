@@ -25,7 +25,7 @@ that a change in the machine's speed reaches them all alike:
 
 Each test manifest given (``--kws-manifest`` and the others; the synthetic presets'
 by default, where they exist) is then scored by all three with ``seqrec-eval``'s
-code (:mod:`seqrec.evaluate`): accuracy, or greedy CER and WER. The table gives each
+code (:mod:`seqrec.inference.evaluate`): accuracy, or greedy CER and WER. The table gives each
 figure, its ratio (fp32 / torch, int8 / fp32) and the goals of the ONNX export
 (fp32 at most 0.7x PyTorch's time, int8 at most 0.6x fp32's, with at most 0.005
 accuracy or 0.01 CER lost). The last line is one JSON object.
@@ -151,7 +151,7 @@ def video_clips_per_second(models: dict[str, Any], runs: int, batch: int = 8) ->
 def scores(models: dict[str, Any], manifest: str | Path) -> dict[str, dict[str, float]]:
     """Each version's test figures on ``manifest``, as ``seqrec-eval`` prints them."""
     from seqrec.api import Transcribes
-    from seqrec.evaluate import evaluate_classifier, evaluate_transcriber
+    from seqrec.inference.evaluate import evaluate_classifier, evaluate_transcriber
 
     figures = {}
     for name, model in models.items():

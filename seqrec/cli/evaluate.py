@@ -23,7 +23,7 @@ register_resolvers()
 def main(cfg: DictConfig) -> None:
 
     from seqrec.api import Transcribes
-    from seqrec.evaluate import (
+    from seqrec.inference.evaluate import (
         evaluate_classifier,
         evaluate_transcriber,
         read_known_words,

@@ -20,8 +20,8 @@ def main(cfg: DictConfig) -> None:
     from pathlib import Path
 
     import seqrec
-    from seqrec.checkpoint import CheckpointError
     from seqrec.export import QUANTIZE_CHOICES, ExportError, check_export, export_onnx
+    from seqrec.inference.checkpoint import CheckpointError
 
     if cfg.format not in FORMATS:
         raise SystemExit(f"seqrec-export: format={cfg.format} is not one of {FORMATS}")

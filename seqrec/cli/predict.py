@@ -26,7 +26,7 @@ def main(cfg: DictConfig) -> None:
     from seqrec.api import Transcribes
     from seqrec.data.dataset import read_entry
     from seqrec.data.manifest import read_manifest
-    from seqrec.evaluate import model_reader
+    from seqrec.inference.evaluate import model_reader
 
     model = load_model(cfg)
     refuse_unused_options("seqrec-predict", cfg, model)

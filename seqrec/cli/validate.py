@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections import Counter
 
-from seqrec.checkpoint import CheckpointError
+from seqrec.inference.checkpoint import CheckpointError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,7 +55,7 @@ def checkpoint_rules(path: str, labels: list[str] | None) -> tuple[list[str] | N
     """The label set of a classifier checkpoint, or the characters of a speech-to-text
     checkpoint's character tokenizer (None for SentencePiece, which spells any
     normalised text)."""
-    from seqrec.checkpoint import read_checkpoint
+    from seqrec.inference.checkpoint import read_checkpoint
 
     hparams = read_checkpoint(path).get("hyper_parameters") or {}
     if "labels" in hparams:

@@ -1,6 +1,6 @@
 """What a file may tell seqrec to build, torch-free: the one loading policy for every
 field a checkpoint or an export carries (the model, the input reader, the CTC search,
-the detector's settings), shared by :mod:`seqrec.checkpoint` and :mod:`seqrec.runtime`.
+the detector's settings), shared by :mod:`seqrec.inference.checkpoint` and :mod:`seqrec.runtime`.
 
 A file is data. Three rules hold for everything read from one:
 
@@ -15,7 +15,7 @@ A file is data. Three rules hold for everything read from one:
    come from the user: the command line, or an API call.
 3. **Bounded sizes.** Every reader setting that sizes an allocation is bounded
    (:func:`check_reader`); the model's sizes are checked against its weights
-   (:func:`seqrec.checkpoint.build_model`).
+   (:func:`seqrec.inference.checkpoint.build_model`).
 
 Every check raises ``error(message)``, with the file and the field in the message.
 

@@ -61,7 +61,7 @@ def read_metadata(
 
 def check_metadata(meta: dict[str, Any], source: str | Path) -> None:
     """The loading policy of :mod:`seqrec.core.safe_config` for an export's metadata, as
-    :func:`seqrec.checkpoint.check_hyper_parameters` applies it to a checkpoint: the
+    :func:`seqrec.inference.checkpoint.check_hyper_parameters` applies it to a checkpoint: the
     reader names only readers and its settings are bounded, the decoding names no file,
     and everything else is plain data with no ``_target_``."""
     for key, value in meta.items():

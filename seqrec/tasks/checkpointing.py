@@ -11,7 +11,7 @@ import torch
 from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 
-from seqrec.checkpoint import CheckpointError, check_hyper_parameters, read_checkpoint
+from seqrec.inference.checkpoint import CheckpointError, check_hyper_parameters, read_checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

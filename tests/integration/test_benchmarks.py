@@ -13,7 +13,7 @@ from seqrec.bench.asr_rtf import GREEDY
 from seqrec.bench.suite import MEASUREMENTS, run
 from seqrec.core.safe_config import LEXICON_BEAM
 from seqrec.data.manifest import read_manifest
-from seqrec.evaluate import align_words
+from seqrec.inference.evaluate import align_words
 from seqrec.text import normalize_text
 from tests.conftest import tiny_bench_overrides as _tiny
 from tests.conftest import write_manifest_lines

@@ -9,10 +9,10 @@ import soundfile as sf
 from omegaconf import OmegaConf
 
 import seqrec
+from seqrec.api import Transcriber
 from seqrec.config import conf_dir
 from seqrec.data.manifest import read_manifest
-from seqrec.evaluate import evaluate_transcriber
-from seqrec.inference import Transcriber
+from seqrec.inference.evaluate import evaluate_transcriber
 from seqrec.text import normalize_text
 from seqrec.train import train
 from tests.conftest import (
@@ -200,7 +200,7 @@ def test_multirun_sweep(tmp_path, synthetic_data_dir):
 
 
 def test_eval_and_predict_clis_for_video(tmp_path, video_data_dir, trained_run):
-    from seqrec.evaluate import evaluate_classifier
+    from seqrec.inference.evaluate import evaluate_classifier
 
     cfg = make_config(
         tmp_path / "run", ["experiment=video_synthetic", *tiny_video_overrides(video_data_dir)]

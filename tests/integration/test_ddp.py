@@ -12,7 +12,7 @@ import torch
 from hydra.utils import instantiate
 
 import seqrec
-from seqrec.evaluate import evaluate_classifier, evaluate_transcriber
+from seqrec.inference.evaluate import evaluate_classifier, evaluate_transcriber
 from seqrec.tasks.classification import SequenceClassificationTask
 from seqrec.tasks.ctc import CTCTask
 from tests.conftest import (

@@ -13,7 +13,7 @@ import torch
 
 import seqrec
 from seqrec.data.manifest import ManifestError
-from seqrec.evaluate import evaluate_classifier
+from seqrec.inference.evaluate import evaluate_classifier
 from seqrec.train import train
 from tests.conftest import (
     make_config,

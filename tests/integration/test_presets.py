@@ -166,7 +166,7 @@ def test_every_experiment_preset_trains_an_epoch_that_evaluation_reproduces(
 ):
     """A real (tiny) epoch per preset, checkpoints and all: the test metrics logged in
     training are what ``seqrec-eval``'s scoring gives for the evaluated checkpoint."""
-    from seqrec.evaluate import evaluate_classifier, evaluate_transcriber
+    from seqrec.inference.evaluate import evaluate_classifier, evaluate_transcriber
 
     overrides = [
         f"experiment={experiment}",

@@ -13,7 +13,7 @@ import torch
 
 import seqrec
 from seqrec.data.manifest import ManifestError
-from seqrec.evaluate import evaluate_classifier, evaluate_transcriber
+from seqrec.inference.evaluate import evaluate_classifier, evaluate_transcriber
 from seqrec.tasks import metrics as names
 from seqrec.train import train
 from tests.conftest import make_config, tiny_model_overrides

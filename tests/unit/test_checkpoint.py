@@ -16,8 +16,13 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import seqrec
-from seqrec.checkpoint import ALLOWED_TARGETS, CheckpointError, check_config, read_checkpoint
 from seqrec.config import CONF_DIR
+from seqrec.inference.checkpoint import (
+    ALLOWED_TARGETS,
+    CheckpointError,
+    check_config,
+    read_checkpoint,
+)
 from seqrec.tasks.checkpointing import AtomicCheckpointIO, average_checkpoints
 from seqrec.train import resolve_resume_checkpoint
 from tests.conftest import make_config
@@ -260,51 +265,15 @@ def test_a_checkpoint_naming_the_old_classifier_class_still_loads(tmp_path):
     assert old.classify([waveform])[0] == new.classify([waveform])[0]
 
 
-def _as_written_before_readers(checkpoint: dict) -> dict:
-    """``checkpoint`` as seqrec wrote it before checkpoints carried their reader: an
-    ``input_spec`` of the modality and its settings instead."""
-    hparams = checkpoint["hyper_parameters"]
-    reader = hparams.pop("reader")
-    if reader["_target_"].endswith("ClipReader"):
-        settings = ("num_frames", "frames_per_second", "num_clips", "clip_seconds", "short_side")
-        spec = {"modality": "video", **{key: reader[key] for key in settings}}
-        spec["size"] = reader["transform"]["size"]
-    else:
-        spec = {"modality": "audio", "sample_rate": reader["sample_rate"]}
-    hparams["input_spec"] = spec
-    return checkpoint
-
-
-@pytest.mark.parametrize("preset", ["kws_synthetic", "asr_synthetic", "video_synthetic"])
-def test_a_checkpoint_written_before_readers_were_stored_still_loads(tmp_path, preset):
-    path = _preset_checkpoint(tmp_path, preset)
-    old_path = tmp_path / "old.ckpt"
-    torch.save(_as_written_before_readers(torch.load(path, weights_only=True)), old_path)
-    old, new = seqrec.load(old_path), seqrec.load(path)
-    assert type(old.reader) is type(new.reader)
-    if preset.startswith("video"):
-        kept = ("num_frames", "frames_per_second", "num_clips", "clip_seconds", "short_side")
-        assert [getattr(old.reader, k) for k in kept] == [getattr(new.reader, k) for k in kept]
-        assert old.reader.transform.size == new.reader.transform.size
-        assert not old.reader.transform.train
-        size = new.reader.transform.size
-        item = torch.randn(new.reader.num_frames, 3, size, size)
-    else:
-        assert old.reader == new.reader
-        item = torch.randn(16000) * 0.1
-    if preset.startswith("asr"):
-        assert old.transcribe([item]) == new.transcribe([item])
-    else:
-        assert old.classify([item]) == new.classify([item])
-
-
-def test_an_input_spec_that_cannot_be_converted_is_a_clear_error(tmp_path):
+def test_a_pre_release_checkpoint_without_a_reader_is_refused_with_the_fix(tmp_path):
+    """The first pre-release stored an ``input_spec`` instead of the reader config; its
+    conversion went with the other pre-release shims, so loading one says what to do."""
     checkpoint = torch.load(_preset_checkpoint(tmp_path, "kws_synthetic"), weights_only=True)
     checkpoint["hyper_parameters"].pop("reader")
-    checkpoint["hyper_parameters"]["input_spec"] = {"modality": "video", "num_frames": 8}
-    torch.save(checkpoint, tmp_path / "odd.ckpt")
-    with pytest.raises(CheckpointError, match=r"odd\.ckpt: input_spec lacks 'short_side'"):
-        seqrec.load(tmp_path / "odd.ckpt")
+    checkpoint["hyper_parameters"]["input_spec"] = {"modality": "audio", "sample_rate": 16000}
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    with pytest.raises(CheckpointError, match=r"old\.ckpt: written by a pre-release .* input_spec"):
+        seqrec.load(tmp_path / "old.ckpt")
 
 
 def test_a_reader_naming_a_callable_outside_the_allowlist_is_refused(tmp_path):

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import seqrec
-from seqrec.checkpoint import CheckpointError
 from seqrec.config import CONF_DIR
 from seqrec.core.ctc_search import BeamSearch, GreedySearch, LexiconBeamSearch, build_search
 from seqrec.core.results import Hypothesis, best_paths, word_times
+from seqrec.inference.checkpoint import CheckpointError
 from seqrec.text import CharTokenizer
 from tests.conftest import make_config
 
@@ -67,7 +67,7 @@ SEARCHES = {"greedy": GreedySearch, "beam": BeamSearch, "beam_lm": LexiconBeamSe
 def test_each_decoding_config_builds_its_search_class(tmp_path, name):
     from omegaconf import OmegaConf
 
-    from seqrec.checkpoint import ALLOWED_TARGETS
+    from seqrec.inference.checkpoint import ALLOWED_TARGETS
 
     lm_text = tmp_path / "lm.txt"
     lm_text.write_text("the cat sat on the mat\n")

@@ -1,11 +1,11 @@
-"""seqrec.evaluate: word errors on known and unknown words, known words, frame shuffling."""
+"""seqrec.inference.evaluate: word errors on known and unknown words, known words, frame shuffling."""
 
 import json
 
 import pytest
 import torch
 
-from seqrec.evaluate import align_words, errors_by_known_words, read_known_words
+from seqrec.inference.evaluate import align_words, errors_by_known_words, read_known_words
 from seqrec.text import TextError
 from tests.conftest import write_manifest_lines
 
@@ -44,7 +44,7 @@ def test_known_words_come_from_a_manifest_or_text_and_bad_text_names_the_line(tm
 
 
 def test_shuffle_time_keeps_frames_and_changes_order():
-    from seqrec.evaluate import shuffle_time
+    from seqrec.inference.evaluate import shuffle_time
 
     clip = torch.arange(10.0).view(10, 1, 1, 1).expand(10, 3, 2, 2)
     (shuffled,) = shuffle_time([[clip]], torch.Generator().manual_seed(0))[0]
@@ -55,7 +55,7 @@ def test_shuffle_time_keeps_frames_and_changes_order():
 def test_macro_and_per_class_accuracy_cover_the_labels_the_manifest_holds(
     model, synthetic_data_dir, tmp_path
 ):
-    from seqrec.evaluate import evaluate_classifier
+    from seqrec.inference.evaluate import evaluate_classifier
 
     corpus = synthetic_data_dir / "kws_synthetic"
     rows = [json.loads(line) for line in (corpus / "test.jsonl").read_text().splitlines()]

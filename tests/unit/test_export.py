@@ -15,7 +15,6 @@ import torch
 
 import seqrec
 from seqrec.api import Classifier, Transcriber
-from seqrec.checkpoint import build_model
 from seqrec.core.video_frames import VideoError
 from seqrec.export import (
     PARITY_ATOL,
@@ -26,6 +25,7 @@ from seqrec.export import (
     reader_config,
 )
 from seqrec.inference import frame_seconds
+from seqrec.inference.checkpoint import build_model
 from seqrec.runtime import OnnxNetwork, read_metadata
 from tests.helpers import (
     AUDIO_READER,
@@ -199,7 +199,7 @@ def write_textured_video(path: Path, frames: int = 12, width: int = 36, height: 
 def test_runtime_reads_video_files_as_the_checkpoints_reader(tmp_path, changes):
     """The same frames, the same resized pixels (PyTorch's uint8 antialiased resize,
     computed the same way in numpy), the same crop and normalisation."""
-    from seqrec.checkpoint import build_reader
+    from seqrec.inference.checkpoint import build_reader
     from seqrec.runtime.video import read_clips
 
     video = write_textured_video(tmp_path / "textured.mp4")
@@ -403,7 +403,7 @@ def test_export_refuses_an_unknown_quantisation(exports, tmp_path):
 def test_seqrec_eval_scores_an_export_as_its_checkpoint(exports, name, tmp_path):
     """seqrec-eval on the .onnx file reads the manifest with the reader its metadata
     describes and gives the checkpoint's figures; the command takes the file too."""
-    from seqrec.evaluate import evaluate_classifier, evaluate_transcriber
+    from seqrec.inference.evaluate import evaluate_classifier, evaluate_transcriber
 
     loaded, path = exports(name)
     runtime = seqrec.load(path)

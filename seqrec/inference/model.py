@@ -15,12 +15,12 @@ import torch
 from torch import nn
 
 from seqrec.api import Classifier, Transcriber
-from seqrec.checkpoint import CheckpointError, build_model, build_reader, read_checkpoint
 from seqrec.core.results import Prediction as Prediction
 from seqrec.core.results import Transcript as Transcript
 from seqrec.core.results import WordTime as WordTime
 from seqrec.data.audio import AudioReader
 from seqrec.data.video import ClipReader
+from seqrec.inference.checkpoint import CheckpointError, build_model, build_reader, read_checkpoint
 
 
 class TorchNetwork:

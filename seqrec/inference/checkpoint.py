@@ -26,7 +26,7 @@ Hydra's own blocklist covers only a few callables, so seqrec keeps allowlists.
 >>> check_config({"a": [{"_target_": "builtins.open", "_args_": ["x", "w"]}]}, "bad.ckpt")
 Traceback (most recent call last):
 ...
-seqrec.checkpoint.CheckpointError: bad.ckpt: refused to load: a[0]._target_ names 'builtins.open', which is not one of seqrec's building blocks allowed in a config (seqrec.core.safe_config.ALLOWED_TARGETS)
+seqrec.inference.checkpoint.CheckpointError: bad.ckpt: refused to load: a[0]._target_ names 'builtins.open', which is not one of seqrec's building blocks allowed in a config (seqrec.core.safe_config.ALLOWED_TARGETS)
 """
 
 import pickle
@@ -249,16 +249,20 @@ def build_reader(hyper_parameters: dict[str, Any], source: str | Path) -> Any:
     :class:`~seqrec.data.audio.AudioReader` or :class:`~seqrec.data.video.ClipReader`),
     built only after :func:`check_config` passes.
 
-    A checkpoint written before readers were stored holds ``input_spec`` instead
-    (``{"modality": "audio", "sample_rate": ...}``, or the video sampling settings);
-    it is converted here (:func:`reader_from_input_spec`), so it still loads.
+    A checkpoint of the pre-release that stored an ``input_spec`` instead is refused,
+    with what to do in the message.
     """
     from hydra.utils import instantiate
 
     if "reader" in hyper_parameters:
         config = hyper_parameters["reader"]
     elif "input_spec" in hyper_parameters:
-        config = reader_from_input_spec(hyper_parameters["input_spec"], source)
+        raise CheckpointError(
+            f"{source}: written by a pre-release seqrec that stored an input_spec, not a "
+            f"reader config; retrain it, or add hyper_parameters['reader'] (the data "
+            f"config's reader, e.g. {{'_target_': 'seqrec.data.audio.AudioReader', "
+            f"'sample_rate': 16000}})"
+        )
     else:
         raise CheckpointError(
             f"{source}: not a seqrec checkpoint (no input reader in its hyper-parameters)"
@@ -276,33 +280,3 @@ def build_reader(hyper_parameters: dict[str, Any], source: str | Path) -> Any:
         raise CheckpointError(
             f"{source}: cannot build the input reader from its config: {e}"
         ) from None
-
-
-def reader_from_input_spec(spec: Any, source: str | Path) -> dict[str, Any]:
-    """The ``reader`` config equivalent to an ``input_spec`` of a checkpoint written
-    before readers were stored.
-
-    >>> reader_from_input_spec({"modality": "audio", "sample_rate": 8000}, "old.ckpt")
-    {'_target_': 'seqrec.data.audio.AudioReader', 'sample_rate': 8000}
-    """
-    if not isinstance(spec, dict):
-        raise CheckpointError(f"{source}: input_spec is not a mapping: {spec!r}")
-    modality = spec.get("modality", "audio")
-    try:
-        if modality == "audio":
-            return {"_target_": "seqrec.data.audio.AudioReader", "sample_rate": spec["sample_rate"]}
-        if modality == "video":
-            return {
-                "_target_": "seqrec.data.video.ClipReader",
-                **{key: spec.get(key) for key in _OLD_VIDEO_KEYS},
-                "short_side": spec["short_side"],
-                "num_frames": spec["num_frames"],
-                "num_clips": spec.get("num_clips", 1),
-                "transform": {"_target_": "seqrec.data.video.ClipTransform", "size": spec["size"]},
-            }
-    except KeyError as e:
-        raise CheckpointError(f"{source}: input_spec lacks {e}: {spec!r}") from None
-    raise CheckpointError(f"{source}: input_spec has an unknown modality {modality!r}")
-
-
-_OLD_VIDEO_KEYS = ("frames_per_second", "clip_seconds")

@@ -26,12 +26,12 @@ from torchmetrics.text import CharErrorRate, WordErrorRate
 from tqdm import tqdm
 
 from seqrec.api import Classifies, Transcribes
-from seqrec.checkpoint import build_reader
 from seqrec.data.audio import AudioClassificationDataset, TranscribedAudioDataset
 from seqrec.data.dataset import ON_ERROR, LabelledManifestDataset
 from seqrec.data.manifest import ManifestError, Problem, read_manifest
 from seqrec.data.sampler import DurationBucketSampler
 from seqrec.data.video_dataset import VideoClassificationDataset
+from seqrec.inference.checkpoint import build_reader
 from seqrec.runtime import ExportReader
 from seqrec.text import TextError, align_words, normalize_text
 
