@@ -46,6 +46,7 @@ from seqrec.modules import (
     FrameEncoder,
     FramePooling,
     RecurrentDecoder,
+    SeriesFrontend,
     SpeechEmbedding,
 )
 from seqrec.modules.masking import zero_padding
@@ -168,13 +169,21 @@ class ExportGraph(nn.Module):
                 raise ExportError(f"{type(model).__name__} is not a seqrec SequenceModel")
         self.model = model.eval()
         frontend, decoder, head = model.frontend, model.decoder, model.head
-        if not isinstance(frontend, AudioFrontend | SpeechEmbedding | FrameEncoder):
+        if not isinstance(
+            frontend, AudioFrontend | SpeechEmbedding | FrameEncoder | SeriesFrontend
+        ):
             raise ExportError(f"cannot export the frontend {type(frontend).__name__}")
         if not isinstance(decoder, RecurrentDecoder | FramePooling):
             raise ExportError(f"cannot export the decoder {type(decoder).__name__}")
         if not isinstance(head, ClassifierHead | CTCHead):
             raise ExportError(f"cannot export the head {type(head).__name__}")
-        self.modality = "video" if isinstance(frontend, FrameEncoder) else "audio"
+        self.modality = (
+            "video"
+            if isinstance(frontend, FrameEncoder)
+            else "series"
+            if isinstance(frontend, SeriesFrontend)
+            else "audio"
+        )
 
     def forward(self, inputs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         model = self.model
@@ -182,6 +191,8 @@ class ExportGraph(nn.Module):
             window = shortest_input(model.frontend)
             short = torch.sym_max(0, window - inputs.shape[1])  # silence up to one window
             x, lengths = model.frontend(nn.functional.pad(inputs, (0, short)), lengths)
+        elif self.modality == "series":
+            x, lengths = model.frontend(inputs, lengths)
         else:
             x, lengths = _frames_for_export(model.frontend, inputs, lengths)
         if model.encoder is not None:
@@ -217,6 +228,7 @@ _READER_TARGETS = {
     "AudioReader": "seqrec.data.audio.AudioReader",
     "ClipReader": "seqrec.data.video.ClipReader",
     "ClipTransform": "seqrec.data.video.ClipTransform",
+    "SeriesReader": "seqrec.data.time_series.SeriesReader",
 }
 
 
@@ -258,6 +270,8 @@ def export_metadata(loaded: Any) -> dict[str, str]:
     if reader.modality == "audio":
         meta["sample_rate"] = reader.sample_rate
         meta["min_samples"] = 1
+    elif reader.modality == "series":
+        meta["channels"] = reader.channels
     else:
         size = reader.transform.size
         meta["frame_shape"] = [3, size, size]
@@ -292,6 +306,8 @@ def example_inputs(loaded: Any) -> tuple[Tensor, Tensor]:
     if reader.modality == "audio":
         samples = reader.sample_rate
         return torch.randn(2, samples) * 0.1, torch.tensor([samples, samples * 3 // 5])
+    if reader.modality == "series":
+        return torch.randn(2, 40, reader.channels), torch.tensor([40, 23])
     frames = max(reader.num_frames, 3)
     size = reader.transform.size
     return torch.randn(2, frames, 3, size, size), torch.tensor([frames, frames - 1])
@@ -310,7 +326,7 @@ def export_onnx(loaded: Any, out: str | Path, quantize: str | None = None) -> Pa
     graph = ExportGraph(model).eval()
     inputs, lengths = example_inputs(loaded)
     batch = torch.export.Dim("batch")
-    time = torch.export.Dim("samples" if graph.modality == "audio" else "frames")
+    time = torch.export.Dim({"audio": "samples", "series": "steps"}.get(graph.modality, "frames"))
     dynamic = {"inputs": {0: batch, 1: time}, "lengths": {0: batch}}
     with torch.no_grad(), _quiet("onnxscript", "onnx_ir", "torch.onnx"):
         program = torch.onnx.export(
@@ -362,6 +378,8 @@ def check_lengths(loaded: Any) -> list[int]:
     if reader.modality == "audio":
         rate = reader.sample_rate
         return [1, shortest_input(loaded.network.model.frontend) - 1, rate // 10, rate, 3 * rate]
+    if reader.modality == "series":
+        return [1, 7, 40, 150]
     return [1, reader.num_frames, 2 * reader.num_frames + 1]
 
 
@@ -374,7 +392,14 @@ def max_difference(loaded: Any, path: str | Path, lengths: Sequence[int], seed: 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     generator = torch.Generator().manual_seed(seed)
     device = next(loaded.network.model.parameters()).device
-    shape = () if loaded.reader.modality == "audio" else (3, *[loaded.reader.transform.size] * 2)
+    modality = loaded.reader.modality
+    shape = (
+        ()
+        if modality == "audio"
+        else (loaded.reader.channels,)
+        if modality == "series"
+        else (3, *[loaded.reader.transform.size] * 2)
+    )
     items = [0.1 * torch.randn(n, *shape, generator=generator) for n in lengths]
     batches = [[item] for item in items] + [items]
     worst = 0.0

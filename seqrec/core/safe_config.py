@@ -32,12 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from seqrec.core.resampling import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from seqrec.core.series import MAX_CHANNELS, MAX_SERIES_LENGTH
 
 MODEL_TARGETS = frozenset(
     {
         "seqrec.modules.AudioFrontend",
         "seqrec.modules.CTCHead",
         "seqrec.modules.ClassifierHead",
+        "seqrec.modules.ConvBlocks",
         "seqrec.modules.ConvSubsampling",
         "seqrec.modules.FrameEncoder",
         "seqrec.modules.FramePooling",
@@ -47,6 +49,7 @@ MODEL_TARGETS = frozenset(
         "seqrec.modules.MaskedPooling",
         "seqrec.modules.RecurrentDecoder",
         "seqrec.modules.SequenceModel",
+        "seqrec.modules.SeriesFrontend",
         "seqrec.modules.SmallCNN",
         "seqrec.modules.SpecAugment",
         "seqrec.modules.SpeechEmbedding",
@@ -70,6 +73,7 @@ READER_TARGETS = frozenset(
         "seqrec.data.audio.AudioReader",
         "seqrec.data.video.ClipReader",
         "seqrec.data.video.ClipTransform",
+        "seqrec.data.time_series.SeriesReader",
     }
 )
 GREEDY = "seqrec.core.ctc_search.GreedySearch"
@@ -243,6 +247,10 @@ def check_reader(settings: Mapping[str, Any]) -> None:
     ValueError: clip_seconds must be a number in 0-600, got 1000000.0
     """
     target = settings.get("_target_", "")
+    if target.endswith("SeriesReader"):
+        _number(settings, "channels", 1, MAX_CHANNELS, whole=True)
+        _number(settings, "max_length", 1, MAX_SERIES_LENGTH, whole=True)
+        return
     if target.endswith("AudioReader") or "sample_rate" in settings:
         _number(settings, "sample_rate", MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, whole=True)
         _number(settings, "clip_seconds", 0, MAX_CLIP_SECONDS, whole=False)

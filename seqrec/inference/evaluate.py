@@ -30,6 +30,7 @@ from seqrec.data.audio import AudioClassificationDataset, TranscribedAudioDatase
 from seqrec.data.dataset import ON_ERROR, LabelledManifestDataset
 from seqrec.data.manifest import ManifestError, Problem, read_manifest
 from seqrec.data.sampler import DurationBucketSampler
+from seqrec.data.time_series import SeriesClassificationDataset
 from seqrec.data.video_dataset import VideoClassificationDataset
 from seqrec.inference.checkpoint import build_reader
 from seqrec.runtime import ExportReader
@@ -60,6 +61,8 @@ def manifest_dataset(
         return TranscribedAudioDataset(manifest, model.tokenizer, reader, on_error=on_error)
     if model.modality == "video":
         return VideoClassificationDataset(manifest, model.labels, reader, on_error=on_error)
+    if model.modality == "series":
+        return SeriesClassificationDataset(manifest, model.labels, reader, on_error=on_error)
     return AudioClassificationDataset(manifest, model.labels, reader, on_error=on_error)
 
 

@@ -11,6 +11,7 @@ from seqrec.modules.frame_encoders import (
 )
 from seqrec.modules.heads import ClassifierHead, CTCHead, MaskedPooling
 from seqrec.modules.models import SequenceModel
+from seqrec.modules.series import ConvBlocks, MaskedBatchNorm1d, SeriesFrontend
 from seqrec.modules.speech_embedding import SpeechEmbedding
 from seqrec.modules.subsampling import ConvSubsampling
 
@@ -20,13 +21,16 @@ __all__ = [
     "AudioFrontend",
     "CTCHead",
     "ClassifierHead",
+    "ConvBlocks",
     "ConvSubsampling",
     "FrameEncoder",
     "FramePooling",
     "LogMelSpectrogram",
+    "MaskedBatchNorm1d",
     "MaskedPooling",
     "RecurrentDecoder",
     "SequenceModel",
+    "SeriesFrontend",
     "SmallCNN",
     "SpecAugment",
     "SpeechEmbedding",

@@ -12,6 +12,7 @@ import numpy as np
 from seqrec.api import Classifier, Transcriber
 from seqrec.core.resampling import check_sample_rate
 from seqrec.core.safe_config import READER_TARGETS, check_decoding, check_reader, check_tree
+from seqrec.core.series import MAX_SERIES_LENGTH, check_series, read_series
 from seqrec.core.waveform import check_finite, fit_clip
 from seqrec.runtime.audio import read_audio
 
@@ -143,6 +144,10 @@ class ExportReader:
         return int(self._meta["sample_rate"])
 
     @property
+    def channels(self) -> int:
+        return int(self._meta["channels"])
+
+    @property
     def clip_seconds(self) -> float | None:
         return self.config.get("clip_seconds")
 
@@ -157,7 +162,15 @@ class ExportReader:
     def prepare(self, item: Input, index: int | None = None) -> list[np.ndarray]:
         """One input as the list of sequences the network scores: a file's waveform,
         or an array checked (1-D, not empty, finite); an error names the file, or
-        ``waveform <index>``. A video file gives its clips."""
+        ``waveform <index>``. A video file gives its clips; a series file (``.npy``) or
+        array its (T, C) values."""
+        if self.modality == "series":
+            channels, max_length = int(self._meta["channels"]), self.config.get("max_length")
+            limit = int(max_length) if max_length else MAX_SERIES_LENGTH
+            if isinstance(item, str | Path):
+                return [read_series(item, channels, limit)]
+            name = "series" if index is None else f"series {index}"
+            return [check_series(np.asarray(item), channels, name, limit)]
         if self.modality == "audio":
             if isinstance(item, str | Path):
                 return [self._fit(read_audio(item, self.sample_rate))]

@@ -7,7 +7,7 @@ entries) so a checkpoint holds everything needed to rebuild it; see
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytorch_lightning as pl
 import torch
@@ -36,10 +36,14 @@ class SequenceClassificationTask(pl.LightningModule):
             stepped every optimizer step.
         label_smoothing: cross-entropy label smoothing.
         weight_decay: applied to weight matrices only, not to biases and norms.
+        monitor: the validation metric that picks ``best.ckpt``: ``val/acc`` (the
+            default), or ``val/loss`` where the validation split is too small for
+            accuracy to tell checkpoints apart (a few dozen series).
     """
 
     monitor = names.VAL_ACC
     monitor_mode = "max"
+    MONITORS: ClassVar[dict[str, str]] = {names.VAL_ACC: "max", names.VAL_LOSS: "min"}
     fit_summary_keys: tuple[str, ...] = ()  # training metrics that train() puts in metrics.json
 
     def __init__(
@@ -51,8 +55,12 @@ class SequenceClassificationTask(pl.LightningModule):
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         label_smoothing: float = 0.0,
         weight_decay: float = 0.0,
+        monitor: str = names.VAL_ACC,
     ) -> None:
         super().__init__()
+        if monitor not in self.MONITORS:
+            raise ValueError(f"monitor must be one of {tuple(self.MONITORS)}, got {monitor!r}")
+        self.monitor, self.monitor_mode = monitor, self.MONITORS[monitor]
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.model: nn.Module = instantiate(model_config)
         self.labels = list(labels)
