@@ -10,7 +10,8 @@ same splits and seeds:
   whole training split as its authors do; series of unequal length are zero-padded to
   the longest series of the problem, which MiniRocket needs;
 - sktime's ``InceptionTimeClassifierTorch`` (one network of the InceptionTime
-  ensemble, in PyTorch), fitted on the whole training split for ``--sktime-epochs``
+  ensemble, in PyTorch; batches of 64, its default), fitted on the whole training
+  split for ``--sktime-epochs``
   epochs, padded the same way, on ``--sktime-seeds`` seeds (it costs minutes per
   fit on 2 cores).
 
@@ -140,7 +141,7 @@ def run_sktime(arrays: tuple, seed: int, epochs: int) -> dict[str, Any]:
 
     train_x, train_y, test_x, test_y = arrays
     began = time.perf_counter()
-    model = InceptionTimeClassifierTorch(num_epochs=epochs, batch_size=16, random_state=seed)
+    model = InceptionTimeClassifierTorch(num_epochs=epochs, batch_size=64, random_state=seed)
     model.fit(train_x, train_y)
     acc = float((model.predict(test_x) == test_y).mean())
     return {"acc": acc, "seconds": time.perf_counter() - began}

@@ -35,6 +35,7 @@ ARGPARSE_MAINS = {
     "seqrec-bench-asr": "seqrec.bench.asr_rtf",
     "seqrec-bench-word-times": "seqrec.bench.word_times",
     "seqrec-bench-video": "seqrec.bench.video_pipeline",
+    "seqrec-bench-ts": "seqrec.bench.time_series",
 }
 PLACEHOLDER = "RUN"  # what stands for a placeholder such as <run> in a path
 HYDRA_FLAGS = {"-m", "--multirun", "--info", "--help", "-h", "--resolve"}
