@@ -22,6 +22,7 @@ written as JSON to ``--out``.
 
     seqrec-bench-ts                                   # all eight, 5 seeds, both peers
     seqrec-bench-ts --problems gunpoint basic_motions --seeds 2 --no-sktime
+    seqrec-bench-ts --table outputs/bench_time_series/results.json   # print a saved table
 """
 
 import argparse
@@ -178,12 +179,13 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         cells = []
         for system in systems:
             s = result.get(system)
-            cells.append(
-                f"{s['acc_mean']:.3f} ± {s['acc_std']:.3f} ({s['runs']} seeds, "
-                f"{s['seconds_mean']:.0f} s)"
-                if s
-                else "–"
-            )
+            if not s:
+                cells.append("–")
+                continue
+            seeds = f"{s['runs']} seed{'s' if s['runs'] > 1 else ''}"
+            seconds = s["seconds_mean"]
+            took = f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+            cells.append(f"{s['acc_mean']:.3f} ± {s['acc_std']:.3f} ({seeds}, {took})")
         published = "; ".join(f"{what} {acc:.3f}" for what, acc, _ in PUBLISHED.get(name, []))
         lines.append(f"| {name} | {' | '.join(cells)} | {published} |")
     means = []
@@ -204,7 +206,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-minirocket", action="store_true", help="leave MiniRocket out")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench_time_series"))
     parser.add_argument("--override", action="append", default=[], help="a training override")
+    parser.add_argument(
+        "--table", type=Path, help="print the table of a results.json written before, and stop"
+    )
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(json.loads(args.table.read_text())["results"]))
+        return
     for name in ("pytorch_lightning", "lightning_fabric", "seqrec"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=UserWarning)
