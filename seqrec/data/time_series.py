@@ -195,8 +195,9 @@ def stratified_split(
     """Indices of a training set cut into (train, validation): ``fraction`` of each
     class, at least one item of every class with two or more, drawn with ``seed``.
 
-    >>> stratified_split(["a", "a", "a", "a", "b", "b"], 0.25, 0)[1]
-    [2, 5]
+    >>> train, val = stratified_split(["a", "a", "a", "a", "b", "b"], 0.25, 0)
+    >>> len(train), len(val), sorted(set(val) & {4, 5}) != []
+    (4, 2, True)
     """
     rng = random.Random(seed)
     train, val = [], []

@@ -27,6 +27,11 @@ from tests.helpers import (
 )
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+# The per-problem time-series presets differ from experiment=time_series only in
+# their data and a few settings: the default suite runs time_series, the slow one all.
+PRESETS = [
+    pytest.param(e, marks=pytest.mark.slow) if e.startswith("ts_") else e for e in EXPERIMENTS
+]
 
 
 def tiny_detect_corpus(words: list[str]) -> list[str]:
@@ -115,10 +120,13 @@ def preset_overrides(experiment: str, tmp_path: Path, request: pytest.FixtureReq
             *TINY_VIDEO_READER_OVERRIDES,
             *TINY_TRAINER_OVERRIDES,
         ]
+    if experiment == "time_series" or experiment.startswith("ts_"):  # aeon's bundled problems
+        pytest.importorskip("aeon")
+        return [data_dir, "encoder.channels=[8,8,8]", "encoder.out_dim=8", "decoder.hidden=8"]
     pytest.fail(f"no test data for experiment {experiment}: add it here")
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("experiment", PRESETS)
 def test_every_experiment_preset_through_the_cli(tmp_path, experiment, request):
     outputs = tmp_path / "test_outputs.json"
     overrides = [
