@@ -219,12 +219,16 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_minirocket:
         warm_up_minirocket()
     results: dict[str, dict[str, Any]] = {}
+    per_run: dict[str, dict[str, list[dict[str, Any]]]] = {}
     began = time.perf_counter()
     for key in args.problems:
         name = PROBLEMS[key]
         arrays = problem_arrays(name)
-        runs: dict[str, list[dict[str, Any]]] = {"seqrec": [], "minirocket": []}
-        runs["sktime_inceptiontime"] = []
+        runs: dict[str, list[dict[str, Any]]] = {
+            "seqrec": [],
+            "minirocket": [],
+            "sktime_inceptiontime": [],
+        }
         for seed in range(args.seeds):
             runs["seqrec"].append(run_seqrec(key, seed, args.out, args.override))
             print(f"{name} seed {seed} seqrec: {runs['seqrec'][-1]}", flush=True)
@@ -236,10 +240,10 @@ def main(argv: list[str] | None = None) -> None:
                 runs["sktime_inceptiontime"].append(run_sktime(arrays, seed, args.sktime_epochs))
                 print(f"{name} seed {seed} sktime: {runs['sktime_inceptiontime'][-1]}", flush=True)
         results[name] = {system: summary(r) for system, r in runs.items() if r}
-        results[name]["per_run"] = runs
+        per_run[name] = runs
     report = {
-        "results": {n: {k: v for k, v in r.items() if k != "per_run"} for n, r in results.items()},
-        "per_run": {n: r["per_run"] for n, r in results.items()},
+        "results": results,
+        "per_run": per_run,
         "published": PUBLISHED,
         "seeds": args.seeds,
         "sktime_seeds": 0 if args.no_sktime else args.sktime_seeds,

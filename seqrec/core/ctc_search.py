@@ -309,7 +309,16 @@ class GreedySearch(CTCSearch):
         return greedy_hypotheses(np.asarray(log_probs).argmax(axis=-1), lengths, self.tokenizer)
 
 
-class BeamSearch(CTCSearch):
+class _FlashlightBacked(CTCSearch):
+    """A search run by a :class:`FlashlightSearch` that the subclass builds."""
+
+    _search: FlashlightSearch
+
+    def decode(self, log_probs: np.ndarray, lengths: Sequence[int]) -> list[Hypothesis]:
+        return self._search.decode(log_probs, lengths)
+
+
+class BeamSearch(_FlashlightBacked):
     """Lexicon-free beam search without a language model (flashlight-text).
 
     Args:
@@ -327,11 +336,8 @@ class BeamSearch(CTCSearch):
         check_search_settings({"beam_size": beam_size})
         self._search = FlashlightSearch(tokenizer, beam_size, beam_threshold)
 
-    def decode(self, log_probs: np.ndarray, lengths: Sequence[int]) -> list[Hypothesis]:
-        return self._search.decode(log_probs, lengths)
 
-
-class LexiconBeamSearch(BeamSearch):
+class LexiconBeamSearch(_FlashlightBacked):
     """Beam search over a lexicon with a word n-gram LM (flashlight-text KenLM).
 
     Args:
@@ -351,7 +357,7 @@ class LexiconBeamSearch(BeamSearch):
     method = "beam_lm"
 
     def __init__(self, tokenizer: Tokenizer, **settings: Any) -> None:
-        CTCSearch.__init__(self, tokenizer)
+        super().__init__(tokenizer)
         self._search = lexicon_search(tokenizer, **settings)
 
 

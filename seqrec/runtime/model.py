@@ -165,12 +165,11 @@ class ExportReader:
         ``waveform <index>``. A video file gives its clips; a series file (``.npy``) or
         array its (T, C) values."""
         if self.modality == "series":
-            channels, max_length = int(self._meta["channels"]), self.config.get("max_length")
-            limit = int(max_length) if max_length else MAX_SERIES_LENGTH
+            limit = int(self.config.get("max_length") or MAX_SERIES_LENGTH)
             if isinstance(item, str | Path):
-                return [read_series(item, channels, limit)]
+                return [read_series(item, self.channels, limit)]
             name = "series" if index is None else f"series {index}"
-            return [check_series(np.asarray(item), channels, name, limit)]
+            return [check_series(np.asarray(item), self.channels, name, limit)]
         if self.modality == "audio":
             if isinstance(item, str | Path):
                 return [self._fit(read_audio(item, self.sample_rate))]
